@@ -1,0 +1,31 @@
+"""The shared vocabulary and the small interface that integrations implement.
+
+This package is the only part of ``hub`` that integrations may import.
+"""
+
+from hub.model.device import DeviceDescription, DiscoveredDevice, make_device_id
+from hub.model.integration import HubPort, Integration
+from hub.model.vocabulary import (
+    VOCABULARY,
+    PropertySpec,
+    PropertyValueError,
+    ValueType,
+    base_name,
+    raw_property,
+    spec_for,
+)
+
+__all__ = [
+    "VOCABULARY",
+    "DeviceDescription",
+    "DiscoveredDevice",
+    "HubPort",
+    "Integration",
+    "PropertySpec",
+    "PropertyValueError",
+    "ValueType",
+    "base_name",
+    "make_device_id",
+    "raw_property",
+    "spec_for",
+]
