@@ -1,0 +1,25 @@
+"""ESPHome native API: the integration, and an emulated node that speaks the real protocol."""
+
+from integrations.esphome.config import DeviceConfig
+from integrations.esphome.emulated_entities import (
+    EmulatedEntity,
+    EntityKind,
+    EntitySet,
+    default_entities,
+    sensor_only_entities,
+)
+from integrations.esphome.emulator import EsphomeEmulator
+from integrations.esphome.integration import EsphomeIntegration
+from integrations.esphome.mdns import ESPHOME_SERVICE_TYPE
+
+__all__ = [
+    "ESPHOME_SERVICE_TYPE",
+    "DeviceConfig",
+    "EmulatedEntity",
+    "EntityKind",
+    "EntitySet",
+    "EsphomeEmulator",
+    "EsphomeIntegration",
+    "default_entities",
+    "sensor_only_entities",
+]

@@ -1,0 +1,240 @@
+"""One ESPHome device connection: aioesphomeapi's client and reconnect logic, feeding the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from aioesphomeapi import ClimateMode, ClimateState, EntityState
+from aioesphomeapi.client import APIClient
+from aioesphomeapi.core import (
+    APIConnectionError,
+    EncryptionPlaintextAPIError,
+    InvalidAuthAPIError,
+    InvalidEncryptionKeyAPIError,
+    RequiresEncryptionAPIError,
+)
+from aioesphomeapi.reconnect_logic import ReconnectLogic
+
+from hub.model import DeviceDescription, HubPort, make_device_id
+from integrations.errors import CommandFailed, DeviceUnreachable
+from integrations.esphome.config import DeviceConfig
+from integrations.esphome.mapping import Command, EntityMap, build_entity_map
+
+_LOGGER = logging.getLogger(__name__)
+
+DOMAIN = "esphome"
+# Errors that another attempt with the same settings cannot fix.
+AUTH_ERRORS: tuple[type[Exception], ...] = (
+    InvalidEncryptionKeyAPIError,
+    InvalidAuthAPIError,
+    RequiresEncryptionAPIError,
+    EncryptionPlaintextAPIError,
+)
+
+
+def explain(err: Exception) -> str:
+    """A message a person can act on."""
+    if isinstance(err, InvalidEncryptionKeyAPIError):
+        return "the device rejected the encryption key: set noise_psk to its api encryption key"
+    if isinstance(err, RequiresEncryptionAPIError):
+        return "the device requires encryption: set noise_psk to its api encryption key"
+    if isinstance(err, EncryptionPlaintextAPIError):
+        return "the device does not use encryption: remove noise_psk from its settings"
+    if isinstance(err, InvalidAuthAPIError):
+        return "the device rejected the API password: check its password setting"
+    return f"cannot reach the ESPHome device ({err}); it is retried automatically"
+
+
+class LinkState(enum.Enum):
+    """Where a device connection is."""
+
+    STOPPED = enum.auto()  # not started, or shut down
+    CONNECTING = enum.auto()  # the reconnect logic is trying
+    CONNECTED = enum.auto()  # entities known, states subscribed
+    FAILED = enum.auto()  # the last attempt failed; the reconnect logic retries with backoff
+
+
+def device_id_for(mac: str) -> str:
+    """The hub device id of an ESPHome node, from its MAC (any separators, any case)."""
+    return make_device_id(DOMAIN, mac.replace(":", "").replace("-", "").lower())
+
+
+class DeviceLink:
+    """Keeps one device connected and translates between its entities and the hub."""
+
+    def __init__(
+        self, cfg: DeviceConfig, hub: HubPort, *, client_info: str, keepalive: float
+    ) -> None:
+        self.cfg = cfg
+        self._hub = hub
+        self.state = LinkState.STOPPED
+        self.device_id: str | None = device_id_for(cfg.mac) if cfg.mac else None
+        self.entity_map: EntityMap | None = None
+        self.last_error: Exception | None = None
+        self._online: bool | None = None
+        self._last_modes: dict[int, ClimateMode] = {}
+        self._reports: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
+        self._reporter: asyncio.Task[None] | None = None
+        self._first: asyncio.Future[Exception | None] | None = None
+        self._client = APIClient(
+            cfg.host,
+            cfg.port,
+            cfg.password,
+            client_info=client_info,
+            keepalive=keepalive,
+            noise_psk=cfg.noise_psk,
+            expected_name=cfg.name,
+        )
+        self._logic = ReconnectLogic(
+            client=self._client,
+            on_connect=self._on_connect,
+            on_disconnect=self._on_disconnect,
+            on_connect_error=self._on_connect_error,
+            name=cfg.name,
+            zeroconf_wake=False,  # the hub's own discovery service follows the device
+        )
+
+    @property
+    def address(self) -> str:
+        """host:port."""
+        return f"{self.cfg.host}:{self.cfg.port}"
+
+    async def start(self) -> None:
+        """Start connecting (and keep reconnecting) in the background."""
+        loop = asyncio.get_running_loop()
+        self._first = loop.create_future()
+        self._reporter = asyncio.create_task(self._report_loop(), name=f"esphome {self.address}")
+        self.state = LinkState.CONNECTING
+        await self._logic.start()
+
+    async def first_result(self, timeout: float) -> Exception | None:
+        """None once connected; the error if the first attempt failed; TimeoutError if neither."""
+        assert self._first is not None, "start() first"
+        return await asyncio.wait_for(asyncio.shield(self._first), timeout)
+
+    async def stop(self) -> None:
+        """Disconnect and stop reconnecting."""
+        self.state = LinkState.STOPPED
+        await self._logic.stop()
+        with contextlib.suppress(APIConnectionError):
+            await self._client.disconnect(force=True)
+        if self._reporter is not None:
+            self._reporter.cancel()
+            await asyncio.gather(self._reporter, return_exceptions=True)
+            self._reporter = None
+
+    # -- callbacks of the reconnect logic -------------------------------------------------
+    async def _on_connect(self) -> None:
+        try:
+            info = await self._client.device_info()
+            entities, _services = await self._client.list_entities_services()
+        except APIConnectionError as err:
+            _LOGGER.info("%s: lost the connection while reading entities: %s", self.address, err)
+            self.last_error = err
+            await self._client.disconnect(force=True)
+            return
+        emap = build_entity_map(entities)
+        if emap.unmapped:
+            _LOGGER.info("%s: entities without a hub property: %s", self.address,
+                         ", ".join(emap.unmapped))
+        device_id = device_id_for(info.mac_address) if info.mac_address else self.device_id
+        if device_id is None:
+            device_id = make_device_id(DOMAIN, info.name or self.cfg.host)
+        self.device_id = device_id
+        self.entity_map = emap
+        extra = {**self.cfg.to_dict(), "mac": info.mac_address.replace(":", "").lower()}
+        await self._hub.add_device(DeviceDescription(
+            id=device_id,
+            integration=DOMAIN,
+            name=info.friendly_name or info.name,
+            model=info.model or "ESPHome",
+            manufacturer=info.manufacturer or "ESPHome",
+            address=self.address,
+            suggested_room=info.suggested_area or None,
+            properties=emap.specs,
+            extra=extra,
+        ))
+        self.state = LinkState.CONNECTED
+        self.last_error = None
+        await self._set_online(True)
+        self._client.subscribe_states(self._on_state)
+        if self._first is not None and not self._first.done():
+            self._first.set_result(None)
+
+    async def _on_disconnect(self, expected_disconnect: bool) -> None:
+        if self.state is LinkState.STOPPED:
+            return
+        self.state = LinkState.CONNECTING
+        reason = "disconnected by the device" if expected_disconnect else "connection lost"
+        await self._set_online(False, reason)
+
+    async def _on_connect_error(self, err: Exception) -> None:
+        self.last_error = err
+        if self.state is not LinkState.STOPPED:
+            self.state = LinkState.FAILED
+        await self._set_online(False, explain(err))
+        if self._first is not None and not self._first.done():
+            self._first.set_result(err)
+
+    async def _set_online(self, online: bool, reason: str = "") -> None:
+        if self.device_id is None or self._online is online:
+            return
+        self._online = online
+        try:
+            await self._hub.set_available(self.device_id, online, reason)
+        except Exception:  # the hub's trouble must not kill this device's connection
+            _LOGGER.exception("%s: hub refused an availability change", self.address)
+
+    # -- states ---------------------------------------------------------------------------
+    def _on_state(self, state: EntityState) -> None:
+        emap = self.entity_map
+        if emap is None:
+            return
+        if isinstance(state, ClimateState) and state.mode not in (None, ClimateMode.OFF):
+            self._last_modes[state.key] = ClimateMode(state.mode)
+        if values := emap.values_for(state):
+            self._reports.put_nowait(values)
+
+    async def _report_loop(self) -> None:
+        # one consumer keeps the reports in the order the device sent them
+        while True:
+            values = await self._reports.get()
+            if self.device_id is None:
+                continue
+            try:
+                await self._hub.report(self.device_id, values)
+            except Exception:  # keep streaming even if one report is refused
+                _LOGGER.exception("%s: hub refused a report %r", self.address, values)
+
+    # -- commands -------------------------------------------------------------------------
+    async def apply(self, changes: Mapping[str, Any]) -> None:
+        """Send desired values; CommandFailed if they cannot apply, DeviceUnreachable if offline."""
+        emap = self.entity_map
+        if self.state is not LinkState.CONNECTED or emap is None:
+            raise DeviceUnreachable(
+                f"ESPHome device at {self.address} is offline; the change is sent when it returns"
+            )
+        commands = emap.commands_for(changes, self._last_modes)
+        try:
+            for cmd in commands:
+                self._send(cmd)
+        except APIConnectionError as err:
+            raise DeviceUnreachable(f"ESPHome device at {self.address}: {err}") from err
+
+    def _send(self, cmd: Command) -> None:
+        c = self._client
+        if cmd.kind == "switch":
+            c.switch_command(cmd.key, cmd.args["state"])
+        elif cmd.kind == "light":
+            c.light_command(cmd.key, **cmd.args)
+        elif cmd.kind == "fan":
+            c.fan_command(cmd.key, **cmd.args)
+        elif cmd.kind == "climate":
+            c.climate_command(cmd.key, **cmd.args)
+        else:
+            raise CommandFailed(f"ESPHome {cmd.kind} entities take no commands")
