@@ -1,0 +1,1 @@
+"""Broadlink RM IR blasters: packet codec, emulator, async client and the hub integration."""

@@ -1,0 +1,474 @@
+"""The hub integration: Broadlink blasters, and IR devices made of a blaster plus a profile.
+
+Config section ``[integrations.broadlink]``::
+
+    hosts = ["192.168.1.30", "192.168.1.31:80"]  # blasters at known addresses
+    discover_address = "255.255.255.255"         # probe target; unset: no probing
+    discover_timeout = 2.0                       # seconds a probe listens for replies
+    timeout = 5.0                                # seconds per blaster request
+    poll_interval = 60.0                         # sensors and reconnects
+    store_path = "/var/lib/homehub/broadlink_learned.json"  # learned codes; unset: memory only
+    [[integrations.broadlink.devices]]
+    id = "living-tv"                             # optional; default from the name
+    name = "Living room TV"
+    blaster = "34:ea:34:aa:bb:cc"                # MAC or host of the blaster
+    profile = "tv-generic-nec"                   # code set name or an inline table
+
+IR is one-way: after a send the integration reports what it sent as the device's state and the
+device is described with ``assumed_state=True``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.model import (
+    DeviceDescription,
+    HubPort,
+    Integration,
+    PropertySpec,
+    make_device_id,
+    spec_for,
+)
+from integrations.broadlink import packet as pk
+from integrations.broadlink.client import BroadlinkClient, ProgressCallback
+from integrations.broadlink.profiles import IrProfile, ProfileError, encode_ac, load_profile
+from integrations.errors import CommandFailed, DeviceUnreachable, IntegrationError
+
+_LOG = logging.getLogger(__name__)
+DOMAIN = "broadlink"
+DEFAULT_AC_STATE: Mapping[str, Any] = {
+    "power": False,
+    "mode": "cool",
+    "target_temperature": 26.0,
+    "fan_speed": "auto",
+    "swing": "off",
+}
+_AC_KEYS = tuple(DEFAULT_AC_STATE)
+
+
+@dataclass(frozen=True, slots=True)
+class IrDeviceConfig:
+    """One configured IR device: a name, the blaster that sends for it and its profile."""
+
+    id: str
+    name: str
+    blaster: str
+    profile: str | Mapping[str, Any]
+    room: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The integration's config section, checked."""
+
+    hosts: tuple[tuple[str, int], ...] = ()
+    discover_address: str | None = None
+    discover_timeout: float = 2.0
+    timeout: float = 5.0
+    poll_interval: float = 60.0
+    store_path: Path | None = None
+    devices: tuple[IrDeviceConfig, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Parse the config section; raise IntegrationError naming the bad key."""
+        try:
+            hosts = tuple(_host_port(h) for h in config.get("hosts", ()))
+            devices = tuple(_device_config(d) for d in config.get("devices", ()))
+            store = config.get("store_path")
+            return cls(
+                hosts=hosts,
+                discover_address=config.get("discover_address"),
+                discover_timeout=float(config.get("discover_timeout", 2.0)),
+                timeout=float(config.get("timeout", 5.0)),
+                poll_interval=float(config.get("poll_interval", 60.0)),
+                store_path=Path(store) if store else None,
+                devices=devices,
+            )
+        except (TypeError, ValueError, KeyError) as err:
+            raise IntegrationError(f"[integrations.broadlink] is not valid: {err}") from err
+
+
+def _host_port(entry: Any) -> tuple[str, int]:
+    if isinstance(entry, Mapping):
+        return str(entry["host"]), int(entry.get("port", pk.PORT))
+    host, _, port = str(entry).partition(":")
+    return host, int(port) if port else pk.PORT
+
+
+def _device_config(entry: Mapping[str, Any]) -> IrDeviceConfig:
+    name = str(entry["name"])
+    if "blaster" not in entry or "profile" not in entry:
+        raise ValueError(f"IR device {name!r} needs both 'blaster' (MAC or host) and 'profile'")
+    return IrDeviceConfig(
+        id=str(entry.get("id") or make_device_id(DOMAIN, "ir", name.lower())),
+        name=name,
+        blaster=str(entry["blaster"]),
+        profile=entry["profile"],
+        room=entry.get("room"),
+    )
+
+
+def _same_blaster(ref: str, client: BroadlinkClient) -> bool:
+    ref = ref.strip().lower()
+    if ref in (client.info.host, blaster_device_id(client.info.mac)):
+        return True
+    try:
+        return pk.parse_mac(ref) == pk.parse_mac(client.info.mac)
+    except ValueError:
+        return False
+
+
+def blaster_device_id(mac: str) -> str:
+    """Hub device id of a blaster: ``broadlink-<mac hex>``."""
+    return make_device_id(DOMAIN, mac.replace(":", "").lower())
+
+
+@dataclass
+class _IrDevice:
+    config: IrDeviceConfig
+    profile: IrProfile
+    state: dict[str, Any] = field(default_factory=dict)  # what we last sent (assumed)
+
+
+class BroadlinkIntegration(Integration):
+    """Broadlink RM blasters and the IR devices they drive."""
+
+    domain = DOMAIN
+
+    def __init__(self) -> None:
+        self._hub: HubPort | None = None
+        self._settings = Settings()
+        self._blasters: dict[str, BroadlinkClient] = {}  # by hub device id
+        self._online: dict[str, bool] = {}
+        self._ir: dict[str, _IrDevice] = {}
+        self._learned: dict[str, dict[str, str]] = {}  # device id -> command -> hex
+        self._discover_lock = asyncio.Lock()
+        self._poll_task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def setup(self, hub: HubPort, config: Mapping[str, Any]) -> None:
+        """Read the config, register the IR devices and start the poll loop."""
+        self._hub = hub
+        self._settings = Settings.from_config(config)
+        self._learned = await asyncio.to_thread(self._read_store)
+        for cfg in self._settings.devices:
+            try:
+                profile = load_profile(cfg.profile)
+            except ProfileError as err:
+                _LOG.error("IR device %s skipped: %s", cfg.name, err)
+                continue
+            for command, hex_code in self._learned.get(cfg.id, {}).items():
+                profile = profile.with_command(command, bytes.fromhex(hex_code))
+            self._ir[cfg.id] = _IrDevice(cfg, profile)
+            await self._register_ir(cfg.id)
+        self._poll_task = asyncio.create_task(self._poll_loop(), name="broadlink-poll")
+
+    async def shutdown(self) -> None:
+        """Stop polling (the library holds no open sockets between calls)."""
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poll_task
+            self._poll_task = None
+
+    async def discover(self) -> None:
+        """Connect to the configured hosts and probe `discover_address` for more blasters."""
+        async with self._discover_lock:
+            s = self._settings
+            for host, port in s.hosts:
+                known = self._blasters.values()
+                if any(c.info.host == host and c.info.port == port for c in known):
+                    continue
+                try:
+                    client = await BroadlinkClient.connect(host, port, timeout=s.timeout)
+                except IntegrationError as err:
+                    _LOG.warning("Broadlink blaster at %s:%s not reachable: %s", host, port, err)
+                    continue
+                await self._add_blaster(client)
+            if s.discover_address:
+                try:
+                    found = await BroadlinkClient.discover(
+                        s.discover_address, timeout=s.discover_timeout, client_timeout=s.timeout
+                    )
+                except IntegrationError as err:
+                    _LOG.warning("Broadlink discovery failed: %s", err)
+                    found = []
+                for client in found:
+                    if blaster_device_id(client.info.mac) in self._blasters:
+                        continue
+                    try:
+                        await client.authenticate()
+                    except IntegrationError as err:
+                        _LOG.warning("found %s but cannot use it: %s", client.info.label, err)
+                        continue
+                    await self._add_blaster(client)
+
+    # --- hub calls ----------------------------------------------------------------------------
+
+    async def apply_desired(self, device_id: str, changes: Mapping[str, Any]) -> None:
+        """Send the IR frame(s) for desired values and report them as the assumed state."""
+        dev = self._ir.get(device_id)
+        if dev is None:
+            raise CommandFailed(f"{device_id} has no writable properties (it is a blaster)")
+        profile = dev.profile
+        if profile.ac is not None:
+            state = {**DEFAULT_AC_STATE, **dev.state, **changes}
+            code = encode_ac(profile.ac, {k: state[k] for k in _AC_KEYS})
+            await self._send(dev, code)
+            dev.state.update(state)
+            await self._report(device_id, {k: state[k] for k in _AC_KEYS})
+            return
+        unknown = set(changes) - {"power"}
+        if unknown:
+            raise CommandFailed(
+                f"{dev.config.name} cannot set {', '.join(sorted(unknown))} by IR; use its "
+                f"named commands: {', '.join(sorted(profile.commands))}"
+            )
+        if "power" in changes:
+            await self._set_power(dev, bool(changes["power"]))
+
+    async def send_command(
+        self, device_id: str, command: str, params: Mapping[str, Any] | None = None
+    ) -> None:
+        """Send one named IR code; commands that imply power update the assumed state."""
+        dev = self._ir.get(device_id)
+        if dev is None:
+            raise CommandFailed(f"{device_id} is a blaster; send commands to its IR devices")
+        code = dev.profile.commands.get(command)
+        if code is None:
+            known = ", ".join(sorted(dev.profile.commands)) or "none yet (learn some)"
+            raise CommandFailed(f"{dev.config.name} has no command {command!r}; known: {known}")
+        repeat = int((params or {}).get("repeat", 0))
+        if not 0 <= repeat <= 255:
+            raise CommandFailed("repeat must be between 0 and 255")
+        if repeat:
+            code = code[:1] + bytes([repeat]) + code[2:]
+        await self._send(dev, code)
+        p = dev.profile
+        if command in (p.power_on, p.power_off):
+            dev.state["power"] = command == p.power_on
+            await self._report(device_id, {"power": dev.state["power"]})
+        elif command == p.power_toggle and "power" in dev.state:
+            dev.state["power"] = not dev.state["power"]
+            await self._report(device_id, {"power": dev.state["power"]})
+
+    # --- learning -----------------------------------------------------------------------------
+
+    async def learn(
+        self, blaster_id: str, timeout_s: float = 30.0, progress: ProgressCallback | None = None
+    ) -> bytes:
+        """Put a blaster (hub id, MAC or host) in learning mode and return the code it hears."""
+        client = self._blaster(blaster_id, blaster_id)
+        try:
+            return await client.learn(timeout_s, progress)
+        except DeviceUnreachable as err:
+            await self._mark_blaster(blaster_device_id(client.info.mac), False, str(err))
+            raise
+
+    async def learn_command(
+        self,
+        device_id: str,
+        command: str,
+        timeout_s: float = 30.0,
+        progress: ProgressCallback | None = None,
+    ) -> bytes:
+        """Learn a code through an IR device's blaster and save it as one of its commands."""
+        dev = self._ir_device(device_id)
+        code = await self.learn(dev.config.blaster, timeout_s, progress)
+        await self.save_learned(device_id, command, code)
+        return code
+
+    async def save_learned(self, device_id: str, command: str, code: bytes) -> None:
+        """Add (or replace) a named code on an IR device; persisted in `store_path`."""
+        dev = self._ir_device(device_id)
+        if not command or not command.replace("_", "").isalnum():
+            raise CommandFailed(f"{command!r} is not a command name; use letters, digits and _")
+        dev.profile = dev.profile.with_command(command, pk.trim_code(code))
+        self._learned.setdefault(device_id, {})[command] = pk.trim_code(code).hex()
+        await asyncio.to_thread(self._write_store)
+        await self._register_ir(device_id)
+
+    def ir_commands(self, device_id: str) -> dict[str, bytes]:
+        """The named codes of an IR device."""
+        return dict(self._ir_device(device_id).profile.commands)
+
+    @property
+    def blasters(self) -> dict[str, BroadlinkClient]:
+        """Connected blasters by hub device id."""
+        return dict(self._blasters)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _ir_device(self, device_id: str) -> _IrDevice:
+        dev = self._ir.get(device_id)
+        if dev is None:
+            known = ", ".join(sorted(self._ir)) or "none configured"
+            raise CommandFailed(f"no IR device {device_id!r}; known: {known}")
+        return dev
+
+    def _blaster(self, ref: str, for_what: str) -> BroadlinkClient:
+        for client in self._blasters.values():
+            if _same_blaster(ref, client):
+                return client
+        raise DeviceUnreachable(
+            f"IR blaster {ref} (for {for_what}) is not connected; check that it is powered and "
+            "listed in hosts or reachable through discover_address in [integrations.broadlink]"
+        )
+
+    async def _send(self, dev: _IrDevice, code: bytes) -> None:
+        client = self._blaster(dev.config.blaster, dev.config.name)
+        try:
+            await client.send(code)
+        except DeviceUnreachable as err:
+            await self._mark_blaster(blaster_device_id(client.info.mac), False, str(err))
+            raise
+
+    async def _set_power(self, dev: _IrDevice, on: bool) -> None:
+        p = dev.profile
+        target = p.power_on if on else p.power_off
+        if target is not None:
+            await self._send(dev, p.commands[target])
+        elif p.power_toggle is not None:
+            if dev.state.get("power") == on:
+                pass  # already (assumed) there: a toggle would turn it the wrong way
+            else:
+                await self._send(dev, p.commands[p.power_toggle])
+        else:
+            raise CommandFailed(f"{dev.config.name}'s profile has no power codes")
+        dev.state["power"] = on
+        await self._report(dev.config.id, {"power": on})
+
+    async def _report(self, device_id: str, values: Mapping[str, Any]) -> None:
+        if self._hub is not None:
+            await self._hub.report(device_id, values)
+
+    def _ir_properties(self, profile: IrProfile) -> dict[str, PropertySpec]:
+        props = {"ir_commands": spec_for("ir_commands")}
+        ac = profile.ac
+        if ac is not None:
+            props["power"] = spec_for("power")
+            props["mode"] = spec_for("mode", choices=ac.modes)
+            props["target_temperature"] = spec_for(
+                "target_temperature", minimum=ac.min_temperature, maximum=ac.max_temperature,
+                step=1.0,
+            )
+            props["fan_speed"] = spec_for("fan_speed", choices=ac.fan_speeds)
+            props["swing"] = spec_for("swing", choices=ac.swings)
+        elif profile.has_power:
+            props["power"] = spec_for("power")
+        return props
+
+    async def _register_ir(self, device_id: str) -> None:
+        dev = self._ir[device_id]
+        cfg, profile = dev.config, dev.profile
+        assert self._hub is not None
+        await self._hub.add_device(
+            DeviceDescription(
+                id=cfg.id,
+                integration=DOMAIN,
+                name=cfg.name,
+                model=f"IR {profile.kind} ({profile.name})",
+                manufacturer=profile.ac.brand if profile.ac else "",
+                address=cfg.blaster,
+                suggested_room=cfg.room,
+                assumed_state=True,
+                properties=self._ir_properties(profile),
+                extra={"blaster": cfg.blaster, "kind": profile.kind},
+            )
+        )
+        await self._hub.report(device_id, {"ir_commands": sorted(profile.commands)})
+        online = any(_same_blaster(cfg.blaster, c) for c in self._blasters.values())
+        await self._hub.set_available(
+            device_id, online, "" if online else f"blaster {cfg.blaster} is not connected"
+        )
+
+    async def _add_blaster(self, client: BroadlinkClient) -> None:
+        info = client.info
+        dev_id = blaster_device_id(info.mac)
+        self._blasters[dev_id] = client
+        props: dict[str, PropertySpec] = {}
+        sensors: dict[str, float] = {}
+        try:
+            sensors = await client.sensors()
+        except CommandFailed:
+            sensors = {}  # models without sensors answer "not supported"
+        except DeviceUnreachable as err:
+            _LOG.warning("%s stopped answering: %s", info.label, err)
+        for key in sensors:
+            props[key] = spec_for(key)
+        assert self._hub is not None
+        await self._hub.add_device(
+            DeviceDescription(
+                id=dev_id,
+                integration=DOMAIN,
+                name=info.name or f"Broadlink {info.model}",
+                model=info.model or hex(info.devtype),
+                manufacturer=info.manufacturer or "Broadlink",
+                address=info.host,
+                properties=props,
+                extra={"mac": info.mac, "devtype": info.devtype, "port": info.port},
+            )
+        )
+        if sensors:
+            await self._hub.report(dev_id, sensors)
+        await self._mark_blaster(dev_id, True)
+
+    async def _mark_blaster(self, dev_id: str, online: bool, reason: str = "") -> None:
+        if self._hub is None or self._online.get(dev_id) == online:
+            return
+        self._online[dev_id] = online
+        await self._hub.set_available(dev_id, online, reason)
+        client = self._blasters[dev_id]
+        for ir_id, dev in self._ir.items():
+            if _same_blaster(dev.config.blaster, client):
+                await self._hub.set_available(ir_id, online, reason)
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.poll_interval)
+            for dev_id, client in list(self._blasters.items()):
+                try:
+                    values = await client.sensors()
+                    if not values:
+                        await client.firmware()  # no sensors: still prove it answers
+                except DeviceUnreachable as err:
+                    await self._mark_blaster(dev_id, False, str(err))
+                    continue
+                except CommandFailed:
+                    values = {}
+                await self._mark_blaster(dev_id, True)
+                if values:
+                    await self._report(dev_id, values)
+            if len(self._blasters) < len(self._settings.hosts) or self._settings.discover_address:
+                await self.discover()
+
+    def _read_store(self) -> dict[str, dict[str, str]]:
+        path = self._settings.store_path
+        if path is None or not path.exists():
+            return {}
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            return {str(k): {str(c): str(h) for c, h in v.items()} for k, v in data.items()}
+        except (OSError, ValueError, AttributeError) as err:
+            raise IntegrationError(
+                f"learned-code store {path} is unreadable ({err}); fix or move it away"
+            ) from err
+
+    def _write_store(self) -> None:
+        path = self._settings.store_path
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._learned, indent=2, sort_keys=True), "utf-8")
+        tmp.replace(path)  # atomic: a crash leaves the old or the new file, never half of one
