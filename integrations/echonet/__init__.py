@@ -1,0 +1,1 @@
+"""ECHONET Lite."""
