@@ -122,7 +122,10 @@ class EsphomeIntegration(Integration):
             await self._drop_link(link)
             if isinstance(err, AUTH_ERRORS):
                 raise CommandFailed(explain(err)) from err
-            raise DeviceUnreachable(explain(err)) from err
+            raise DeviceUnreachable(
+                f"the ESPHome device at {link.address} cannot be reached ({err}); check that it "
+                "is powered and on this network, then adopt it again"
+            ) from err
 
     async def follow(self, found: DiscoveredDevice) -> bool:
         """An adopted device seen at a new address: reconnect there. True if it was ours."""

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from aioesphomeapi import ClimateMode, ClimateState, EntityState
+from aioesphomeapi import ClimateMode, ClimateState, ConnectionClosedEvent, EntityState
 from aioesphomeapi.client import APIClient
 from aioesphomeapi.core import (
     APIConnectionError,
@@ -98,6 +98,8 @@ class DeviceLink:
             name=cfg.name,
             zeroconf_wake=False,  # the hub's own discovery service follows the device
         )
+        self._close_error: Exception | None = None
+        self._client.add_connection_closed_callback(self._on_closed)
 
     @property
     def address(self) -> str:
@@ -166,8 +168,22 @@ class DeviceLink:
         if self._first is not None and not self._first.done():
             self._first.set_result(None)
 
+    def _on_closed(self, event: ConnectionClosedEvent) -> None:
+        self._close_error = event.error
+
     async def _on_disconnect(self, expected_disconnect: bool) -> None:
         if self.state is LinkState.STOPPED:
+            return
+        err, self._close_error = self._close_error, None
+        if isinstance(err, InvalidAuthAPIError):
+            # the password is checked after the hello, so the connect itself "succeeds":
+            # stop here instead of reconnecting in a tight loop with the same wrong password
+            self.state = LinkState.FAILED
+            self.last_error = err
+            self._logic.stop_callback()
+            await self._set_online(False, explain(err))
+            if self._first is not None and not self._first.done():
+                self._first.set_result(err)
             return
         self.state = LinkState.CONNECTING
         reason = "disconnected by the device" if expected_disconnect else "connection lost"

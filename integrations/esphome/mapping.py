@@ -1,16 +1,16 @@
 """ESPHome entities onto the hub vocabulary, and hub values back into entity commands. No I/O.
 
-Each entity yields one or more properties (a light: ``power`` and ``brightness``). When two
-entities would yield the same property name, every property of both gets the entity's object id
-as suffix (``power.relay``, ``power.lamp``, ``brightness.lamp``), so an entity's properties
-always share one suffix and names stay stable when an unrelated entity is added.
+Each entity yields one or more properties (a light: ``power`` and ``brightness``). The first
+entity (in the device's listing order, which follows its YAML) to claim a name keeps it bare; an
+entity that would reuse a claimed name gets its object id as suffix on all of its properties
+(relay ``power``, lamp ``power.lamp`` + ``brightness.lamp``), so one entity's properties always
+share one suffix.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -301,13 +301,14 @@ def build_entity_map(entities: Iterable[EntityInfo]) -> EntityMap:
             found.append((info, kind, parts))
         else:
             unmapped.append(info.object_id or info.name)
-    counts = Counter(base for _, _, parts in found for base, *_ in parts)
+    claimed: set[str] = set()
     specs: dict[str, PropertySpec] = {}
     bindings: dict[str, Binding] = {}
     by_key: dict[int, list[Binding]] = {}
     climate_modes: dict[int, tuple[ClimateMode, ...]] = {}
     for info, kind, parts in found:
-        clash = any(counts[base] > 1 for base, *_ in parts)
+        clash = any(base in claimed for base, *_ in parts)
+        claimed.update(base for base, *_ in parts)
         for base, part, narrow, extras in parts:
             prop = f"{base}.{_suffix(info)}" if clash else base
             if prop in specs:  # two entities with the same object id: keep the first

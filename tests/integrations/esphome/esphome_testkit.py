@@ -1,0 +1,59 @@
+"""Helpers for the ESPHome tests: a recording HubPort and condition polling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+from hub.model import DeviceDescription, DiscoveredDevice
+
+
+class RecordingHub:
+    """A HubPort that remembers everything an integration tells it."""
+
+    def __init__(self) -> None:
+        self.devices: dict[str, DeviceDescription] = {}
+        self.reported: dict[str, dict[str, Any]] = {}
+        self.reports: list[tuple[str, dict[str, Any]]] = []
+        self.online: dict[str, bool] = {}
+        self.availability: list[tuple[str, bool, str]] = []
+        self.found: list[DiscoveredDevice] = []
+
+    async def add_device(self, description: DeviceDescription) -> None:
+        self.devices[description.id] = description
+
+    async def report(
+        self, device_id: str, values: Mapping[str, Any], *, timestamp: float | None = None
+    ) -> None:
+        assert device_id in self.devices, "report before add_device"
+        spec = self.devices[device_id].properties
+        for key, value in values.items():
+            spec[key].validate(value)  # every value fits the property it claims
+        self.reported.setdefault(device_id, {}).update(values)
+        self.reports.append((device_id, dict(values)))
+
+    async def set_available(self, device_id: str, online: bool, reason: str = "") -> None:
+        self.online[device_id] = online
+        self.availability.append((device_id, online, reason))
+
+    async def discovered(self, found: DiscoveredDevice) -> None:
+        self.found.append(found)
+
+    def device(self, device_id: str) -> DeviceDescription | None:
+        return self.devices.get(device_id)
+
+
+async def wait_until(cond: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
+    """Poll a condition until it is truthy; fail the test with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = cond()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what or cond}")
+        await asyncio.sleep(0.02)
