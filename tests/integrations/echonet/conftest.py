@@ -1,0 +1,24 @@
+"""Fixtures for the ECHONET Lite tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from echonet_testkit import TESTDATA
+
+
+@pytest.fixture
+def echonet_testdata() -> Path:
+    """../shared/testdata/echonet, or skip."""
+    if not TESTDATA.is_dir():
+        pytest.skip("../shared/testdata/echonet not found (shared/testdata not found)")
+    return TESTDATA
+
+
+@pytest.fixture
+def openecho(echonet_testdata: Path) -> dict[str, Any]:
+    """The captured OpenECHO exchanges."""
+    return json.loads((echonet_testdata / "openecho_frames.json").read_text("utf-8"))

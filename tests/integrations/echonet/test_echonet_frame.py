@@ -1,0 +1,137 @@
+"""Frame and property-map codec: round trips, malformed input, captured OpenECHO frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from integrations.echonet.frame import Eoj, Esv, Frame, FrameError, Property, decode, encode
+from integrations.echonet.propmap import decode_map, encode_map
+from integrations.errors import ProtocolError
+
+eojs = st.builds(Eoj, st.integers(0, 255), st.integers(0, 255), st.integers(0, 255))
+props = st.builds(Property, st.integers(0x80, 0xFF), st.binary(max_size=40))
+blocks = st.lists(props, max_size=8).map(tuple)
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> Frame:
+    esv = draw(st.sampled_from(list(Esv)))
+    first = draw(blocks if esv.has_two_blocks else st.lists(props, min_size=1, max_size=8)
+                 .map(tuple))
+    second = draw(blocks) if esv.has_two_blocks else None
+    return Frame(draw(st.integers(0, 0xFFFF)), draw(eojs), draw(eojs), esv, first, second)
+
+
+@given(frames())
+def test_frame_round_trip(frame: Frame) -> None:
+    assert decode(encode(frame)) == frame
+
+
+@given(st.binary(max_size=64))
+def test_garbage_raises_only_frame_error(data: bytes) -> None:
+    try:
+        frame = decode(data)
+    except FrameError as err:
+        reason = str(err)
+    else:
+        reason = ""
+        assert encode(frame) == data
+    assert reason or data[:2] == b"\x10\x81"
+
+
+@given(frames(), st.data())
+def test_every_truncation_is_rejected(frame: Frame, data: st.DataObject) -> None:
+    raw = encode(frame)
+    cut = data.draw(st.integers(0, len(raw) - 1))
+    # Cutting exactly before OPCGet of a SetGet_SNA yields OpenECHO's tolerated short form.
+    short_form = frame.esv is Esv.SETGET_SNA and cut == len(raw) - 1 - sum(
+        2 + p.pdc for p in frame.get_props or ())
+    if short_form and not frame.get_props:
+        return
+    with pytest.raises(FrameError):
+        decode(raw[:cut])
+
+
+MALFORMED: list[tuple[str, str, str]] = [
+    ("empty", "", "truncated"),
+    ("short header", "108100", "truncated"),
+    ("wrong EHD1", "2081000105ff0101300162018000", "EHD1"),
+    ("arbitrary format EHD2", "1082000105ff0101300162018000", "EHD2"),
+    ("unknown ESV", "1081000105ff0101300199018000", "unknown ESV"),
+    ("OPC missing", "1081000105ff0101300162", "truncated"),
+    ("OPC zero get", "1081000105ff010130016200", "OPC is 0"),
+    ("OPC says more", "1081000105ff0101300162028000", "OPC says 2"),
+    ("PDC longer than data", "1081000105ff010130016101800230", "PDC says 2"),
+    ("trailing bytes", "1081000105ff0101300162018000ff", "after the last property"),
+    ("EPC below 0x80", "1081000105ff0101300162011000", "outside 0x80"),
+    ("SetGet without OPCGet", "1081000105ff010130016e0180013001", "OPCGet"),
+]
+
+
+@pytest.mark.parametrize(("name", "hexdata", "reason"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_frames_say_why(name: str, hexdata: str, reason: str) -> None:
+    with pytest.raises(FrameError, match=reason) as info:
+        decode(bytes.fromhex(hexdata))
+    assert isinstance(info.value, ProtocolError)
+
+
+def test_get_request_layout_matches_the_spec_example() -> None:
+    frame = Frame(1, Eoj(0x05, 0xFF, 0x01), Eoj(0x0E, 0xF0, 0x01), Esv.GET, (Property(0xD6),))
+    assert encode(frame) == bytes.fromhex("1081000105ff010ef0016201d600")
+
+
+def test_openecho_frames_reencode_byte_identically(openecho: dict[str, Any]) -> None:
+    count = 0
+    for exchange in openecho["frames"]:
+        datagrams = [exchange["request_hex"], *exchange["responses_hex"],
+                     *exchange.get("multicast_hex", [])]
+        for hexdata in filter(None, datagrams):
+            raw = bytes.fromhex(hexdata)
+            assert encode(decode(raw)) == raw, exchange["description"]
+            count += 1
+    assert count >= 90
+
+
+def test_openecho_short_setget_sna_is_tolerated(openecho: dict[str, Any]) -> None:
+    exchange = next(e for e in openecho["frames"] if e["request_hex"]
+                    and decode(bytes.fromhex(e["request_hex"])).esv is Esv.SETGET)
+    request = decode(bytes.fromhex(exchange["request_hex"]))
+    assert request.props == (Property(0x80, b"\x30"),)
+    assert request.get_props == (Property(0xB3),)
+    answer = decode(bytes.fromhex(exchange["responses_hex"][0]))
+    assert answer.esv is Esv.SETGET_SNA
+    assert answer.props == ()
+    assert answer.get_props is None
+
+
+@given(st.sets(st.integers(0x80, 0xFF)))
+def test_property_map_round_trip(epcs: set[int]) -> None:
+    edt = encode_map(epcs)
+    assert len(edt) == (17 if len(epcs) >= 16 else 1 + len(epcs))
+    assert decode_map(edt) == epcs
+
+
+def test_property_map_bitmap_from_openecho(openecho: dict[str, Any]) -> None:
+    exchange = next(e for e in openecho["frames"] if "bitmap" in e["description"])
+    answer = decode(bytes.fromhex(exchange["responses_hex"][0]))
+    got = decode_map(answer.edt(0x9F) or b"")
+    expected = {0x80, 0x81, 0x82, 0x88, 0x8A, 0x9D, 0x9E, 0x9F, 0xA0, 0xB0, 0xB1, 0xB3, 0xB5,
+                0xB6, 0xB9, 0xBA, 0xBB, 0xBE}
+    assert got == expected
+    assert encode_map(got) == answer.edt(0x9F)
+
+
+@pytest.mark.parametrize(("hexdata", "reason"), [
+    ("", "empty"),
+    ("0380", "says 3 EPCs but lists 1"),
+    ("1000", "must be 17 bytes"),
+    ("12" + "00" * 16, "bitmap holds 0"),
+    ("0110", "below 0x80"),
+])
+def test_malformed_property_maps(hexdata: str, reason: str) -> None:
+    with pytest.raises(FrameError, match=reason):
+        decode_map(bytes.fromhex(hexdata))
