@@ -1,0 +1,25 @@
+"""Finding devices on the LAN over mDNS, and announcing the hub there."""
+
+from hub.discovery.advertise import Advertisement, advertise, lan_addresses
+from hub.discovery.converters import (
+    DEFAULT_CONVERTERS,
+    ESPHOME_SERVICE_TYPE,
+    HOMEHUB_SERVICE_TYPE,
+    Converter,
+    FoundService,
+    esphome_device,
+)
+from hub.discovery.service import DiscoveryService
+
+__all__ = [
+    "DEFAULT_CONVERTERS",
+    "ESPHOME_SERVICE_TYPE",
+    "HOMEHUB_SERVICE_TYPE",
+    "Advertisement",
+    "Converter",
+    "DiscoveryService",
+    "FoundService",
+    "advertise",
+    "esphome_device",
+    "lan_addresses",
+]
