@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import hashlib
 import logging
 import time
@@ -403,12 +402,3 @@ class EsphomeEmulator:
                 raise TimeoutError(f"{self.name}: {self.client_count} of {count} clients")
             await asyncio.sleep(0.02)
 
-
-async def serve_forever(dev: EsphomeEmulator) -> None:
-    """Run an emulator until cancelled."""
-    await dev.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        with contextlib.suppress(Exception):
-            await dev.stop()
