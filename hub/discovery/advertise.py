@@ -66,8 +66,7 @@ class Advertisement:
             old.type,
             old.name,
             addresses=(
-                [socket.inet_aton(a) for a in addresses] if addresses is not None
-                else old.addresses
+                [socket.inet_aton(a) for a in addresses] if addresses is not None else old.addresses
             ),
             port=port if port is not None else old.port,
             properties=dict(properties) if properties is not None else old.properties,

@@ -1,10 +1,10 @@
 """The hub's mDNS discovery: browse service types, resolve them, report what is found.
 
-    async def found(dev: DiscoveredDevice) -> None: ...
-    discovery = DiscoveryService(found, on_removed=gone)
-    await discovery.start()     # on_found fires for new devices and for changed ones
-    ...                         # (a new address or TXT), on_removed when one says goodbye
-    await discovery.stop()
+async def found(dev: DiscoveredDevice) -> None: ...
+discovery = DiscoveryService(found, on_removed=gone)
+await discovery.start()     # on_found fires for new devices and for changed ones
+...                         # (a new address or TXT), on_removed when one says goodbye
+await discovery.stop()
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class PropertySpec:
                 return value
             if isinstance(value, str) and value.lower() in ("on", "off", "true", "false"):
                 return value.lower() in ("on", "true")
-            raise PropertyValueError(f"{self.name} takes true/false (or \"on\"/\"off\"), got {value!r}")
+            raise PropertyValueError(f'{self.name} takes true/false (or "on"/"off"), got {value!r}')
         if t in (ValueType.INT, ValueType.FLOAT):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise PropertyValueError(f"{self.name} takes a number, got {value!r}")
@@ -87,7 +87,9 @@ class PropertySpec:
                 )
             return value
         if t is ValueType.ENUM:
-            if not isinstance(value, str) or (self.choices is not None and value not in self.choices):
+            if not isinstance(value, str) or (
+                self.choices is not None and value not in self.choices
+            ):
                 allowed = ", ".join(self.choices or ())
                 raise PropertyValueError(f"{self.name} takes one of: {allowed}; got {value!r}")
             return value
@@ -104,7 +106,11 @@ class PropertySpec:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form, omitting empty fields."""
-        out: dict[str, Any] = {"name": self.name, "type": self.type.value, "writable": self.writable}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type.value,
+            "writable": self.writable,
+        }
         for key in ("unit", "minimum", "maximum", "step", "description"):
             val = getattr(self, key)
             if val not in (None, ""):
@@ -147,19 +153,53 @@ VOCABULARY: Mapping[str, PropertySpec] = {
     s.name: s
     for s in (
         _p("power", _B, writable=True, description="on (true) or off (false)"),
-        _p("mode", _E, writable=True, choices=("auto", "cool", "heat", "dry", "fan", "other"),
-           description="air-conditioner operating mode"),
-        _p("target_temperature", _F, unit="°C", minimum=0, maximum=50, step=0.5, writable=True,
-           description="temperature set point"),
-        _p("fan_speed", _E, writable=True,
-           choices=("auto", "1", "2", "3", "4", "5", "6", "7", "8"),
-           description="air flow: auto or a level from 1 (lowest) up"),
-        _p("swing", _E, writable=True, choices=("off", "vertical", "horizontal", "both"),
-           description="louvre swing"),
-        _p("brightness", _I, unit="%", minimum=0, maximum=100, writable=True,
-           description="light level"),
-        _p("light_mode", _E, writable=True, choices=("auto", "normal", "night", "colour"),
-           description="lighting scene of the fixture"),
+        _p(
+            "mode",
+            _E,
+            writable=True,
+            choices=("auto", "cool", "heat", "dry", "fan", "other"),
+            description="air-conditioner operating mode",
+        ),
+        _p(
+            "target_temperature",
+            _F,
+            unit="°C",
+            minimum=0,
+            maximum=50,
+            step=0.5,
+            writable=True,
+            description="temperature set point",
+        ),
+        _p(
+            "fan_speed",
+            _E,
+            writable=True,
+            choices=("auto", "1", "2", "3", "4", "5", "6", "7", "8"),
+            description="air flow: auto or a level from 1 (lowest) up",
+        ),
+        _p(
+            "swing",
+            _E,
+            writable=True,
+            choices=("off", "vertical", "horizontal", "both"),
+            description="louvre swing",
+        ),
+        _p(
+            "brightness",
+            _I,
+            unit="%",
+            minimum=0,
+            maximum=100,
+            writable=True,
+            description="light level",
+        ),
+        _p(
+            "light_mode",
+            _E,
+            writable=True,
+            choices=("auto", "normal", "night", "colour"),
+            description="lighting scene of the fixture",
+        ),
         _p("temperature", _F, unit="°C", minimum=-127, maximum=125, description="measured"),
         _p("humidity", _F, unit="%", minimum=0, maximum=100, description="relative humidity"),
         _p("illuminance", _F, unit="lx", minimum=0, description="measured light"),
@@ -167,18 +207,49 @@ VOCABULARY: Mapping[str, PropertySpec] = {
         _p("contact", _B, description="true when closed"),
         _p("power_w", _F, unit="W", description="instantaneous power (negative: export/discharge)"),
         _p("energy_kwh", _F, unit="kWh", minimum=0, description="cumulative energy"),
-        _p("energy_export_kwh", _F, unit="kWh", minimum=0,
-           description="cumulative energy in the reverse direction (sold to the grid)"),
+        _p(
+            "energy_export_kwh",
+            _F,
+            unit="kWh",
+            minimum=0,
+            description="cumulative energy in the reverse direction (sold to the grid)",
+        ),
         _p("battery_soc", _F, unit="%", minimum=0, maximum=100, description="state of charge"),
-        _p("battery_mode", _E, writable=True,
-           choices=("rapid_charge", "charge", "discharge", "standby", "test", "auto",
-                    "restart", "recalculate", "other"),
-           description="storage battery operation"),
-        _p("heater_mode", _E, writable=True, choices=("auto", "heat", "stop"),
-           description="water heater automatic heating setting"),
+        _p(
+            "battery_mode",
+            _E,
+            writable=True,
+            choices=(
+                "rapid_charge",
+                "charge",
+                "discharge",
+                "standby",
+                "test",
+                "auto",
+                "restart",
+                "recalculate",
+                "other",
+            ),
+            description="storage battery operation",
+        ),
+        _p(
+            "heater_mode",
+            _E,
+            writable=True,
+            choices=("auto", "heat", "stop"),
+            description="water heater automatic heating setting",
+        ),
         _p("hot_water_supply", _B, description="hot water is being supplied"),
         _p("tank_litres", _F, unit="L", minimum=0, description="remaining hot water"),
-        _p("volume", _I, unit="%", minimum=0, maximum=100, writable=True, description="audio volume"),
+        _p(
+            "volume",
+            _I,
+            unit="%",
+            minimum=0,
+            maximum=100,
+            writable=True,
+            description="audio volume",
+        ),
         _p("ir_commands", _L, description="named IR commands this device can send"),
         _p("rssi", _I, unit="dBm", description="radio signal strength"),
         _p("raw", _S, description="a protocol value in hex, for properties not yet mapped"),

@@ -1,0 +1,217 @@
+"""The hub's endpoints. Handlers see `Call` values, never aiohttp objects."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from hub import __version__
+from hub.api.messages import ApiResponse
+from hub.api.router import Call, Router
+from hub.api.schemas import (
+    AdoptRequest,
+    CommandRun,
+    DesiredWrite,
+    DeviceListQuery,
+    DeviceUpdate,
+    HistoryQuery,
+    NamedEventFire,
+    PairRequest,
+    PresenceUpdate,
+)
+from hub.errors import Invalid
+from hub.events import NamedEvent
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def build_router(hub: Hub) -> Router:
+    """All endpoints of one hub."""
+    router = Router(hub.auth.check)
+    reg = hub.registry
+    add = router.add
+
+    @add("GET", "/health", "Is the hub up?", auth=False, tag="system")
+    async def health(call: Call) -> Any:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "hub_id": hub.hub_id,
+            "name": hub.config.name,
+            "devices": len(reg.devices),
+            "uptime_s": round(time.monotonic() - hub.started_monotonic, 3),
+        }
+
+    @add("GET", "/openapi.json", "This document", auth=False, tag="system")
+    async def openapi(call: Call) -> Any:
+        return router.openapi("homehub hub API", __version__)
+
+    @add("GET", "/devices", "List devices", query=DeviceListQuery, tag="devices")
+    async def list_devices(call: Call) -> Any:
+        return {"devices": [r.to_dict() for r in reg.list(call.query.room)]}
+
+    @add("GET", "/rooms", "Rooms and how many devices each has", tag="devices")
+    async def rooms(call: Call) -> Any:
+        counts: dict[str, int] = {}
+        for rec in reg.devices.values():
+            counts[rec.room or ""] = counts.get(rec.room or "", 0) + 1
+        return {"rooms": [{"name": k, "devices": v} for k, v in sorted(counts.items())]}
+
+    @add("GET", "/devices/{device_id}", "One device with its shadow", tag="devices")
+    async def get_device(call: Call) -> Any:
+        return reg.get(call.params["device_id"]).to_dict()
+
+    @add(
+        "PATCH",
+        "/devices/{device_id}",
+        "Rename or move to a room",
+        body=DeviceUpdate,
+        tag="devices",
+    )
+    async def update_device(call: Call) -> Any:
+        rec = await reg.update(call.params["device_id"], call.body.name, call.body.room)
+        return rec.to_dict()
+
+    @add("DELETE", "/devices/{device_id}", "Remove a device", status=204, tag="devices")
+    async def remove_device(call: Call) -> Any:
+        await reg.remove(call.params["device_id"])
+        return ApiResponse(204)
+
+    @add("GET", "/devices/{device_id}/shadow", "Reported, desired, delta, versions", tag="devices")
+    async def shadow(call: Call) -> Any:
+        return reg.get(call.params["device_id"]).shadow.to_dict()
+
+    @add(
+        "PUT",
+        "/devices/{device_id}/desired",
+        "Ask a device for new values",
+        body=DesiredWrite,
+        status=202,
+        tag="devices",
+        responses={
+            409: "a key changed since the versions you sent",
+            422: "unknown or read-only property, or a value out of range",
+        },
+    )
+    async def write_desired(call: Call) -> Any:
+        key = call.header("idempotency-key")
+        if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+            raise Invalid(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+        ack = await reg.write_desired(
+            call.params["device_id"],
+            call.body.values,
+            versions=call.body.versions,
+            ttl_s=call.body.ttl_s,
+            idempotency_key=key,
+        )
+        return ack.to_dict()
+
+    @add(
+        "POST",
+        "/devices/{device_id}/commands/{command}",
+        "Run a named command (IR button)",
+        body=CommandRun,
+        status=202,
+        tag="devices",
+    )
+    async def run_command(call: Call) -> Any:
+        ack = await reg.send_command(
+            call.params["device_id"], call.params["command"], call.body.params
+        )
+        return ack.to_dict()
+
+    @add("GET", "/commands/{command_id}", "A command's status", tag="devices")
+    async def command(call: Call) -> Any:
+        return await reg.command_status(call.params["command_id"])
+
+    @add(
+        "GET",
+        "/devices/{device_id}/history",
+        "Samples of a numeric property",
+        query=HistoryQuery,
+        tag="history",
+    )
+    async def history(call: Call) -> Any:
+        rec = reg.get(call.params["device_id"])
+        q: HistoryQuery = call.query
+        if q.property not in rec.description.properties:
+            raise Invalid(f"{rec.name} has no property {q.property!r}")
+        now = hub.clock.now()
+        end = q.end if q.end is not None else now
+        start = q.start if q.start is not None else end - 86400
+        points = await hub.history.query(rec.id, q.property, start, end, q.resolution)
+        return {
+            "device_id": rec.id,
+            "property": q.property,
+            "start": start,
+            "end": end,
+            "resolution": q.resolution,
+            "points": points,
+        }
+
+    @add("GET", "/discovered", "Found on the network, not adopted yet", tag="discovery")
+    async def discovered(call: Call) -> Any:
+        return {"discovered": [d.to_dict() for d in reg.discovered_devices.values()]}
+
+    @add(
+        "POST",
+        "/discovered/{key}/adopt",
+        "Adopt a discovered device",
+        body=AdoptRequest,
+        tag="discovery",
+    )
+    async def adopt(call: Call) -> Any:
+        await reg.adopt(call.params["key"], call.body.name, call.body.room, call.body.options)
+        return {"adopted": call.params["key"]}
+
+    @add(
+        "POST",
+        "/pair",
+        "Exchange a one-time pairing code for a token",
+        body=PairRequest,
+        auth=False,
+        tag="auth",
+        responses={429: "too many wrong codes"},
+    )
+    async def pair(call: Call) -> Any:
+        token_id, token = await hub.auth.pair(call.body.code, call.body.client_name)
+        return {"token": token, "token_id": token_id, "hub_id": hub.hub_id}
+
+    @add("GET", "/tokens", "Paired clients", tag="auth")
+    async def tokens(call: Call) -> Any:
+        return {"tokens": [t.to_dict() for t in await hub.auth.list_tokens()]}
+
+    @add("DELETE", "/tokens/{token_id}", "Revoke a token", status=204, tag="auth")
+    async def revoke(call: Call) -> Any:
+        await hub.auth.revoke(call.params["token_id"])
+        return ApiResponse(204)
+
+    @add("GET", "/presence", "Who is home", tag="presence")
+    async def presence(call: Call) -> Any:
+        return {"people": hub.presence.people, "anyone_home": hub.presence.anyone_home()}
+
+    @add("POST", "/presence", "A phone arrived home or left", body=PresenceUpdate, tag="presence")
+    async def set_presence(call: Call) -> Any:
+        await hub.presence.set(call.body.person, call.body.home)
+        return {"person": call.body.person, "home": call.body.home}
+
+    @add(
+        "POST",
+        "/events/{name}",
+        "Fire a named event",
+        body=NamedEventFire,
+        status=202,
+        tag="events",
+    )
+    async def fire(call: Call) -> Any:
+        hub.bus.publish(
+            NamedEvent(ts=hub.clock.now(), name=call.params["name"], data=call.body.data)
+        )
+        return {"fired": call.params["name"]}
+
+    for extend in hub.route_extensions:
+        extend(router)
+    return router

@@ -1,0 +1,111 @@
+"""aiohttp adapter: turns HTTP into ApiRequest values, and serves the live events WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+
+from hub.api.event_filter import EventFilter
+from hub.api.messages import ApiRequest, ApiResponse, error_body
+from hub.errors import HubError
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+_LOG = logging.getLogger(__name__)
+
+WS_QUEUE = 500
+
+
+def _json_response(resp: ApiResponse) -> web.Response:
+    if resp.body is None:
+        return web.Response(status=resp.status, headers=dict(resp.headers))
+    return web.Response(
+        status=resp.status,
+        body=resp.body_bytes(),
+        content_type="application/json",
+        headers=dict(resp.headers),
+    )
+
+
+def build_app(hub: Hub) -> web.Application:
+    """The aiohttp application of one hub."""
+    limit = hub.config.max_body_bytes
+    # aiohttp's own limit sits above ours so that we answer with our JSON error instead.
+    app = web.Application(client_max_size=limit + 1)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.content_length is not None and request.content_length > limit:
+            return _json_response(_too_large(limit))
+        body = await request.content.read(limit + 1)
+        if len(body) > limit:
+            return _json_response(_too_large(limit))
+        api_request = ApiRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+        )
+        return _json_response(await hub.router.dispatch(api_request))
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        header = request.headers.get("Authorization")
+        if header is None and "token" in request.query:
+            header = f"Bearer {request.query['token']}"  # browsers cannot set WS headers
+        try:
+            hub.auth.check(header)
+            accept = EventFilter.from_query(request.query)
+        except HubError as err:
+            return _json_response(
+                ApiResponse(err.status, error_body(err.status, err.message, err.details))
+            )
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=64 * 1024)
+        await ws.prepare(request)
+        stream = hub.bus.stream(WS_QUEUE, accept)
+        reader = asyncio.create_task(_drain_incoming(ws))
+        try:
+            await ws.send_json({"type": "hello", "hub_id": hub.hub_id})
+            reported_drops = 0
+            while not ws.closed:
+                getter = asyncio.create_task(stream.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    break
+                if stream.dropped != reported_drops:
+                    # A slow client loses the oldest events; tell it so it can re-read state.
+                    await ws.send_json(
+                        {"type": "overflow", "dropped": stream.dropped - reported_drops}
+                    )
+                    reported_drops = stream.dropped
+                await ws.send_json(getter.result().to_dict())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            stream.close()
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+            await ws.close()
+        return ws
+
+    app.router.add_get("/api/v1/events", events)
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+async def _drain_incoming(ws: web.WebSocketResponse) -> None:
+    # Clients only listen; reading keeps pings answered and notices the close.
+    async for msg in ws:
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+            break
+
+
+def _too_large(limit: int) -> ApiResponse:
+    msg = f"request body is over the {limit // 1024} KiB limit; send less"
+    return ApiResponse(413, error_body(413, msg))

@@ -1,0 +1,45 @@
+"""Requests and responses as plain values, so LAN HTTP and the relay tunnel share the handlers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    """One API call, whatever carried it.
+
+    `trusted_principal` is set only by a transport that authenticated the caller itself (the
+    relay tunnel, for an account that claimed this hub); bearer tokens are not checked then.
+    """
+
+    method: str
+    path: str
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+    trusted_principal: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResponse:
+    """A status, a JSON-able body (None: empty) and extra headers."""
+
+    status: int
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def body_bytes(self) -> bytes:
+        """The body as JSON bytes (empty for None)."""
+        return b"" if self.body is None else json.dumps(self.body).encode()
+
+
+def error_body(status: int, message: str, details: Mapping[str, Any] | None = None) -> Any:
+    """The one error shape every endpoint uses."""
+    out: dict[str, Any] = {"error": {"status": status, "message": message}}
+    if details:
+        out["error"]["details"] = dict(details)
+    return out

@@ -1,0 +1,84 @@
+"""Request models: they validate requests and generate the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class DeviceUpdate(BaseModel):
+    """Rename a device or move it to another room."""
+
+    model_config = _STRICT
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    room: str | None = Field(default=None, max_length=100, description="'' clears the room")
+
+
+class DesiredWrite(BaseModel):
+    """Values to set; `versions` are the per-key versions you last read (optional)."""
+
+    model_config = _STRICT
+    values: dict[str, Any] = Field(min_length=1, max_length=100)
+    versions: dict[str, int] | None = Field(default=None, max_length=100)
+    ttl_s: float | None = Field(
+        default=None, gt=0, description="give up if the device has not taken it by then"
+    )
+
+
+class CommandRun(BaseModel):
+    """Parameters of a named command (most IR buttons take none)."""
+
+    model_config = _STRICT
+    params: dict[str, Any] = Field(default_factory=dict, max_length=20)
+
+
+class HistoryQuery(BaseModel):
+    """A property's samples in a time range, optionally averaged per `resolution` seconds."""
+
+    model_config = _STRICT
+    property: str = Field(min_length=1, max_length=100)
+    start: float | None = Field(default=None, description="epoch seconds; default: a day ago")
+    end: float | None = Field(default=None, description="epoch seconds; default: now")
+    resolution: float | None = Field(default=None, ge=1, le=86400 * 30)
+
+
+class DeviceListQuery(BaseModel):
+    """Optional filter of the device list."""
+
+    model_config = _STRICT
+    room: str | None = Field(default=None, max_length=100)
+
+
+class PairRequest(BaseModel):
+    """Exchange the one-time code the hub shows for a token."""
+
+    model_config = _STRICT
+    code: str = Field(min_length=4, max_length=20)
+    client_name: str = Field(min_length=1, max_length=100)
+
+
+class AdoptRequest(BaseModel):
+    """Adopt a discovered device, optionally naming it and putting it in a room."""
+
+    model_config = _STRICT
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    room: str | None = Field(default=None, max_length=100)
+    options: dict[str, Any] = Field(default_factory=dict, max_length=20)
+
+
+class PresenceUpdate(BaseModel):
+    """A person's phone arrived home or left."""
+
+    model_config = _STRICT
+    person: str = Field(min_length=1, max_length=100)
+    home: bool
+
+
+class NamedEventFire(BaseModel):
+    """Fire a named event that rules can trigger on."""
+
+    model_config = _STRICT
+    data: dict[str, Any] = Field(default_factory=dict, max_length=50)

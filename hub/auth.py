@@ -1,0 +1,144 @@
+"""Bearer tokens (stored as SHA-256 hashes) and one-time pairing codes.
+
+Tokens are 256-bit random strings, so a fast hash is enough; the token itself is shown once,
+when it is made, and never stored. Pairing codes are short for typing, so guesses are limited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from hub.clock import Clock
+from hub.errors import Invalid, NotFound, RateLimited, Unauthorized
+from hub.store import Database
+
+TOKEN_PREFIX = "hh_"
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by people
+CODE_TTL_S = 600.0
+MAX_FAILED_PAIRINGS_PER_MIN = 10
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalise_code(code: str) -> str:
+    """Pairing codes are accepted with or without the dash and in any case."""
+    return code.replace("-", "").replace(" ", "").upper()
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token's public record (never the token itself)."""
+
+    id: str
+    name: str
+    created: float
+    last_used: float | None
+    revoked: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created": self.created,
+            "last_used": self.last_used,
+            "revoked": self.revoked,
+        }
+
+
+class Auth:
+    """Issues, checks and revokes tokens; makes and redeems pairing codes."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._cache: dict[str, str] = {}  # hash -> token id, for valid tokens only
+        self._failures: list[float] = []
+
+    async def load(self) -> None:
+        """Cache valid token hashes."""
+        rows = await self.db.fetchall("SELECT hash, id FROM tokens WHERE revoked IS NULL")
+        self._cache = {h: i for h, i in rows}
+
+    async def create_token(self, name: str) -> tuple[str, str]:
+        """A new token: returns (token id, token). The token is shown once and never stored."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token_id = "tok_" + secrets.token_hex(6)
+        digest = _hash(token)
+        await self.db.execute(
+            "INSERT INTO tokens(id, name, hash, created) VALUES(?,?,?,?)",
+            (token_id, name, digest, self.clock.now()),
+        )
+        self._cache[digest] = token_id
+        return token_id, token
+
+    def check(self, authorization: str | None) -> str:
+        """The token id for an `Authorization: Bearer ...` header, or Unauthorized."""
+        if not authorization:
+            raise Unauthorized(
+                "missing token: send 'Authorization: Bearer <token>' (pair with 'homehub pair')"
+            )
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+        token_id = self._cache.get(_hash(token.strip()))
+        if token_id is None:
+            raise Unauthorized("unknown or revoked token; pair again to get a new one")
+        return token_id
+
+    async def list_tokens(self) -> list[TokenInfo]:
+        """Every token's record, newest first."""
+        rows = await self.db.fetchall(
+            "SELECT id, name, created, last_used, revoked FROM tokens ORDER BY created DESC"
+        )
+        return [TokenInfo(*r) for r in rows]
+
+    async def revoke(self, token_id: str) -> None:
+        """Revoke a token; it stops working at once."""
+        row = await self.db.fetchone("SELECT hash FROM tokens WHERE id=?", (token_id,))
+        if row is None:
+            raise NotFound(f"no token {token_id!r}; GET /api/v1/tokens lists them")
+        await self.db.execute(
+            "UPDATE tokens SET revoked=? WHERE id=? AND revoked IS NULL",
+            (self.clock.now(), token_id),
+        )
+        self._cache.pop(row[0], None)
+
+    async def create_pairing_code(self, ttl_s: float = CODE_TTL_S) -> str:
+        """A one-time code such as ``K7QM-2XPA`` that a new client exchanges for a token."""
+        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+        await self.db.execute(
+            "INSERT INTO pairing_codes(hash, expires) VALUES(?, ?)",
+            (_hash(raw), self.clock.now() + ttl_s),
+        )
+        return f"{raw[:4]}-{raw[4:]}"
+
+    async def pair(self, code: str, client_name: str) -> tuple[str, str]:
+        """Exchange a pairing code for a token (once); wrong guesses are rate limited."""
+        mono = time.monotonic()
+        self._failures = [t for t in self._failures if mono - t < 60]
+        if len(self._failures) >= MAX_FAILED_PAIRINGS_PER_MIN:
+            raise RateLimited("too many wrong pairing codes; wait a minute and try again")
+        if not client_name.strip():
+            raise Invalid("client_name must not be empty")
+        digest = _hash(normalise_code(code))
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE pairing_codes SET used=? WHERE hash=? AND used IS NULL AND expires>?",
+                (now, digest, now),
+            )
+            ok = cur.rowcount == 1
+        if not ok:
+            self._failures.append(mono)
+            raise Unauthorized(
+                "that pairing code is wrong, expired or already used; "
+                "run 'homehub pair' on the hub for a new one"
+            )
+        return await self.create_token(client_name.strip())

@@ -1,0 +1,28 @@
+"""The optional parts a full hub runs beside its core (rules engine, relay link, mDNS ...).
+
+Each entry is a factory taking the config and returning a HubComponent (or None when the
+config does not ask for it). Tests build hubs with exactly the components they need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hub.config import HubConfig
+
+if TYPE_CHECKING:
+    from hub.app import HubComponent
+
+ComponentFactory = Callable[[HubConfig], "HubComponent | None"]
+
+
+def default_components(config: HubConfig) -> list[HubComponent]:
+    """The components `homehub hub` and `homehub demo` run."""
+    factories: list[ComponentFactory] = []
+    out = []
+    for factory in factories:
+        component = factory(config)
+        if component is not None:
+            out.append(component)
+    return out

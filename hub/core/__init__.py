@@ -1,0 +1,1 @@
+"""The hub's core: shadows, device registry, command dispatch, history."""

@@ -1,0 +1,251 @@
+"""Typed in-process event bus.
+
+Handlers are plain callables run synchronously at publish time (rules need microseconds, not a
+hop through a queue); slow consumers (WebSockets, the relay link) use `stream()`, a bounded
+queue that drops the oldest events and says how many it dropped rather than grow without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every event; `type` names it on the wire."""
+
+    type: ClassVar[str] = "event"
+    ts: float
+
+    @property
+    def device_id(self) -> str | None:
+        """The device the event is about, if any (used by filters)."""
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: {"type": ..., "ts": ..., fields...}."""
+        out: dict[str, Any] = {"type": self.type}
+        for f in dataclasses.fields(self):
+            out[f.name] = _jsonable(getattr(self, f.name))
+        return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _DeviceEvent(Event):
+    device: str
+
+    @property
+    def device_id(self) -> str | None:
+        return self.device
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged(_DeviceEvent):
+    """Reported values changed. `changes` new values, `previous` old ones (None if unknown)."""
+
+    type: ClassVar[str] = "state_changed"
+    changes: Mapping[str, Any] = field(default_factory=dict)
+    previous: Mapping[str, Any] = field(default_factory=dict)
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredChanged(_DeviceEvent):
+    """A client asked for new values (accepted and stored)."""
+
+    type: ClassVar[str] = "desired_changed"
+    values: Mapping[str, Any] = field(default_factory=dict)
+    command_id: str = ""
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAvailability(_DeviceEvent):
+    """The device went online or offline."""
+
+    type: ClassVar[str] = "availability"
+    online: bool = True
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAdded(_DeviceEvent):
+    """A device was adopted or appeared."""
+
+    type: ClassVar[str] = "device_added"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceUpdated(_DeviceEvent):
+    """A device's name, room or description changed."""
+
+    type: ClassVar[str] = "device_updated"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRemoved(_DeviceEvent):
+    """The user removed a device."""
+
+    type: ClassVar[str] = "device_removed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceDiscovered(Event):
+    """Something adoptable was found on the network."""
+
+    type: ClassVar[str] = "device_discovered"
+    key: str = ""
+    integration: str = ""
+    name: str = ""
+    address: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult(_DeviceEvent):
+    """A command moved to sent / confirmed / failed / expired."""
+
+    type: ClassVar[str] = "command_result"
+    command_id: str = ""
+    status: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged(Event):
+    """A person arrived home or left (phone geofence via the API or relay)."""
+
+    type: ClassVar[str] = "presence_changed"
+    person: str = ""
+    home: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NamedEvent(Event):
+    """A user or rule fired a named event (rules can trigger on it)."""
+
+    type: ClassVar[str] = "named_event"
+    name: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Notification(Event):
+    """A message for people (rule notify/remind actions)."""
+
+    type: ClassVar[str] = "notification"
+    title: str = ""
+    message: str = ""
+    rule_id: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        StateChanged,
+        DesiredChanged,
+        DeviceAvailability,
+        DeviceAdded,
+        DeviceUpdated,
+        DeviceRemoved,
+        DeviceDiscovered,
+        CommandResult,
+        PresenceChanged,
+        NamedEvent,
+        Notification,
+    )
+}
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[Any], None]
+
+
+class EventStream:
+    """A bounded queue of events for one slow consumer; iterate with `async for`."""
+
+    def __init__(self, bus: EventBus, maxsize: int, accept: Callable[[Event], bool]) -> None:
+        self._bus = bus
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self._accept = accept
+        self.dropped = 0
+
+    def _offer(self, event: Event) -> None:
+        if not self._accept(event):
+            return
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait(event)
+
+    async def get(self) -> Event:
+        """The next event (waits)."""
+        return await self._queue.get()
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self._queue.get()
+
+    def close(self) -> None:
+        """Stop receiving events."""
+        self._bus._streams.discard(self)
+
+
+class EventBus:
+    """Publish/subscribe for typed events."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[type[Event] | None, list[Handler]] = defaultdict(list)
+        self._streams: set[EventStream] = set()
+
+    def subscribe(
+        self, handler: Callable[[E], None], types: Iterable[type[E]] | None = None
+    ) -> Callable[[], None]:
+        """Call `handler(event)` for each published event of `types` (all if None)."""
+        keys: list[type[Event] | None] = list(types) if types is not None else [None]
+        for key in keys:
+            self._handlers[key].append(handler)
+
+        def unsubscribe() -> None:
+            for key in keys:
+                if handler in self._handlers[key]:
+                    self._handlers[key].remove(handler)
+
+        return unsubscribe
+
+    def stream(
+        self, maxsize: int = 1000, accept: Callable[[Event], bool] | None = None
+    ) -> EventStream:
+        """A bounded queue of (accepted) events for an async consumer."""
+        s = EventStream(self, maxsize, accept or (lambda _e: True))
+        self._streams.add(s)
+        return s
+
+    def publish(self, event: Event) -> None:
+        """Deliver to handlers (errors are logged, never raised to the publisher) and streams."""
+        for key in (type(event), None):
+            for handler in tuple(self._handlers.get(key, ())):
+                try:
+                    handler(event)
+                except Exception:
+                    _LOG.exception("event handler %r failed on %s", handler, event.type)
+        for s in tuple(self._streams):
+            s._offer(event)

@@ -1,0 +1,73 @@
+"""Versioned schema migrations; PRAGMA user_version holds the number applied.
+
+Append only: never edit a migration that has shipped; add the next number instead.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "devices, shadows, commands, tokens, pairing codes, history, key-value",
+        """
+        CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            integration TEXT NOT NULL,
+            name TEXT NOT NULL,
+            room TEXT,
+            description TEXT NOT NULL,      -- DeviceDescription JSON
+            online INTEGER NOT NULL DEFAULT 0,
+            created REAL NOT NULL
+        );
+        CREATE TABLE removed_devices (id TEXT PRIMARY KEY, removed REAL NOT NULL);
+        CREATE TABLE shadows (
+            device_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            doc TEXT NOT NULL               -- reported/desired JSON
+        );
+        CREATE TABLE commands (
+            id TEXT PRIMARY KEY,
+            device_id TEXT NOT NULL,
+            idempotency_key TEXT UNIQUE,
+            request TEXT NOT NULL,          -- JSON of what was asked, to detect key reuse
+            status TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            created REAL NOT NULL,
+            updated REAL NOT NULL
+        );
+        CREATE INDEX commands_created ON commands(created);
+        CREATE TABLE tokens (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE,      -- sha256 of the token; the token itself is never stored
+            created REAL NOT NULL,
+            last_used REAL,
+            revoked REAL
+        );
+        CREATE TABLE pairing_codes (
+            hash TEXT PRIMARY KEY,
+            expires REAL NOT NULL,
+            used REAL
+        );
+        CREATE TABLE history (
+            device_id TEXT NOT NULL,
+            prop TEXT NOT NULL,
+            ts REAL NOT NULL,
+            value REAL NOT NULL
+        );
+        CREATE INDEX history_lookup ON history(device_id, prop, ts);
+        CREATE INDEX history_ts ON history(ts);
+        CREATE TABLE history_rollup (
+            device_id TEXT NOT NULL,
+            prop TEXT NOT NULL,
+            bucket REAL NOT NULL,
+            n INTEGER NOT NULL,
+            vmin REAL NOT NULL,
+            vmax REAL NOT NULL,
+            vavg REAL NOT NULL,
+            PRIMARY KEY (device_id, prop, bucket)
+        );
+        """,
+    ),
+]
