@@ -1,0 +1,168 @@
+"""The integration against emulated nodes over real UDP on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from echonet_testkit import RecordingHub, wait_for
+
+from integrations.echonet.emulator import EchonetNode
+from integrations.echonet.integration import EchonetIntegration
+from integrations.errors import CommandFailed, DeviceUnreachable, IntegrationError
+
+HUB = "127.0.37.2"
+HOSTS = ["127.0.37.10", "127.0.37.11", "127.0.37.12"]
+OBJECTS = [["aircon", "meter"], ["solar", "battery"], ["light", "water_heater", "aircon"]]
+CONFIG = {"bind": HUB, "hosts": HOSTS, "multicast": False, "poll_interval_s": 0.3,
+          "timeout_s": 0.3, "retries": 1}
+
+
+@pytest.fixture
+async def nodes() -> AsyncIterator[list[EchonetNode]]:
+    started = [EchonetNode(bind=h, objects=o) for h, o in zip(HOSTS, OBJECTS, strict=True)]
+    for node in started:
+        await node.start()
+    yield started
+    for node in started:
+        await node.stop()
+
+
+@pytest.fixture
+async def running(
+    nodes: list[EchonetNode], request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[EchonetIntegration, RecordingHub]]:
+    hub = RecordingHub()
+    integ = EchonetIntegration()
+    await integ.setup(hub, {**CONFIG, **getattr(request, "param", {})})
+    await integ.discover()
+    yield integ, hub
+    await integ.shutdown()
+
+
+def _device(hub: RecordingHub, host: str, eoj: str) -> str:
+    return next(d.id for d in hub.devices.values()
+                if d.address == host and d.extra["eoj"] == eoj)
+
+
+async def test_discovers_every_object_with_properties(
+    running: tuple[EchonetIntegration, RecordingHub],
+) -> None:
+    integ, hub = running
+    assert set(integ.nodes()) == set(HOSTS)
+    assert len(hub.devices) == 7
+    aircon = hub.devices[_device(hub, HOSTS[0], "013001")]
+    assert aircon.model == "Home air conditioner"
+    assert aircon.id.startswith("echonet-fe000000")
+    writable = {n for n, p in aircon.properties.items() if p.writable}
+    assert writable == {"power", "mode", "target_temperature", "fan_speed"}
+    assert set(aircon.properties) == writable | {"temperature", "humidity"}
+    assert hub.reported[aircon.id]["target_temperature"] == 26
+    meter = _device(hub, HOSTS[0], "028801")
+    assert hub.reported[meter]["energy_kwh"] == pytest.approx(1234.5, abs=0.5)
+    assert hub.reported[meter]["power_w"] > 0
+    assert all(p.writable is False for p in hub.devices[meter].properties.values())
+    battery = _device(hub, HOSTS[1], "027d01")
+    assert hub.reported[battery] == {"battery_soc": 50.0, "battery_mode": "standby",
+                                     "power_w": 0.0}
+    heater = _device(hub, HOSTS[2], "026b01")
+    assert hub.reported[heater]["tank_litres"] == 300.0
+    assert all(hub.online.values())
+
+
+@pytest.mark.parametrize("running", [{"poll_interval_s": 3600}], indirect=True)
+async def test_write_goes_setc_set_res_then_inf(
+    running: tuple[EchonetIntegration, RecordingHub], nodes: list[EchonetNode],
+) -> None:
+    integ, hub = running
+    device = _device(hub, HOSTS[0], "013001")
+    emulated = nodes[0].object("aircon")
+    received = integ.client.transport.stats.received
+    await integ.apply_desired(device, {"power": True, "target_temperature": 22,
+                                       "mode": "heat", "fan_speed": "3"})
+    assert emulated.values[0x80] == b"\x30"
+    assert emulated.values[0xB3] == bytes([22])
+    assert emulated.values[0xB0] == b"\x43"
+    assert emulated.values[0xA0] == b"\x33"
+    assert hub.reported[device]["target_temperature"] == 22
+    assert hub.reported[device]["fan_speed"] == "3"
+    # Set_Res, then one INF carrying the announced changes (0x80, 0xB0, 0xA0).
+    await wait_for(lambda: integ.client.transport.stats.received >= received + 2,
+                   what="Set_Res and INF")
+    # A change made at the unit arrives by INF (polling is hourly in this test).
+    await nodes[0].change("aircon", 0xB0, b"\x42")
+    await wait_for(lambda: hub.reported[device]["mode"] == "cool", what="INF of mode")
+
+
+async def test_refused_write_is_a_command_failure_naming_the_property(
+    running: tuple[EchonetIntegration, RecordingHub], nodes: list[EchonetNode],
+) -> None:
+    integ, hub = running
+    light = _device(hub, HOSTS[2], "029001")
+    nodes[2].object("light").settable = frozenset({0x80})  # this unit refuses brightness now
+    with pytest.raises(CommandFailed, match="brightness"):
+        await integ.apply_desired(light, {"brightness": 40, "power": True})
+    assert nodes[2].object("light").values[0x80] == b"\x30"  # the accepted part applied
+    with pytest.raises(CommandFailed, match="read-only"):
+        await integ.apply_desired(_device(hub, HOSTS[0], "028801"), {"power_w": 1})
+    with pytest.raises(CommandFailed, match="fan_speed"):
+        await integ.apply_desired(_device(hub, HOSTS[0], "013001"), {"fan_speed": "9"})
+
+
+async def test_unplugged_node_goes_offline_and_comes_back(
+    running: tuple[EchonetIntegration, RecordingHub], nodes: list[EchonetNode],
+) -> None:
+    integ, hub = running
+    solar = _device(hub, HOSTS[1], "027901")
+    battery = _device(hub, HOSTS[1], "027d01")
+    await nodes[1].stop()
+    await wait_for(lambda: hub.online[solar] is False and hub.online[battery] is False,
+                   what="node offline")
+    assert hub.online[_device(hub, HOSTS[0], "013001")] is True
+    with pytest.raises(DeviceUnreachable):
+        await integ.apply_desired(battery, {"battery_mode": "charge"})
+    replacement = EchonetNode(bind=HOSTS[1], objects=OBJECTS[1])
+    await replacement.start()
+    nodes[1] = replacement
+    await wait_for(lambda: hub.online[solar] and hub.online[battery], what="node back")
+    await integ.apply_desired(battery, {"battery_mode": "charge"})
+    assert replacement.object("battery").values[0xDA] == b"\x42"
+
+
+async def test_generic_class_exposes_raw_properties(nodes: list[EchonetNode]) -> None:
+    from integrations.echonet.emulator import EmulatedObject
+
+    class Fan(EmulatedObject):
+        kind = "fan"
+        class_code = 0x0133  # ventilation fan: not mapped to the vocabulary
+        settable = frozenset({0x80, 0x81})
+
+    extra = EchonetNode(bind="127.0.37.20", objects=[Fan(1)])
+    await extra.start()
+    hub = RecordingHub()
+    integ = EchonetIntegration()
+    await integ.setup(hub, {**CONFIG, "hosts": ["127.0.37.20"]})
+    try:
+        await integ.discover()
+        (device,) = hub.devices.values()
+        assert device.model.startswith("Ventilation fan")
+        assert device.properties["raw.80"].writable
+        assert not device.properties["raw.8a"].writable
+        assert hub.reported[device.id]["raw.80"] == "30"
+        await integ.apply_desired(device.id, {"raw.80": "31"})
+        assert extra.object("fan").values[0x80] == b"\x31"
+    finally:
+        await integ.shutdown()
+        await extra.stop()
+
+
+def test_config_is_validated() -> None:
+    from integrations.echonet.integration import EchonetConfig
+
+    with pytest.raises(IntegrationError, match="unknown"):
+        EchonetConfig.from_mapping({"bnd": "x"})
+    with pytest.raises(IntegrationError, match="hosts"):
+        EchonetConfig.from_mapping({"hosts": "127.0.0.1"})
+    cfg = EchonetConfig.from_mapping({"hosts": ["10.0.0.5"], "retries": 0})
+    assert cfg.port == 3610
+    assert cfg.bind == "0.0.0.0"
