@@ -1,0 +1,90 @@
+"""The settings an air-conditioner remote sends, and the brand record that encodes them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ir_codes.ac._frames import AcLayout
+from ir_codes.errors import EncodeError
+
+MODES = ("auto", "cool", "heat", "dry", "fan")
+FANS = ("auto", "min", "low", "medium", "high", "max")
+SWINGS = ("on", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class AcState:
+    """Whole-state A/C settings: every IR frame carries all of them at once."""
+
+    power: bool = True
+    mode: str = "cool"
+    target_temperature: float = 26
+    fan: str = "auto"
+    swing: str | None = None  # None keeps the brand's default vane setting
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise EncodeError(f"A/C mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.fan not in FANS:
+            raise EncodeError(f"A/C fan {self.fan!r} is not one of {', '.join(FANS)}")
+        if self.swing is not None and self.swing not in SWINGS:
+            raise EncodeError(f"A/C swing {self.swing!r} must be 'on' or 'off'")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form using the hub's property names."""
+        out: dict[str, Any] = {
+            "power": "on" if self.power else "off",
+            "mode": self.mode,
+            "target_temperature": self.target_temperature,
+            "fan_speed": self.fan,
+        }
+        if self.swing is not None:
+            out["swing"] = self.swing
+        return out
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> AcState:
+        """Build from hub-style properties (power on/off, mode, target_temperature, fan_speed)."""
+        power = values.get("power", True)
+        if isinstance(power, str):
+            power = power.lower() in ("on", "true", "1", "yes")
+        fan = values.get("fan_speed", values.get("fan", "auto"))
+        try:
+            temp = float(values.get("target_temperature", values.get("temp", 26)))
+        except (TypeError, ValueError) as err:
+            raise EncodeError("target_temperature must be a number of °C") from err
+        mode = str(values.get("mode", "cool"))
+        return cls(bool(power), mode, temp, str(fan), values.get("swing"))
+
+
+@dataclass(frozen=True, slots=True)
+class AcBrand:
+    """One brand's A/C protocol: layout on the air, state builder, parser and checksum test."""
+
+    name: str
+    layout: AcLayout
+    build: Callable[[AcState], bytes]
+    parse: Callable[[bytes], AcState]
+    valid: Callable[[bytes], bool]
+    temp_range: tuple[float, float]
+
+
+def whole_degrees(brand: str, state: AcState, low: float, high: float, step: float = 1) -> float:
+    """The target temperature checked against the brand's range and rounded to its step."""
+    temp = round(state.target_temperature / step) * step
+    if not low <= temp <= high:
+        raise EncodeError(
+            f"{brand} accepts target temperatures {low:g}..{high:g} °C, "
+            f"got {state.target_temperature:g}"
+        )
+    return temp
+
+
+def lookup(table: Mapping[str, int], value: int, what: str, brand: str) -> str:
+    """Reverse lookup in a name -> code table."""
+    for name, code in table.items():
+        if code == value:
+            return name
+    raise EncodeError(f"{brand} state has an unknown {what} code 0x{value:x}")
