@@ -103,6 +103,7 @@ class Hub:
         self.router: Router
         self._runner: web.AppRunner | None = None
         self._setup_tasks: list[asyncio.Task[None]] = []
+        self._token_refresh: asyncio.Task[None] | None = None
         self.port = 0
 
     @property
@@ -123,6 +124,7 @@ class Hub:
             await self.db.set_kv("hub_id", self.hub_id)
         await self.registry.load()
         await self.auth.load()
+        self._token_refresh = asyncio.create_task(self.auth.refresh_forever(), name="tokens")
         await self.presence.load()
         await self.history.start()
         for component in self.components:
@@ -167,8 +169,9 @@ class Hub:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        for task in self._setup_tasks:
-            task.cancel()
+        for task in (*self._setup_tasks, self._token_refresh):
+            if task is not None:
+                task.cancel()
         for integ in self._integrations:
             try:
                 await integ.shutdown()

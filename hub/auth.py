@@ -6,7 +6,9 @@ when it is made, and never stored. Pairing codes are short for typing, so guesse
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,7 +18,10 @@ from hub.clock import Clock
 from hub.errors import Invalid, NotFound, RateLimited, Unauthorized
 from hub.store import Database
 
+_LOG = logging.getLogger(__name__)
+
 TOKEN_PREFIX = "hh_"
+REFRESH_S = 2.0
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by people
 CODE_TTL_S = 600.0
 MAX_FAILED_PAIRINGS_PER_MIN = 10
@@ -62,9 +67,18 @@ class Auth:
         self._failures: list[float] = []
 
     async def load(self) -> None:
-        """Cache valid token hashes."""
+        """Cache valid token hashes (again: `homehub token` may change them beside the hub)."""
         rows = await self.db.fetchall("SELECT hash, id FROM tokens WHERE revoked IS NULL")
         self._cache = {h: i for h, i in rows}
+
+    async def refresh_forever(self, interval_s: float = REFRESH_S) -> None:
+        """Reload the cache periodically so CLI-made and CLI-revoked tokens take effect."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.load()
+            except Exception:
+                _LOG.exception("reloading tokens failed; keeping the previous set")
 
     async def create_token(self, name: str) -> tuple[str, str]:
         """A new token: returns (token id, token). The token is shown once and never stored."""

@@ -110,15 +110,17 @@ class Shadow:
             previous[key] = current.value if current else None
             changed[key] = value
             self.reported[key] = Reported(value, now, self.version)
-        touched: set[str] = set()
-        for key in values:
-            d = self.desired.get(key)
-            if d is not None and d.value == self.reported[key].value:
-                touched.add(d.command_id)
-                del self.desired[key]
-        confirmed = {
-            c for c in touched if not any(d.command_id == c for d in self.desired.values())
-        }
+        # A command is confirmed when every key it still wants is reported as wanted.
+        touched = {self.desired[k].command_id for k in values if k in self.desired}
+        confirmed: set[str] = set()
+        for command_id in touched:
+            keys = [k for k, d in self.desired.items() if d.command_id == command_id]
+            if all(
+                k in self.reported and self.reported[k].value == self.desired[k].value for k in keys
+            ):
+                for k in keys:
+                    del self.desired[k]
+                confirmed.add(command_id)
         return changed, previous, confirmed
 
     def drop_desired(self, keys: Iterable[str], command_id: str | None = None) -> list[str]:

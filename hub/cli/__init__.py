@@ -1,0 +1,1 @@
+"""The `homehub` command line."""

@@ -1,0 +1,238 @@
+"""`homehub`: run the hub, the demo home, emulators, the relay, the TUI and IR tools.
+
+Every subcommand sets `func(args) -> int`; errors print one line saying what to do, never a
+traceback (run with --debug to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hub import __version__
+from hub.errors import HubError
+
+#: Commands contributed by other packages: (module with `register(subparsers)`, where).
+_TOP_LEVEL_PLUGINS = ("ir_codes.cli", "relay.cli", "tui.cli")
+_SIM_PLUGINS = (
+    "integrations.echonet.cli",
+    "integrations.broadlink.cli",
+    "integrations.esphome.cli",
+)
+
+_DESCRIPTION = """\
+homehub: a local-first home hub. It drives ECHONET Lite appliances, Broadlink IR blasters and
+ESPHome devices on your LAN, keeps their state and history in SQLite, runs your automation
+rules locally, and reaches the internet only by dialling out to a relay.
+
+start here:
+  homehub demo                 an emulated home (hub + devices + relay) on this machine
+  homehub hub                  run the hub for a real home (config: <data-dir>/homehub.toml)
+  homehub pair                 show a one-time code to pair a phone, the TUI or a script
+  homehub tui                  the terminal console on the LAN
+"""
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the database and homehub.toml live (default: ~/.local/share/homehub, "
+        "or $HOMEHUB_DATA_DIR)",
+    )
+    p.add_argument("--config", type=Path, help="config file (default: <data-dir>/homehub.toml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    parser = argparse.ArgumentParser(
+        prog="homehub",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"homehub {__version__}")
+    parser.add_argument("--debug", action="store_true", help="verbose logs and full tracebacks")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("hub", help="run the hub", description="Run the hub until Ctrl-C.")
+    _add_data_dir(p)
+    p.add_argument("--host", help="API listen address (default 0.0.0.0)")
+    p.add_argument("--port", type=int, help="API port (default 8470)")
+    p.add_argument("--no-mdns", action="store_true", help="do not advertise on the LAN")
+    p.set_defaults(func=_cmd_hub)
+
+    p = sub.add_parser(
+        "demo",
+        help="start an emulated home and show it working",
+        description="Start a hub, emulated devices and a relay on this machine, show them "
+        "working, and keep running until Ctrl-C.",
+    )
+    p.add_argument("--data-dir", type=Path, help="keep the demo's data here (default: temporary)")
+    p.add_argument("--port", type=int, default=0, help="hub API port (default: any free port)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON line first (hub_url, token, emulators, relay) for scripts",
+    )
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "pair",
+        help="show a one-time code that a new client exchanges for a token",
+        description="Print a pairing code, valid for 10 minutes and usable once. Enter it in "
+        "the TUI or POST it to /api/v1/pair.",
+    )
+    _add_data_dir(p)
+    p.set_defaults(func=_cmd_pair)
+
+    p = sub.add_parser("token", help="create, list or revoke API tokens")
+    tsub = p.add_subparsers(title="token commands", metavar="ACTION", required=True)
+    t = tsub.add_parser("create", help="make a token (shown once)")
+    _add_data_dir(t)
+    t.add_argument("name", help="who the token is for, e.g. 'kitchen tablet'")
+    t.set_defaults(func=_cmd_token_create)
+    t = tsub.add_parser("list", help="list tokens")
+    _add_data_dir(t)
+    t.set_defaults(func=_cmd_token_list)
+    t = tsub.add_parser("revoke", help="revoke a token by id")
+    _add_data_dir(t)
+    t.add_argument("token_id")
+    t.set_defaults(func=_cmd_token_revoke)
+
+    sim = sub.add_parser(
+        "sim",
+        help="run an emulated device speaking its real protocol",
+        description="Emulated devices for trying homehub without hardware.",
+    )
+    sim_sub = sim.add_subparsers(title="devices", metavar="KIND", required=True)
+    for module in _SIM_PLUGINS:
+        importlib.import_module(module).register(sim_sub)
+    for module in _TOP_LEVEL_PLUGINS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+            continue  # that part of homehub is not installed in this build
+        mod.register(sub)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from hub.config import load_config
+
+    return load_config(getattr(args, "data_dir", None), getattr(args, "config", None))
+
+
+def _cmd_hub(args: argparse.Namespace) -> int:
+    from hub.app import run_hub
+
+    cfg = _config(args)
+    changes: dict[str, Any] = {}
+    if args.host:
+        changes["api_host"] = args.host
+    if args.port is not None:
+        changes["api_port"] = args.port
+    if args.no_mdns:
+        changes["advertise"] = False
+    cfg = cfg.with_overrides(**changes)
+    logging.getLogger().setLevel(cfg.log_level if not args.debug else "DEBUG")
+
+    async def announce(hub: Any) -> None:
+        if not await hub.auth.list_tokens():
+            code = await hub.auth.create_pairing_code()
+            print(f"No client is paired yet. Pairing code (10 min, once): {code}", flush=True)
+        print(f"homehub is serving {hub.url}/api/v1 (data: {cfg.data_dir})", flush=True)
+
+    asyncio.run(run_hub(cfg, announce))
+    return 0
+
+
+async def _with_auth(args: argparse.Namespace, action: Any) -> Any:
+    from hub.auth import Auth
+    from hub.clock import SystemClock
+    from hub.store import Database
+
+    cfg = _config(args)
+    db = Database(cfg.db_path)
+    await db.open()
+    try:
+        return await action(Auth(db, SystemClock()))
+    finally:
+        await db.close()
+
+
+def _cmd_pair(args: argparse.Namespace) -> int:
+    code = asyncio.run(_with_auth(args, lambda auth: auth.create_pairing_code()))
+    print(f"Pairing code: {code}  (valid 10 minutes, once)")
+    print('Enter it in \'homehub tui\', or: POST /api/v1/pair {"code": ..., "client_name": ...}')
+    return 0
+
+
+def _cmd_token_create(args: argparse.Namespace) -> int:
+    token_id, token = asyncio.run(_with_auth(args, lambda auth: auth.create_token(args.name)))
+    print(f"{token_id}  {token}")
+    print("Keep the token secret; it is shown only now. Send it as 'Authorization: Bearer ...'.")
+    return 0
+
+
+def _cmd_token_list(args: argparse.Namespace) -> int:
+    tokens = asyncio.run(_with_auth(args, lambda auth: auth.list_tokens()))
+    if not tokens:
+        print("No tokens. Run 'homehub pair' to pair a client.")
+    for t in tokens:
+        state = "revoked" if t.revoked else "active"
+        print(f"{t.id}  {state:8} {t.name}")
+    return 0
+
+
+def _cmd_token_revoke(args: argparse.Namespace) -> int:
+    asyncio.run(_with_auth(args, lambda auth: auth.revoke(args.token_id)))
+    print(f"Revoked {args.token_id}; it stops working within seconds.")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from hub.cli.demo import run_demo
+
+    return asyncio.run(run_demo(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `homehub` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # One line per HTTP request from our own clients is noise, not news.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except HubError as err:
+        if args.debug:
+            raise
+        print(f"homehub: {err.message}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if args.debug:
+            raise
+        print(f"homehub: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

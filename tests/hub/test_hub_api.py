@@ -1,0 +1,248 @@
+"""The LAN API over real HTTP: auth, validation errors, limits, OpenAPI, events WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import aiohttp
+import httpx
+import pytest
+from openapi_spec_validator import validate
+
+from hub.clock import ManualClock
+from hub.testing import running_hub
+from integrations.virtual import VirtualIntegration
+from integrations.virtual.integration import demo_devices
+
+
+@pytest.fixture
+async def rh(tmp_path: Path):
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual]) as running:
+        await running.hub.wait_integrations()
+        running.virtual = virtual  # type: ignore[attr-defined]
+        yield running
+
+
+async def test_health_needs_no_token(rh) -> None:
+    r = await httpx.AsyncClient(base_url=rh.url).get("/api/v1/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    assert r.json()["devices"] == 3
+
+
+@pytest.mark.parametrize(
+    ("header", "fragment"),
+    [
+        (None, "missing token"),
+        ("Bearer hh_not-a-real-token", "unknown or revoked"),
+        ("Basic dXNlcjpwYXNz", "must be 'Bearer <token>'"),
+    ],
+)
+async def test_bad_or_missing_token_is_401(rh, header, fragment) -> None:
+    headers = {"Authorization": header} if header else {}
+    async with httpx.AsyncClient(base_url=rh.url, headers=headers) as c:
+        r = await c.get("/api/v1/devices")
+    assert r.status_code == 401
+    assert fragment in r.json()["error"]["message"]
+
+
+async def test_revoked_token_is_401(rh) -> None:
+    token_id, token = await rh.hub.auth.create_token("phone")
+    async with httpx.AsyncClient(
+        base_url=rh.url, headers={"Authorization": f"Bearer {token}"}
+    ) as c:
+        assert (await c.get("/api/v1/devices")).status_code == 200
+        r = await rh.client.delete(f"/api/v1/tokens/{token_id}")
+        assert r.status_code == 204
+        r = await c.get("/api/v1/devices")
+        assert r.status_code == 401
+    listed = (await rh.client.get("/api/v1/tokens")).json()["tokens"]
+    assert any(t["id"] == token_id and t["revoked"] for t in listed)
+    assert all("hash" not in t and "token" not in t for t in listed)
+
+
+async def test_pairing_code_works_once(rh) -> None:
+    code = await rh.hub.auth.create_pairing_code()
+    anon = httpx.AsyncClient(base_url=rh.url)
+    r = await anon.post("/api/v1/pair", json={"code": code.lower(), "client_name": "tablet"})
+    assert r.status_code == 200
+    token = r.json()["token"]
+    r2 = await anon.get("/api/v1/devices", headers={"Authorization": f"Bearer {token}"})
+    assert r2.status_code == 200
+    again = await anon.post("/api/v1/pair", json={"code": code, "client_name": "thief"})
+    assert again.status_code == 401
+    assert "already used" in again.json()["error"]["message"]
+
+
+async def test_pairing_guesses_are_rate_limited(rh) -> None:
+    anon = httpx.AsyncClient(base_url=rh.url)
+    statuses = []
+    for i in range(12):
+        r = await anon.post("/api/v1/pair", json={"code": f"WRONG{i:03d}", "client_name": "x"})
+        statuses.append(r.status_code)
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429, 429]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[1, 2]", 400, "must be a JSON object"),
+        (json.dumps({"values": {"power": "maybe"}}).encode(), 422, "true/false"),
+        (json.dumps({"values": {"brightness": "high"}}).encode(), 422, "takes a number"),
+        (json.dumps({"values": {"volume": 3}}).encode(), 422, "no property 'volume'"),
+        (json.dumps({"values": {}}).encode(), 422, "values"),
+        (json.dumps({"values": {"power": True}, "extra": 1}).encode(), 422, "extra"),
+        (json.dumps({"values": {"power": True}, "ttl_s": -5}).encode(), 422, "ttl_s"),
+    ],
+)
+async def test_bad_desired_writes_say_what_is_wrong(rh, body, status, fragment) -> None:
+    r = await rh.client.put(
+        "/api/v1/devices/virtual-lamp/desired",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == status, r.text
+    assert fragment in r.json()["error"]["message"]
+    # ... and the hub keeps serving.
+    assert (await rh.client.get("/api/v1/health")).status_code == 200
+
+
+async def test_unknown_device_and_route_are_404(rh) -> None:
+    r = await rh.client.get("/api/v1/devices/nope")
+    assert r.status_code == 404 and "GET /api/v1/devices" in r.json()["error"]["message"]
+    r = await rh.client.get("/api/v1/nothing-here")
+    assert r.status_code == 404
+    r = await rh.client.post("/api/v1/devices")
+    assert r.status_code == 405 and "GET" in r.json()["error"]["message"]
+
+
+async def test_huge_body_is_413_and_hub_survives(rh) -> None:
+    huge = b'{"values": {"power": true}, "pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    r = await rh.client.put("/api/v1/devices/virtual-lamp/desired", content=huge)
+    assert r.status_code == 413
+    assert "limit" in r.json()["error"]["message"]
+    assert (await rh.client.get("/api/v1/devices")).status_code == 200
+
+
+async def test_rename_move_and_remove(rh) -> None:
+    r = await rh.client.patch(
+        "/api/v1/devices/virtual-lamp", json={"name": "Desk lamp", "room": "Study"}
+    )
+    assert r.status_code == 200 and r.json()["room"] == "Study"
+    rooms = (await rh.client.get("/api/v1/rooms")).json()["rooms"]
+    assert {"name": "Study", "devices": 1} in rooms
+    only_study = (await rh.client.get("/api/v1/devices", params={"room": "Study"})).json()
+    assert [d["name"] for d in only_study["devices"]] == ["Desk lamp"]
+    assert (await rh.client.delete("/api/v1/devices/virtual-lamp")).status_code == 204
+    assert (await rh.client.get("/api/v1/devices/virtual-lamp")).status_code == 404
+    # Found again by its integration, it waits for adoption instead of coming back by itself.
+    await rh.hub.registry.add_device(rh.virtual.devices["virtual-lamp"].description())
+    found = (await rh.client.get("/api/v1/discovered")).json()["discovered"]
+    assert [f["key"] for f in found] == ["virtual-lamp"]
+    r = await rh.client.post(
+        "/api/v1/discovered/virtual-lamp/adopt", json={"name": "Lamp again", "room": "Hall"}
+    )
+    assert r.status_code == 200
+    dev = (await rh.client.get("/api/v1/devices/virtual-lamp")).json()
+    assert dev["name"] == "Lamp again" and dev["room"] == "Hall"
+
+
+async def test_openapi_document_is_valid(rh) -> None:
+    doc = (await rh.client.get("/api/v1/openapi.json")).json()
+    validate(doc)
+    put = doc["paths"]["/api/v1/devices/{device_id}/desired"]["put"]
+    schema_ref = put["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert schema_ref.endswith("/DesiredWrite")
+    assert "values" in doc["components"]["schemas"]["DesiredWrite"]["properties"]
+
+
+async def test_events_websocket_filters_by_type_and_device(rh) -> None:
+    url = rh.url.replace("http", "ws") + "/api/v1/events"
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(
+            url, params={"token": rh.token, "types": "state_changed", "devices": "virtual-lamp"}
+        ) as ws:
+            hello = await ws.receive_json(timeout=5)
+            assert hello["type"] == "hello"
+            await rh.virtual.sense("virtual-motion", {"motion": True})  # other device: filtered
+            await rh.client.put(
+                "/api/v1/devices/virtual-lamp/desired", json={"values": {"brightness": 12}}
+            )
+            event = await ws.receive_json(timeout=5)
+            assert event["type"] == "state_changed"
+            assert event["device"] == "virtual-lamp"
+            assert event["changes"] == {"brightness": 12}
+        bad = await session.get(url, params={"token": rh.token, "types": "bogus"})
+        assert bad.status == 422 and "known:" in (await bad.json())["error"]["message"]
+        anon = await session.get(url)
+        assert anon.status == 401
+
+
+async def test_history_query_with_resolution(tmp_path: Path) -> None:
+    clock = ManualClock(start=1_800_000_000.0)
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual], clock=clock) as rh:
+        await rh.hub.wait_integrations()
+        await clock.advance(1)
+        t0 = clock.now()  # after the reading reported at start-up
+        for i in range(12):
+            await clock.advance(60)
+            await virtual.sense("virtual-heater", {"temperature": 18.0 + i})
+        r = await rh.client.get(
+            "/api/v1/devices/virtual-heater/history",
+            params={"property": "temperature", "start": t0, "end": clock.now()},
+        )
+        points = r.json()["points"]
+        assert [p["value"] for p in points] == [18.0 + i for i in range(12)]
+        r = await rh.client.get(
+            "/api/v1/devices/virtual-heater/history",
+            params={"property": "temperature", "start": t0, "end": clock.now(), "resolution": 360},
+        )
+        coarse = r.json()["points"]
+        assert len(coarse) in (2, 3)
+        assert coarse[0]["min"] <= coarse[0]["value"] <= coarse[0]["max"]
+        r = await rh.client.get(
+            "/api/v1/devices/virtual-heater/history", params={"property": "nonsense"}
+        )
+        assert r.status_code == 422
+
+
+async def test_history_downsampling_keeps_old_data_as_buckets(tmp_path: Path) -> None:
+    clock = ManualClock(start=1_800_000_000.0)
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(
+        tmp_path, [virtual], clock=clock, config={"history_raw_days": 1.0}
+    ) as rh:
+        await rh.hub.wait_integrations()
+        await clock.advance(300)
+        t0 = clock.now()  # a bucket after the one holding the start-up reading
+        for i in range(10):
+            await clock.advance(30)
+            await virtual.sense("virtual-heater", {"temperature": 20.0 + (i % 2)})
+        await rh.hub.history.flush()
+        await clock.advance(2 * 86400)
+        await rh.hub.history.compact()
+        raw = await rh.hub.db.fetchall("SELECT COUNT(*) FROM history")
+        assert raw[0][0] == 0
+        points = await rh.hub.history.query("virtual-heater", "temperature", t0, clock.now())
+        assert points, "rolled-up buckets answer after the raw samples are gone"
+        assert min(p["min"] for p in points) == 20.0
+        assert max(p["max"] for p in points) == 21.0
+        assert all(p["min"] <= p["value"] <= p["max"] for p in points)
+        # Ten alternating samples folded into five-minute buckets: the first one holds 9 of them.
+        assert points[0]["value"] == pytest.approx((20.0 * 5 + 21.0 * 4) / 9)
+
+
+async def test_slow_websocket_client_gets_overflow_notice(rh) -> None:
+    stream = rh.hub.bus.stream(maxsize=3)
+    for i in range(10):
+        await rh.virtual.sense("virtual-heater", {"temperature": 10.0 + i})
+    assert stream.dropped == 7
+    newest = [(await stream.get()).changes["temperature"] for _ in range(3)]
+    assert newest == [17.0, 18.0, 19.0]
+    stream.close()
+    await asyncio.sleep(0)

@@ -1,0 +1,198 @@
+"""Shadow semantics through the real registry and SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from hub.clock import ManualClock
+from hub.core.shadow import Shadow
+from hub.errors import Conflict, Invalid, ReadOnlyProperty
+from hub.testing import running_hub
+from integrations.virtual import VirtualDevice, VirtualIntegration
+from integrations.virtual.integration import demo_devices
+
+
+async def wait_until(predicate, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)
+
+
+def test_delta_is_desired_minus_reported() -> None:
+    s = Shadow("d")
+    s.apply_reported({"power": False, "brightness": 50}, now=1.0)
+    s.set_desired({"power": True, "brightness": 50}, "cmd_1", now=2.0, expires_at=None)
+    assert s.delta == {"power": True}
+    changed, previous, confirmed = s.apply_reported({"power": True}, now=3.0)
+    assert changed == {"power": True} and previous == {"power": False}
+    # brightness was already as desired, power now matches: the command is fully confirmed.
+    assert s.delta == {}
+    assert s.desired == {}
+    assert confirmed == {"cmd_1"}
+
+
+def test_command_confirmed_only_when_every_key_matches() -> None:
+    s = Shadow("d")
+    s.set_desired({"power": True, "brightness": 70}, "cmd_1", now=1.0, expires_at=None)
+    _, _, confirmed = s.apply_reported({"power": True}, now=2.0)
+    assert confirmed == set()
+    _, _, confirmed = s.apply_reported({"brightness": 70}, now=3.0)
+    assert confirmed == {"cmd_1"}
+
+
+def test_per_key_versions_conflict_only_on_the_same_key() -> None:
+    s = Shadow("d")
+    s.apply_reported({"power": False, "temperature": 20.0}, now=1.0)
+    seen = {k: s.key_version(k) for k in ("power", "temperature")}
+    # The sensor reports often: an unrelated key moves on.
+    s.apply_reported({"temperature": 20.5}, now=2.0)
+    s.check_versions({"power": seen["power"]})  # no conflict
+    s.apply_reported({"power": True}, now=3.0)
+    with pytest.raises(Conflict) as err:
+        s.check_versions({"power": seen["power"]})
+    assert "power" in err.value.message
+
+
+def test_shadow_document_round_trips() -> None:
+    s = Shadow("d")
+    s.apply_reported({"power": False}, now=1.0)
+    s.set_desired({"power": True}, "cmd_1", now=2.0, expires_at=9.0)
+    again = Shadow.from_doc("d", s.version, s.to_doc())
+    assert again.to_dict() == s.to_dict()
+
+
+async def test_registry_rules(tmp_path: Path) -> None:
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual]) as rh:
+        await rh.hub.wait_integrations()
+        reg = rh.hub.registry
+        with pytest.raises(ReadOnlyProperty):
+            await reg.write_desired("virtual-motion", {"motion": True})
+        with pytest.raises(Invalid, match="no property 'colour'"):
+            await reg.write_desired("virtual-lamp", {"colour": "red"})
+        with pytest.raises(Invalid, match="at most 100"):
+            await reg.write_desired("virtual-lamp", {"brightness": 101})
+        lamp = reg.get("virtual-lamp")
+        v_power = lamp.shadow.key_version("power")
+        # Another client changes brightness; a power write with the old power version is fine.
+        await reg.write_desired("virtual-lamp", {"brightness": 30})
+        await reg.write_desired("virtual-lamp", {"power": True}, versions={"power": v_power})
+        await wait_until(lambda: lamp.shadow.reported["power"].value is True)
+        with pytest.raises(Conflict):
+            await reg.write_desired("virtual-lamp", {"power": False}, versions={"power": v_power})
+
+
+async def test_idempotent_retry_applies_once(tmp_path: Path) -> None:
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual]) as rh:
+        await rh.hub.wait_integrations()
+        body = {"values": {"brightness": 42}}
+        headers = {"Idempotency-Key": "retry-me-1"}
+        first = await rh.client.put(
+            "/api/v1/devices/virtual-lamp/desired", json=body, headers=headers
+        )
+        second = await rh.client.put(
+            "/api/v1/devices/virtual-lamp/desired", json=body, headers=headers
+        )
+        assert first.status_code == second.status_code == 202
+        assert first.json()["command_id"] == second.json()["command_id"]
+        assert second.json()["replayed"] is True
+        lamp = virtual.devices["virtual-lamp"]
+        await wait_until(lambda: lamp.values["brightness"] == 42)
+        await asyncio.sleep(0.1)
+        assert [a for a in lamp.applied if "brightness" in a] == [{"brightness": 42}]
+        reuse = await rh.client.put(
+            "/api/v1/devices/virtual-lamp/desired",
+            json={"values": {"brightness": 43}},
+            headers=headers,
+        )
+        assert reuse.status_code == 409
+        assert "Idempotency-Key" in reuse.json()["error"]["message"]
+
+
+async def test_offline_device_keeps_desired_until_it_returns(tmp_path: Path) -> None:
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual]) as rh:
+        await rh.hub.wait_integrations()
+        await virtual.unplug("virtual-heater")
+        r = await rh.client.put(
+            "/api/v1/devices/virtual-heater/desired",
+            json={"values": {"power": True, "target_temperature": 23}},
+        )
+        assert r.status_code == 202
+        command_id = r.json()["command_id"]
+        shadow = (await rh.client.get("/api/v1/devices/virtual-heater/shadow")).json()
+        assert shadow["delta"] == {"power": True, "target_temperature": 23.0}
+        assert virtual.devices["virtual-heater"].applied == []
+        await virtual.plug_in("virtual-heater")
+        heater = virtual.devices["virtual-heater"]
+        await wait_until(lambda: heater.values["power"] is True)
+        assert heater.values["target_temperature"] == 23.0
+        await wait_until(lambda: rh.hub.registry.get("virtual-heater").shadow.delta == {})
+        status = (await rh.client.get(f"/api/v1/commands/{command_id}")).json()
+        assert status["status"] in ("sent", "confirmed")
+
+
+async def test_device_refusal_becomes_failed_command_with_reason(tmp_path: Path) -> None:
+    dev = VirtualDevice("virtual-x", "Fussy lamp", {}, {})
+    from hub.model import spec_for
+
+    dev.properties = {"power": spec_for("power")}
+    dev.values = {"power": False}
+    dev.refuse = {"power"}
+    virtual = VirtualIntegration([dev])
+    async with running_hub(tmp_path, [virtual]) as rh:
+        await rh.hub.wait_integrations()
+        events = rh.hub.bus.stream()
+        r = await rh.client.put(
+            "/api/v1/devices/virtual-x/desired", json={"values": {"power": True}}
+        )
+        command_id = r.json()["command_id"]
+        while True:
+            ev = await asyncio.wait_for(events.get(), 5)
+            if ev.type == "command_result" and ev.status == "failed":
+                break
+        assert ev.command_id == command_id and "refused power" in ev.reason
+        shadow = rh.hub.registry.get("virtual-x").shadow
+        assert shadow.desired == {}
+
+
+async def test_desired_expires_for_a_device_that_never_returns(tmp_path: Path) -> None:
+    clock = ManualClock()
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual], clock=clock) as rh:
+        await rh.hub.wait_integrations()
+        await virtual.unplug("virtual-lamp")
+        ack = await rh.hub.registry.write_desired("virtual-lamp", {"power": True}, ttl_s=60)
+        await clock.advance(30)
+        await rh.hub.registry.expire_desired()
+        assert "power" in rh.hub.registry.get("virtual-lamp").shadow.desired
+        await clock.advance(31)
+        await rh.hub.registry.expire_desired()
+        assert rh.hub.registry.get("virtual-lamp").shadow.desired == {}
+        status = await rh.hub.registry.command_status(ack.command_id)
+        assert status["status"] == "expired" and "time-to-live" in status["reason"]
+        await virtual.plug_in("virtual-lamp")
+        await asyncio.sleep(0.05)
+        assert virtual.devices["virtual-lamp"].applied == []
+
+
+async def test_state_survives_restart(tmp_path: Path) -> None:
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual]) as rh:
+        await rh.hub.wait_integrations()
+        await virtual.unplug("virtual-lamp")
+        await rh.hub.registry.write_desired("virtual-lamp", {"brightness": 10})
+        await rh.client.patch(
+            "/api/v1/devices/virtual-lamp", json={"name": "Desk lamp", "room": "Study"}
+        )
+    async with running_hub(tmp_path, []) as rh:
+        rec = rh.hub.registry.get("virtual-lamp")
+        assert rec.name == "Desk lamp" and rec.room == "Study"
+        assert rec.shadow.desired["brightness"].value == 10
+        assert rec.online is False  # nobody has vouched for it since the restart
