@@ -28,7 +28,8 @@ async def rh(tmp_path: Path):
 
 async def test_health_needs_no_token(rh) -> None:
     r = await httpx.AsyncClient(base_url=rh.url).get("/api/v1/health")
-    assert r.status_code == 200 and r.json()["status"] == "ok"
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok"
     assert r.json()["devices"] == 3
 
 
@@ -113,11 +114,13 @@ async def test_bad_desired_writes_say_what_is_wrong(rh, body, status, fragment) 
 
 async def test_unknown_device_and_route_are_404(rh) -> None:
     r = await rh.client.get("/api/v1/devices/nope")
-    assert r.status_code == 404 and "GET /api/v1/devices" in r.json()["error"]["message"]
+    assert r.status_code == 404
+    assert "GET /api/v1/devices" in r.json()["error"]["message"]
     r = await rh.client.get("/api/v1/nothing-here")
     assert r.status_code == 404
     r = await rh.client.post("/api/v1/devices")
-    assert r.status_code == 405 and "GET" in r.json()["error"]["message"]
+    assert r.status_code == 405
+    assert "GET" in r.json()["error"]["message"]
 
 
 async def test_huge_body_is_413_and_hub_survives(rh) -> None:
@@ -132,7 +135,8 @@ async def test_rename_move_and_remove(rh) -> None:
     r = await rh.client.patch(
         "/api/v1/devices/virtual-lamp", json={"name": "Desk lamp", "room": "Study"}
     )
-    assert r.status_code == 200 and r.json()["room"] == "Study"
+    assert r.status_code == 200
+    assert r.json()["room"] == "Study"
     rooms = (await rh.client.get("/api/v1/rooms")).json()["rooms"]
     assert {"name": "Study", "devices": 1} in rooms
     only_study = (await rh.client.get("/api/v1/devices", params={"room": "Study"})).json()
@@ -148,7 +152,8 @@ async def test_rename_move_and_remove(rh) -> None:
     )
     assert r.status_code == 200
     dev = (await rh.client.get("/api/v1/devices/virtual-lamp")).json()
-    assert dev["name"] == "Lamp again" and dev["room"] == "Hall"
+    assert dev["name"] == "Lamp again"
+    assert dev["room"] == "Hall"
 
 
 async def test_openapi_document_is_valid(rh) -> None:
@@ -177,7 +182,8 @@ async def test_events_websocket_filters_by_type_and_device(rh) -> None:
             assert event["device"] == "virtual-lamp"
             assert event["changes"] == {"brightness": 12}
         bad = await session.get(url, params={"token": rh.token, "types": "bogus"})
-        assert bad.status == 422 and "known:" in (await bad.json())["error"]["message"]
+        assert bad.status == 422
+        assert "known:" in (await bad.json())["error"]["message"]
         anon = await session.get(url)
         assert anon.status == 401
 

@@ -29,7 +29,8 @@ def test_delta_is_desired_minus_reported() -> None:
     s.set_desired({"power": True, "brightness": 50}, "cmd_1", now=2.0, expires_at=None)
     assert s.delta == {"power": True}
     changed, previous, confirmed = s.apply_reported({"power": True}, now=3.0)
-    assert changed == {"power": True} and previous == {"power": False}
+    assert changed == {"power": True}
+    assert previous == {"power": False}
     # brightness was already as desired, power now matches: the command is fully confirmed.
     assert s.delta == {}
     assert s.desired == {}
@@ -157,7 +158,8 @@ async def test_device_refusal_becomes_failed_command_with_reason(tmp_path: Path)
             ev = await asyncio.wait_for(events.get(), 5)
             if ev.type == "command_result" and ev.status == "failed":
                 break
-        assert ev.command_id == command_id and "refused power" in ev.reason
+        assert ev.command_id == command_id
+        assert "refused power" in ev.reason
         shadow = rh.hub.registry.get("virtual-x").shadow
         assert shadow.desired == {}
 
@@ -176,7 +178,8 @@ async def test_desired_expires_for_a_device_that_never_returns(tmp_path: Path) -
         await rh.hub.registry.expire_desired()
         assert rh.hub.registry.get("virtual-lamp").shadow.desired == {}
         status = await rh.hub.registry.command_status(ack.command_id)
-        assert status["status"] == "expired" and "time-to-live" in status["reason"]
+        assert status["status"] == "expired"
+        assert "time-to-live" in status["reason"]
         await virtual.plug_in("virtual-lamp")
         await asyncio.sleep(0.05)
         assert virtual.devices["virtual-lamp"].applied == []
@@ -193,6 +196,7 @@ async def test_state_survives_restart(tmp_path: Path) -> None:
         )
     async with running_hub(tmp_path, []) as rh:
         rec = rh.hub.registry.get("virtual-lamp")
-        assert rec.name == "Desk lamp" and rec.room == "Study"
+        assert rec.name == "Desk lamp"
+        assert rec.room == "Study"
         assert rec.shadow.desired["brightness"].value == 10
         assert rec.online is False  # nobody has vouched for it since the restart
