@@ -30,11 +30,13 @@ BROADLINK_ADDR = "127.0.0.62"
 ESPHOME_ADDR = "127.0.0.63"
 
 
+class _Output:
+    # With --json, stdout carries only the JSON line; the story goes to stderr.
+    quiet = False
+
+
 def _say(text: str) -> None:
-    print(text, file=sys.stderr if _say.quiet else sys.stdout, flush=True)
-
-
-_say.quiet = False  # type: ignore[attr-defined]
+    print(text, file=sys.stderr if _Output.quiet else sys.stdout, flush=True)
 
 
 @contextlib.asynccontextmanager
@@ -135,7 +137,7 @@ async def _show_it_working(client: httpx.AsyncClient) -> None:
 
 async def run_demo(args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C (or --duration)."""
-    _say.quiet = bool(args.json)  # type: ignore[attr-defined]
+    _Output.quiet = bool(args.json)
     with contextlib.ExitStack() as stack:
         data_dir = args.data_dir or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="homehub-demo-"))

@@ -66,8 +66,13 @@ class MiniHub:
 
 
 def homehub_found(found: FoundService) -> DiscoveredDevice | None:
-    return DiscoveredDevice(key=f"hub-{found.instance}", integration="homehub",
-                            name=found.instance, address=found.addresses[0], port=found.port)
+    return DiscoveredDevice(
+        key=f"hub-{found.instance}",
+        integration="homehub",
+        name=found.instance,
+        address=found.addresses[0],
+        port=found.port,
+    )
 
 
 async def main() -> None:
@@ -86,8 +91,9 @@ async def main() -> None:
     await discovery.start()
 
     # 1. an emulated ESPHome node announcing itself
-    node = EsphomeEmulator("garage-node", bind="127.0.0.40", port=0, advertise=True,
-                           mdns_interfaces=IFACE)
+    node = EsphomeEmulator(
+        "garage-node", bind="127.0.0.40", port=0, advertise=True, mdns_interfaces=IFACE
+    )
     await node.start()
     key = f"esphome-{node.mac_hex}"
     found = await wait_for(lambda: discovery.found.get(key), "the emulated node")
@@ -103,17 +109,28 @@ async def main() -> None:
 
     # 3. a device that changes address is followed
     other = AsyncZeroconf(interfaces=IFACE, ip_version=IPVersion.V4Only)
-    adv = await advertise(other, "mover", 6053, {"mac": "02000000aa01"},
-                          service_type=ESPHOME_SERVICE_TYPE, addresses=["127.0.0.45"])
-    await wait_for(lambda: (d := discovery.found.get("esphome-02000000aa01"))
-                   and d.address == "127.0.0.45", "the mover")
+    adv = await advertise(
+        other,
+        "mover",
+        6053,
+        {"mac": "02000000aa01"},
+        service_type=ESPHOME_SERVICE_TYPE,
+        addresses=["127.0.0.45"],
+    )
+    await wait_for(
+        lambda: (d := discovery.found.get("esphome-02000000aa01")) and d.address == "127.0.0.45",
+        "the mover",
+    )
     await adv.update(addresses=["127.0.0.46"])
-    await wait_for(lambda: (d := discovery.found.get("esphome-02000000aa01"))
-                   and d.address == "127.0.0.46", "the mover's new address")
+    await wait_for(
+        lambda: (d := discovery.found.get("esphome-02000000aa01")) and d.address == "127.0.0.46",
+        "the mover's new address",
+    )
 
     # 4. the hub's own announcement, browsed through an extra converter
-    hub_adv = await advertise(other, "homehub-test", 8123, {"version": "1"},
-                              addresses=["127.0.0.47"])
+    hub_adv = await advertise(
+        other, "homehub-test", 8123, {"version": "1"}, addresses=["127.0.0.47"]
+    )
     await wait_for(lambda: discovery.found.get("hub-homehub-test"), "the hub announcement")
     await hub_adv.close()
     await adv.close()

@@ -52,7 +52,11 @@ def run_probe(netns: str) -> list[dict[str, Any]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         ["ip", "netns", "exec", netns, sys.executable, str(PROBE)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=110,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
     )
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert proc.returncode == 0, f"probe failed: {events[-3:]}\n{proc.stderr[-3000:]}"
@@ -76,13 +80,16 @@ def test_emulated_node_is_discovered_adopted_and_followed(netns: str) -> None:
     assert adopted["devices"] == [key]
     assert adopted["online"] == {key: True}
 
-    mover = [e["address"] for e in events
-             if e["event"] == "found" and e["key"] == "esphome-02000000aa01"]
+    mover = [
+        e["address"] for e in events if e["event"] == "found" and e["key"] == "esphome-02000000aa01"
+    ]
     assert mover[0] == "127.0.0.45"
     assert mover[-1] == "127.0.0.46"
 
-    assert any(e["event"] == "found" and e["key"] == "hub-homehub-test"
-               and e["port"] == 8123 for e in events)
+    assert any(
+        e["event"] == "found" and e["key"] == "hub-homehub-test" and e["port"] == 8123
+        for e in events
+    )
     removed = {e["key"] for e in events if e["event"] == "removed"}
     assert key in removed
     assert events[-1]["event"] == "done"
@@ -94,8 +101,11 @@ def test_esphome_converter() -> None:
         name="porch._esphomelib._tcp.local.",
         addresses=["127.0.0.50", "127.0.0.51"],
         port=6053,
-        properties={"mac": "AA:BB:CC:00:11:22", "api_encryption": "Noise_NNpsk0",
-                    "board": "esp32dev"},
+        properties={
+            "mac": "AA:BB:CC:00:11:22",
+            "api_encryption": "Noise_NNpsk0",
+            "board": "esp32dev",
+        },
     )
     dev = esphome_device(found)
     assert dev is not None
@@ -104,5 +114,9 @@ def test_esphome_converter() -> None:
     assert dev.address == "127.0.0.50"
     assert dev.model == "esp32dev"
     assert dev.properties["encrypted"] == "yes"
-    assert esphome_device(FoundService("_esphomelib._tcp.local.", "x._esphomelib._tcp.local.",
-                                       [], 6053)) is None
+    assert (
+        esphome_device(
+            FoundService("_esphomelib._tcp.local.", "x._esphomelib._tcp.local.", [], 6053)
+        )
+        is None
+    )
