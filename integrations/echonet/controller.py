@@ -45,6 +45,11 @@ def answered_values(frame: Frame) -> dict[int, bytes]:
     return frame.values()
 
 
+def refused(answer: Frame) -> list[int]:
+    """EPCs a Set answer refused (an SNA echoes their EDT; accepted ones have PDC 0)."""
+    return [p.epc for p in answer.props if p.edt]
+
+
 def object_info(eoj: Eoj, values: dict[int, bytes]) -> ObjectInfo:
     """Parse the property maps and maker out of one Get answer. Raises FrameError if malformed."""
     get_map = decode_map(values[GET_MAP]) if GET_MAP in values else frozenset()

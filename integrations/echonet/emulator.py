@@ -315,6 +315,11 @@ class NodeProfile(EmulatedObject):
         }
 
     @property
+    def announce_map(self) -> frozenset[int]:
+        """0x80 and the instance list notification 0xD5 (announced, never read)."""
+        return frozenset({0x80, 0xD5})
+
+    @property
     def get_map(self) -> frozenset[int]:
         """0x81 and 0x88 are device super-class properties; a node profile has neither."""
         return super().get_map - {0x81, 0x88}

@@ -20,7 +20,7 @@ from typing import Any
 
 from hub.model import DeviceDescription, HubPort, Integration, make_device_id
 from integrations.echonet.classes import class_name
-from integrations.echonet.controller import NodeInfo, ObjectInfo, get, read_node
+from integrations.echonet.controller import NodeInfo, ObjectInfo, get, read_node, refused
 from integrations.echonet.frame import NODE_PROFILE, Eoj, Esv, Frame, FrameError, Property
 from integrations.echonet.mapping import DeviceMapping
 from integrations.echonet.protocol import (
@@ -286,12 +286,12 @@ class EchonetIntegration(Integration):
             await self._set_node_online(node, True)
         assert answer is not None  # SetC always has an answer or raises
         sent = {p.epc: p.edt for p in props}
-        refused = [p.epc for p in answer.props if p.edt]
-        accepted = {epc: edt for epc, edt in sent.items() if epc not in refused}
+        rejected = refused(answer)
+        accepted = {epc: edt for epc, edt in sent.items() if epc not in rejected}
         if accepted:
             await self._report(device, accepted)
-        if answer.esv is not Esv.SET_RES or refused:
-            names = ", ".join(device.mapping.name_of(epc) for epc in refused) or "the request"
+        if answer.esv is not Esv.SET_RES or rejected:
+            names = ", ".join(device.mapping.name_of(epc) for epc in rejected) or "the request"
             raise CommandFailed(
                 f"{device.mapping.model} at {device.host} refused {names} ({answer.esv.name}); "
                 "the device may not support that value in its current state"
