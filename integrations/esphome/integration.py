@@ -58,6 +58,8 @@ class EsphomeIntegration(Integration):
             raise IntegrationError("esphome.devices must be a list of {host, port, ...} entries")
         for entry in entries:
             cfg = DeviceConfig.from_mapping(entry)
+            if any((link.cfg.host, link.cfg.port) == (cfg.host, cfg.port) for link in self._links):
+                continue  # listed twice (config and a stored adoption): one connection
             await self._start_link(cfg)
 
     async def _start_link(self, cfg: DeviceConfig) -> DeviceLink:

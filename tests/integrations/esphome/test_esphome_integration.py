@@ -270,3 +270,29 @@ async def test_malformed_frames_never_crash_the_hub(
                 and type(ctx.get("protocol")).__module__.startswith("aioesphomeapi."))
     ]
     assert escaped == []
+
+
+async def test_a_moved_device_is_followed(
+    recording_hub: RecordingHub, integration: EsphomeIntegration
+) -> None:
+    old = EsphomeEmulator("wanderer", bind=HOST, port=0)
+    await old.start()
+    device_id = await connected(recording_hub, integration, old)
+    await old.stop()
+    await wait_until(lambda: recording_hub.online[device_id] is False,
+                     what="offline at the old address")
+    new = EsphomeEmulator("wanderer", bind="127.0.0.45", port=0, mac=old.mac)
+    await new.start()
+    try:
+        found = DiscoveredDevice(key=device_id, integration="esphome", name="wanderer",
+                                 address="127.0.0.45", port=new.port,
+                                 properties={"mac": new.mac_hex})
+        assert await integration.follow(found)
+        await wait_until(lambda: recording_hub.online[device_id], what="online at the new address")
+        assert recording_hub.devices[device_id].address == f"127.0.0.45:{new.port}"
+        assert len(integration.links) == 1
+        stranger = DiscoveredDevice(key="esphome-x", integration="esphome", name="x",
+                                    address=HOST, port=1, properties={"mac": "020000000000"})
+        assert not await integration.follow(stranger)
+    finally:
+        await new.stop()
