@@ -1,0 +1,41 @@
+"""Multicast discovery and notifications, in a private network namespace.
+
+The host's loopback usually has no MULTICAST flag and no route for 224.0.0.0/4, so the test
+creates a network namespace (`unshare -n`, needs root or user namespaces), turns multicast on
+for its loopback and runs the scenario there: nodes on 127.0.0.10-12 and 127.0.0.20, the
+integration on 127.0.0.2 with no static hosts.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+SETUP = ("ip link set lo up && ip link set lo multicast on && "
+         "ip route add 224.0.0.0/4 dev lo && exec \"$0\" echonet_multicast_scenario.py")
+
+
+def test_multicast_discovery_and_inf_in_a_network_namespace() -> None:
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("needs unshare and ip to build a network namespace")
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot create a network namespace here: {probe.stderr.decode().strip()}")
+    done = subprocess.run(
+        ["unshare", "-n", "sh", "-c", SETUP, sys.executable],
+        cwd=HERE, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        capture_output=True, text=True, timeout=90, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["multicast_ok"] is True
+    assert result["discovered"] == ["127.0.0.10", "127.0.0.11", "127.0.0.12"]
+    assert result["after_announce"][-1] == "127.0.0.20"
+    assert result["inf_power"] is True
