@@ -20,7 +20,7 @@ from ir_codes.errors import (
     UnknownBrand,
 )
 from ir_codes.model import IrCode, RawSignal
-from ir_codes.protocols import decode_any, encode, encode_code, protocol_names
+from ir_codes.registry import decode_any, encode, encode_code, protocol_names
 
 __all__ = [
     "AcState",

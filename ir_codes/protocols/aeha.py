@@ -6,7 +6,8 @@ nibble, then data bytes. Here `address` is the customer code and `command` is ev
 the parity nibble (data0 in its low 4 bits), `bits` the whole frame length.
 
 Kaseikyo (48 bits, T = 432 µs): vendor id 16, vendor parity 4, genre1 4, genre2 4, command 10,
-id 2, checksum 8 (XOR of bytes 2..4). `address` = vendor | genre1 << 16 | genre2 << 20 | id << 24.
+id 2, checksum 8 (XOR of bytes 2..4). `address` packs id << 24 | vendor << 8 | genre1 << 4 |
+genre2, the layout Flipper Zero's .ir files use, so parsed Flipper entries map one to one.
 IRremoteESP8266 prints these bytes MSB-first, so its manufacturer 0x4004 is vendor 0x2002.
 """
 
@@ -97,8 +98,8 @@ def decode_aeha(raw: RawSignal) -> IrCode | None:
 
 def kaseikyo_bytes(address: int, command: int, parity: int | None = None) -> bytes:
     """The six Kaseikyo frame bytes."""
-    vendor = address & 0xFFFF
-    genre1, genre2, ident = address >> 16 & 0xF, address >> 20 & 0xF, address >> 24 & 0x3
+    vendor = address >> 8 & 0xFFFF
+    genre1, genre2, ident = address >> 4 & 0xF, address & 0xF, address >> 24 & 0x3
     par = vendor_parity(vendor) if parity is None else parity & 0xF
     bits = bits_lsb(vendor, 16) + bits_lsb(par, 4) + bits_lsb(genre1, 4) + bits_lsb(genre2, 4)
     bits += bits_lsb(command, 10) + bits_lsb(ident, 2)
@@ -130,8 +131,8 @@ def decode_kaseikyo(raw: RawSignal) -> IrCode | None:
     parity = int_lsb(bits[16:20])
     if parity != vendor_parity(vendor) and vendor != PANASONIC_VENDOR:
         return None
-    address = vendor | int_lsb(bits[20:24]) << 16 | int_lsb(bits[24:28]) << 20
-    address |= int_lsb(bits[38:40]) << 24
+    address = int_lsb(bits[38:40]) << 24 | vendor << 8
+    address |= int_lsb(bits[20:24]) << 4 | int_lsb(bits[24:28])
     extras = {} if parity == vendor_parity(vendor) else {"vendor_parity": parity}
     return IrCode("KASEIKYO", address, int_lsb(bits[28:38]), 48, extras)
 

@@ -2,6 +2,7 @@
 
 Standard frames carry address, ~address, command, ~command. Extended frames carry a 16-bit
 address (low byte first); when the command inverse is absent the command is 16 bits too.
+Extras `extended` / `extended_command` mark 16-bit fields whose value happens to fit in 8 bits.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def encode(code: IrCode) -> RawSignal:
     lo, hi = code.address & 0xFF, code.address >> 8
     addr_bytes = (lo, hi) if extended else (lo, lo ^ 0xFF)
     cmd = code.command
-    cmd_bytes = (cmd & 0xFF, cmd >> 8) if cmd > 0xFF else (cmd, cmd ^ 0xFF)
+    wide = bool(code.extras.get("extended_command", False)) or cmd > 0xFF
+    cmd_bytes = (cmd & 0xFF, cmd >> 8) if wide else (cmd, cmd ^ 0xFF)
     bits: list[int] = []
     for byte in (*addr_bytes, *cmd_bytes):
         bits += bits_lsb(byte, 8)
@@ -65,7 +67,12 @@ def decode(raw: RawSignal) -> IrCode | None:
         address = b0 | b1 << 8
         if address <= 0xFF:
             extras["extended"] = True  # otherwise indistinguishable from a standard address
-    command = b2 if b3 == b2 ^ 0xFF else b2 | b3 << 8
+    if b3 == b2 ^ 0xFF:
+        command = b2
+    else:
+        command = b2 | b3 << 8
+        if command <= 0xFF:
+            extras["extended_command"] = True
     repeats = 0
     i += 1
     while _is_repeat(t, i):
