@@ -1,0 +1,41 @@
+"""Shared fixtures for ir_codes tests: the IRremoteESP8266 vectors in ../shared/testdata."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+VECTORS_PATH = ROOT.parent / "shared" / "testdata" / "ir" / "irremoteesp8266_vectors.json"
+
+
+@cache
+def load_vectors() -> dict[str, Any]:
+    """The vectors file, or an empty dict when shared/testdata is absent."""
+    if not VECTORS_PATH.exists():
+        return {}
+    return json.loads(VECTORS_PATH.read_text())
+
+
+def vectors(*protocols: str) -> list[Any]:
+    """pytest params for the vectors of the given protocols (a skip marker if data is absent)."""
+    data = load_vectors()
+    if not data:
+        return [pytest.param(None, marks=pytest.mark.skip(reason="shared/testdata not found"))]
+    return [
+        pytest.param(v, id=v["id"])
+        for v in data["vectors"]
+        if not protocols or v["protocol"] in protocols
+    ]
+
+
+def decode_cases() -> list[Any]:
+    """pytest params for the jittered decode cases."""
+    data = load_vectors()
+    if not data:
+        return [pytest.param(None, marks=pytest.mark.skip(reason="shared/testdata not found"))]
+    return [pytest.param(c, id=c["id"]) for c in data["decode_cases"]]
