@@ -12,7 +12,7 @@ import pytest
 from ir_testdata import decode_cases, vectors
 
 import ir_codes
-from ir_codes.ac import AcState, BRANDS, decode_ac, state_bytes
+from ir_codes.ac import BRANDS, AcState, decode_ac, state_bytes
 from ir_codes.protocols.aeha import kaseikyo_bytes
 
 AC_BRANDS = {
