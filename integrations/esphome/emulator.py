@@ -268,6 +268,7 @@ class EsphomeEmulator:
         self._sessions: dict[_Session, asyncio.Task[None]] = {}
         self._adv: NodeAdvertisement | None = None
         self.commands: list[tuple[str, dict[str, Any]]] = []  # (object_id, changes), in order
+        self.connections_total = 0  # TCP connections accepted since construction
 
     @property
     def mac_hex(self) -> str:
@@ -330,6 +331,7 @@ class EsphomeEmulator:
         task = asyncio.current_task()
         assert task is not None
         self._sessions[session] = task
+        self.connections_total += 1
         try:
             await session.run()
         finally:

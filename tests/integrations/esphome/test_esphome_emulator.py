@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import random
 from collections.abc import AsyncIterator
 
 import pytest
@@ -30,7 +31,8 @@ from aioesphomeapi.core import (
 from esphome_testkit import wait_until
 
 from integrations.esphome import EsphomeEmulator
-from integrations.esphome.messages import pb
+from integrations.esphome.frames import encode_plaintext_frame
+from integrations.esphome.messages import encode, pb
 
 HOST = "127.0.0.40"
 
@@ -228,3 +230,22 @@ async def test_garbage_after_noise_handshake_closes_cleanly() -> None:
         await cli.disconnect()
     finally:
         await dev.stop()
+
+
+async def test_random_streams_never_take_the_emulator_down(device: EsphomeEmulator) -> None:
+    rng = random.Random(8)
+    hello = encode_plaintext_frame(*encode(pb.HelloRequest(client_info="fuzz")))
+    for i in range(40):
+        junk = rng.randbytes(rng.randint(1, 200))
+        prefix = hello if i % 2 else b""
+        reader, writer = await asyncio.open_connection(HOST, device.port)
+        writer.write(prefix + junk)
+        await writer.drain()
+        writer.write_eof()
+        await asyncio.wait_for(reader.read(), 10)  # the emulator answers or hangs up; no hang
+        writer.close()
+    assert device.connections_total == 40
+    cli = APIClient(HOST, device.port, None)
+    await cli.connect(login=True)
+    assert (await cli.device_info()).name == "kitchen-sensor"
+    await cli.disconnect()

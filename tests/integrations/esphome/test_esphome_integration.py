@@ -296,3 +296,25 @@ async def test_a_moved_device_is_followed(
         assert not await integration.follow(stranger)
     finally:
         await new.stop()
+
+
+async def test_wrong_password_marks_the_device_offline_and_stops_retrying(
+    recording_hub: RecordingHub, integration: EsphomeIntegration
+) -> None:
+    dev = EsphomeEmulator("locked", bind=HOST, port=0, password="right")
+    await dev.start()
+    try:
+        device_id = device_id_for(dev.mac)
+        await integration.setup(recording_hub, {"devices": [
+            {"host": HOST, "port": dev.port, "password": "wrong", "mac": dev.mac_hex},
+        ]})
+        await wait_until(lambda: recording_hub.online.get(device_id) is False, what="offline")
+        [(_, _, reason)] = [a for a in recording_hub.availability if not a[1]]
+        assert "password" in reason
+        [status] = await wait_until(
+            lambda: [s for s in integration.status() if s["state"] == "failed"], what="failed"
+        )
+        assert "password" in status["error"]
+        assert device_id not in recording_hub.devices
+    finally:
+        await dev.stop()
