@@ -45,6 +45,7 @@ class Field:
     epcs: tuple[int, ...]
     decode: Decoder
     encode: Encoder | None = None
+    scale: float | None = None  # set for plain numbers: MRA range x scale narrows the spec
 
     @property
     def name(self) -> str:
@@ -95,9 +96,13 @@ def _number_field(spec: PropertySpec, epc: int, size: int, *, signed: bool = Fal
         return value if spec.type.value == "float" else int(value)
 
     def encode(value: Any) -> bytes:
-        return round(float(value) / scale).to_bytes(size, "big", signed=signed)
+        counts = float(value) / scale
+        if abs(counts - round(counts)) > 1e-6:
+            unit = f" {spec.unit}" if spec.unit else ""
+            raise ValueError(f"{spec.name} goes in steps of {scale:g}{unit}")
+        return round(counts).to_bytes(size, "big", signed=signed)
 
-    return Field(spec, (epc,), decode, encode)
+    return Field(spec, (epc,), decode, encode, scale)
 
 
 def _power_field() -> Field:
@@ -216,7 +221,25 @@ class DeviceMapping:
             writable = f.encode is not None and f.spec.writable and f.epc in self.set_map
             if f.spec.name.startswith("raw."):
                 writable = f.epc in self.set_map
-            out[f.name] = f.spec.narrowed(writable=writable)
+            out[f.name] = f.spec.narrowed(writable=writable, **self._mra_range(f))
+        return out
+
+    def _mra_range(self, f: Field) -> dict[str, float]:
+        """The MRA's numeric range for the field, where it is narrower than the vocabulary's."""
+        spec = class_spec(self.class_code)
+        epc_spec = spec.epc(f.epc) if spec is not None and f.scale is not None else None
+        number = epc_spec.number() if epc_spec is not None else None
+        if number is None or f.scale is None:
+            return {}
+        out: dict[str, float] = {}
+        if number.minimum is not None:
+            low = round(number.minimum * f.scale, 6)
+            if f.spec.minimum is None or low > f.spec.minimum:
+                out["minimum"] = low
+        if number.maximum is not None:
+            high = round(number.maximum * f.scale, 6)
+            if f.spec.maximum is None or high < f.spec.maximum:
+                out["maximum"] = high
         return out
 
     def poll_epcs(self) -> list[int]:

@@ -117,3 +117,23 @@ async def test_one_request_in_flight_per_node() -> None:
         sock.close()
         await client.close()
         await node.stop()
+
+
+async def test_infc_is_answered_with_infc_res_and_notified() -> None:
+    seen: list[Frame] = []
+    client = EchonetClient(bind=PEER, timeout_s=2, retries=0,
+                           on_notify=lambda frame, host: seen.append(frame))
+    await client.start()
+    sock = _udp(OTHER)
+    loop = asyncio.get_running_loop()
+    try:
+        infc = Frame(0x1234, Eoj(0x01, 0x30, 0x01), CONTROLLER, Esv.INFC,
+                     (Property(0x80, b"\x30"),))
+        await loop.sock_sendto(sock, encode(infc), (PEER, 3610))
+        answer = decode(await asyncio.wait_for(loop.sock_recv(sock, 2048), 10))
+        assert answer == Frame(0x1234, CONTROLLER, Eoj(0x01, 0x30, 0x01), Esv.INFC_RES,
+                               (Property(0x80),))
+        assert seen == [infc]
+    finally:
+        sock.close()
+        await client.close()
