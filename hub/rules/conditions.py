@@ -1,0 +1,153 @@
+"""Condition evaluation with reasons, so traces and dry runs can say which one failed and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from hub.rules.model import (
+    WEEKDAYS,
+    AndCondition,
+    Condition,
+    NotCondition,
+    NumericCondition,
+    OrCondition,
+    PresenceCondition,
+    StateCondition,
+    TimeCondition,
+    WeekdayCondition,
+)
+from hub.rules.schedule import Place
+
+_MISSING = object()
+
+
+class Facts(Protocol):
+    """What conditions look at: current values, who is home, the time and place."""
+
+    place: Place
+
+    def value(self, device: str, prop: str) -> Any:
+        """The last reported value, or MISSING."""
+        ...
+
+    def now(self) -> float:
+        """Epoch seconds."""
+        ...
+
+    def people(self) -> Mapping[str, bool]:
+        """Person -> is home."""
+        ...
+
+
+MISSING = _MISSING
+
+
+def same_value(expected: Any, actual: Any) -> bool:
+    """Equality that treats on/off text as booleans and 1 == 1.0, but not True == 1."""
+    if isinstance(expected, str) and isinstance(actual, bool):
+        low = expected.lower()
+        if low in ("on", "true"):
+            return actual is True
+        if low in ("off", "false"):
+            return actual is False
+    if isinstance(expected, bool) != isinstance(actual, bool):
+        return False
+    return bool(expected == actual)
+
+
+def in_range(value: Any, above: float | None, below: float | None) -> bool:
+    """A number strictly above `above` and strictly below `below` (when given)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return (above is None or value > above) and (below is None or value < below)
+
+
+def describe_range(above: float | None, below: float | None) -> str:
+    """'above 25', 'below 10', 'between 10 and 25'."""
+    if above is not None and below is not None:
+        return f"between {above:g} and {below:g}"
+    return f"above {above:g}" if above is not None else f"below {below:g}"
+
+
+def check(cond: Condition, facts: Facts) -> tuple[bool, str]:
+    """(holds, why) for one condition."""
+    if isinstance(cond, StateCondition):
+        value = facts.value(cond.device, cond.property)
+        where = f"{cond.device}.{cond.property}"
+        if value is MISSING:
+            return False, f"{where} has no reported value"
+        wanted = [cond.is_] if cond.in_ is None else list(cond.in_)
+        ok = any(same_value(w, value) for w in wanted)
+        shown = wanted[0] if len(wanted) == 1 else wanted
+        return ok, f"{where} is {value!r} ({'=' if ok else '≠'} {shown!r})"
+    if isinstance(cond, NumericCondition):
+        value = facts.value(cond.device, cond.property)
+        where = f"{cond.device}.{cond.property}"
+        if value is MISSING:
+            return False, f"{where} has no reported value"
+        ok = in_range(value, cond.above, cond.below)
+        verb = "is" if ok else "is not"
+        return ok, f"{where} = {value!r} {verb} {describe_range(cond.above, cond.below)}"
+    if isinstance(cond, TimeCondition):
+        local = datetime.fromtimestamp(facts.now(), facts.place.zone).time()
+        after, before = cond.after, cond.before
+        if after is not None and before is not None and after > before:
+            ok = local >= after or local < before  # wraps midnight
+        else:
+            ok = (after is None or local >= after) and (before is None or local < before)
+        span = f"{after or '00:00'}-{before or '24:00'}"
+        return ok, f"local time {local:%H:%M:%S} {'is' if ok else 'is not'} in {span}"
+    if isinstance(cond, WeekdayCondition):
+        today = WEEKDAYS[datetime.fromtimestamp(facts.now(), facts.place.zone).weekday()]
+        ok = today in cond.days
+        return ok, f"today is {today} ({'in' if ok else 'not in'} {', '.join(cond.days)})"
+    if isinstance(cond, PresenceCondition):
+        people = facts.people()
+        home = sorted(p for p, h in people.items() if h)
+        if cond.state == "someone_home":
+            return bool(home), f"home: {', '.join(home) or 'nobody'}"
+        if cond.state == "everyone_away":
+            return not home, f"home: {', '.join(home) or 'nobody'}"
+        is_home = bool(people.get(cond.person or "", False))
+        ok = is_home == (cond.state == "home")
+        return ok, f"{cond.person} is {'home' if is_home else 'away'}"
+    if isinstance(cond, AndCondition):
+        return _all(cond.conditions, facts)
+    if isinstance(cond, OrCondition):
+        reasons = []
+        for sub in cond.conditions:
+            ok, why = check(sub, facts)
+            if ok:
+                return True, why
+            reasons.append(why)
+        return False, "none held: " + "; ".join(reasons)
+    if isinstance(cond, NotCondition):
+        for sub in cond.conditions:
+            ok, why = check(sub, facts)
+            if ok:
+                return False, f"not: {why}"
+        return True, "none of the negated conditions held"
+    raise TypeError(f"unknown condition {cond!r}")
+
+
+def _all(conds: Sequence[Condition], facts: Facts) -> tuple[bool, str]:
+    reasons = []
+    for sub in conds:
+        ok, why = check(sub, facts)
+        if not ok:
+            return False, why
+        reasons.append(why)
+    return True, "; ".join(reasons)
+
+
+def check_all(conds: Sequence[Condition], facts: Facts) -> tuple[int | None, str]:
+    """(index of the first failing condition or None, why)."""
+    reasons = []
+    for i, cond in enumerate(conds):
+        ok, why = check(cond, facts)
+        if not ok:
+            return i, why
+        reasons.append(why)
+    return None, "; ".join(reasons)
