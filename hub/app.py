@@ -40,7 +40,10 @@ KNOWN_INTEGRATIONS = {
 
 
 class HubComponent(Protocol):
-    """A part of the hub with a lifecycle and optional endpoints (rules, relay link ...)."""
+    """A part of the hub with a lifecycle and optional endpoints (rules, relay link ...).
+
+    A component may also define `async def announce(hub)`, called once the API has its port.
+    """
 
     async def start(self, hub: Hub) -> None:
         """Called after the store and registry are loaded, before the API serves."""
@@ -139,6 +142,10 @@ class Hub:
         for address in self._runner.addresses:
             self.port = int(address[1])
             break
+        for component in self.components:
+            announce = getattr(component, "announce", None)
+            if announce is not None:  # components that need the bound port (mDNS)
+                await announce(self)
         for integ in self._integrations:
             self.registry.integrations[integ.domain] = integ
             self._setup_tasks.append(
@@ -189,7 +196,9 @@ class Hub:
 
 async def run_hub(config: HubConfig, on_ready: Callable[[Hub], Any] | None = None) -> None:
     """Run a hub until cancelled or SIGINT/SIGTERM."""
-    hub = Hub(config)
+    from hub.components import default_components
+
+    hub = Hub(config, components=default_components(config))
     await hub.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

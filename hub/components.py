@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hub.config import HubConfig
+from hub.discovery.component import lan_discovery
 
 if TYPE_CHECKING:
     from hub.app import HubComponent
@@ -19,7 +20,7 @@ ComponentFactory = Callable[[HubConfig], "HubComponent | None"]
 
 def default_components(config: HubConfig) -> list[HubComponent]:
     """The components `homehub hub` and `homehub demo` run."""
-    factories: list[ComponentFactory] = []
+    factories: list[ComponentFactory] = [lan_discovery]
     out = []
     for factory in factories:
         component = factory(config)
