@@ -1,6 +1,7 @@
 """ESPHome native API: the integration, and an emulated node that speaks the real protocol."""
 
 from integrations.esphome.config import DeviceConfig
+from integrations.esphome.demo import demo_node
 from integrations.esphome.emulated_entities import (
     EmulatedEntity,
     EntityKind,
@@ -21,5 +22,6 @@ __all__ = [
     "EsphomeEmulator",
     "EsphomeIntegration",
     "default_entities",
+    "demo_node",
     "sensor_only_entities",
 ]

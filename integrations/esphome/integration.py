@@ -130,11 +130,21 @@ class EsphomeIntegration(Integration):
             ) from err
 
     async def follow(self, found: DiscoveredDevice) -> bool:
-        """An adopted device seen at a new address: reconnect there. True if it was ours."""
-        link = self._link_for_mac(str(found.properties.get("mac", "")) or None)
-        if link is None:
-            return False
+        """An adopted device was announced (again): connect to it where it is now.
+
+        Reconnects a known device that moved, and starts a device the hub has stored (adopted
+        before a restart) from its description's `extra`. True if the device is ours.
+        """
+        mac = str(found.properties.get("mac", "")).replace(":", "").lower() or None
         port = found.port or DEFAULT_PORT
+        link = self._link_for_mac(mac)
+        if link is None:
+            stored = self._hub.device(device_id_for(mac)) if mac and self._hub else None
+            if stored is None or stored.integration != DOMAIN:
+                return False
+            entry = {**stored.extra, "host": found.address, "port": port, "mac": mac}
+            await self._start_link(DeviceConfig.from_mapping(entry))
+            return True
         if (link.cfg.host, link.cfg.port) == (found.address, port):
             return True
         _LOGGER.info("%s moved to %s:%d", link.address, found.address, port)

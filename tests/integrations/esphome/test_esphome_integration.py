@@ -13,7 +13,7 @@ from esphome_testkit import RecordingHub, wait_until
 
 from hub.model import DiscoveredDevice
 from integrations.errors import CommandFailed, DeviceUnreachable
-from integrations.esphome import EsphomeEmulator, EsphomeIntegration
+from integrations.esphome import EsphomeEmulator, EsphomeIntegration, demo_node
 from integrations.esphome.frames import encode_plaintext_frame
 from integrations.esphome.link import device_id_for
 from integrations.esphome.messages import encode, pb
@@ -316,5 +316,44 @@ async def test_wrong_password_marks_the_device_offline_and_stops_retrying(
         )
         assert "password" in status["error"]
         assert device_id not in recording_hub.devices
+    finally:
+        await dev.stop()
+
+
+async def test_stored_adoption_reconnects_when_announced_after_a_restart(
+    recording_hub: RecordingHub,
+) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    dev = EsphomeEmulator("attic", bind=HOST, port=0, noise_psk=key)
+    await dev.start()
+    found = DiscoveredDevice(key=f"esphome-{dev.mac_hex}", integration="esphome", name="attic",
+                             address=HOST, port=dev.port, properties={"mac": dev.mac_hex})
+    device_id = device_id_for(dev.mac)
+    try:
+        first = EsphomeIntegration()
+        await first.setup(recording_hub, {})
+        await first.adopt(found, {"noise_psk": key})
+        await first.shutdown()  # the hub restarts; the description (and its extra) is stored
+        recording_hub.online[device_id] = False
+        second = EsphomeIntegration()
+        await second.setup(recording_hub, {})
+        assert await second.follow(found)  # mDNS sees the node again
+        await wait_until(lambda: recording_hub.online[device_id], what="reconnected from storage")
+        await second.shutdown()
+    finally:
+        await dev.stop()
+
+
+async def test_demo_node(recording_hub: RecordingHub, integration: EsphomeIntegration) -> None:
+    dev, entry = demo_node("127.0.0.46", 0)
+    await dev.start()
+    try:
+        entry["port"] = dev.port
+        await integration.setup(recording_hub, {"devices": [entry]})
+        device_id = device_id_for(dev.mac)
+        await wait_until(lambda: recording_hub.reported.get(device_id, {}).get("temperature")
+                         == 21.5, what="the demo sensor reading")
+        assert set(recording_hub.devices[device_id].properties) == {
+            "temperature", "humidity", "power"}
     finally:
         await dev.stop()
