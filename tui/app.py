@@ -1,0 +1,242 @@
+"""The homehub console: a Textual app that takes its hub client in the constructor.
+
+app = HomehubApp(HubClient(url, token))
+app.run()
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.signal import Signal
+
+from tui.client import HubClient, LinkState
+from tui.config import TokenStore
+from tui.errors import AuthRequired, HubUnreachable, TuiError
+from tui.models import Device
+from tui.screens.connect import HubPickerScreen, PairScreen
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.discovery import DiscoveryScreen
+from tui.screens.energy import EnergyScreen
+from tui.screens.events import EventsScreen
+from tui.screens.ir_learn import IrLearnScreen
+from tui.screens.rules import RulesScreen
+
+EVENT_LOG_SIZE = 500
+_DEVICE_EVENTS = ("state_changed", "availability", "desired_changed")
+_LIST_EVENTS = ("device_added", "device_updated", "device_removed")
+
+
+class HomehubApp(App[int]):
+    """Rooms and devices, live; rules, events, discovery, IR learning and energy."""
+
+    TITLE = "homehub"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    MODES: ClassVar[dict[str, str | Any]] = {
+        "dashboard": DashboardScreen,
+        "rules": RulesScreen,
+        "events": EventsScreen,
+        "discovery": DiscoveryScreen,
+        "ir": IrLearnScreen,
+        "energy": EnergyScreen,
+    }
+    DEFAULT_MODE = "dashboard"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("h", "switch_mode('dashboard')", "Home"),
+        Binding("r", "switch_mode('rules')", "Rules"),
+        Binding("l", "switch_mode('events')", "Log"),
+        Binding("n", "switch_mode('discovery')", "New"),
+        Binding("i", "switch_mode('ir')", "IR"),
+        Binding("e", "switch_mode('energy')", "Energy"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        client: HubClient | None = None,
+        *,
+        store: TokenStore | None = None,
+        client_name: str = "homehub tui",
+        browse_interfaces: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.store = store
+        self.client_name = client_name
+        self.browse_interfaces = browse_interfaces
+        self.devices: dict[str, Device] = {}
+        self.hub_name = ""
+        self.loaded = False
+        self.event_log: collections.deque[dict[str, Any]] = collections.deque(maxlen=EVENT_LOG_SIZE)
+        self.link: tuple[str, str] = ("waiting", "connecting to the hub…")
+        self.link_changed: Signal[tuple[str, str]] = Signal(self, "link_changed")
+        self.home_changed: Signal[str | None] = Signal(self, "home_changed")
+        self.event_seen: Signal[dict[str, Any]] = Signal(self, "event_seen")
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        """Pick a hub, pair, or connect straight away."""
+        if self.client is None:
+            self.push_screen(HubPickerScreen(self.browse_interfaces), self._hub_chosen)
+        else:
+            self.start_session()
+
+    async def on_unmount(self) -> None:
+        """Close the connection."""
+        if self.client is not None:
+            await self.client.close()
+
+    def _hub_chosen(self, url: str | None) -> None:
+        if url is None:
+            self.exit(1)
+            return
+        token = self.store.token_for(url) if self.store is not None else None
+        self.client = HubClient(url, token)
+        self.start_session()
+
+    def start_session(self) -> None:
+        """Pair if there is no token, then follow the hub's events."""
+        assert self.client is not None
+        self.sub_title = self.client.url
+        if not self.client.token:
+            self.set_link("problem", "not paired with this hub yet — enter the pairing code")
+            self.push_screen(PairScreen(self.client.url), self._paired)
+            return
+        self.set_link("waiting", f"connecting to {self.client.url}…")
+        self._follow_events()
+
+    def _paired(self, token: str | None) -> None:
+        if token is None:
+            self.exit(1)
+            return
+        self.start_session()
+
+    def save_token(self, token: str, hub_id: str = "") -> None:
+        """Remember the token of the current hub (after pairing)."""
+        if self.store is not None and self.client is not None:
+            self.store.save(self.client.url, token, hub_id)
+
+    def set_link(self, state: str, text: str) -> None:
+        """Show the connection state on every screen."""
+        self.link = (state, text)
+        self.link_changed.publish(self.link)
+
+    # ------------------------------------------------------------------ live data
+    @work(exclusive=True, group="events")
+    async def _follow_events(self) -> None:
+        assert self.client is not None
+        try:
+            await self.client.watch_events(self._on_event, self._on_link)
+        except AuthRequired:
+            self.set_link("problem", "the hub refused the token — enter a new pairing code")
+            self.client.token = None
+            self.push_screen(PairScreen(self.client.url), self._paired)
+
+    async def _on_link(self, state: LinkState, reason: str) -> None:
+        if state is LinkState.CONNECTED:
+            try:
+                await self.reload()
+            except HubUnreachable:
+                return  # the events socket notices too and retries
+            self.set_link("ok", "")
+        elif state is LinkState.RETRYING:
+            self.set_link("problem", "hub unreachable — retrying…")
+
+    async def reload(self) -> None:
+        """Read every device again (after connecting, or after missed events)."""
+        assert self.client is not None
+        devices = await self.client.devices()
+        self.devices = {d.id: d for d in devices}
+        self.loaded = True
+        self.home_changed.publish(None)
+
+    async def _on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "hello":
+            return
+        if kind == "overflow":
+            await self.reload()
+            return
+        self.event_log.append(event)
+        self.event_seen.publish(event)
+        device_id = event.get("device")
+        if kind == "command_result" and event.get("status") == "failed":
+            self.notify(
+                f"command failed: {event.get('reason') or 'no reason given'}", severity="error"
+            )
+        if kind == "notification":
+            self.notify(str(event.get("message", "")), title=str(event.get("title") or ""))
+        if not isinstance(device_id, str):
+            return
+        if kind in _DEVICE_EVENTS and device_id in self.devices:
+            self.devices[device_id] = self.devices[device_id].with_event(event)
+            self.home_changed.publish(device_id)
+        elif kind in _LIST_EVENTS:
+            await self._refresh_device(device_id, removed=kind == "device_removed")
+
+    async def _refresh_device(self, device_id: str, removed: bool) -> None:
+        assert self.client is not None
+        if removed:
+            self.devices.pop(device_id, None)
+        else:
+            try:
+                self.devices[device_id] = await self.client.device(device_id)
+            except TuiError:
+                return
+        self.home_changed.publish(None)
+
+    async def set_values(self, device_id: str, values: dict[str, Any]) -> str | None:
+        """Ask the hub for new values; problems become notifications. Returns the command id."""
+        assert self.client is not None
+        try:
+            return await self.client.set_desired(device_id, values)
+        except HubUnreachable:
+            self.notify("hub unreachable — try again when it is back", severity="error")
+        except TuiError as err:
+            self.notify(str(err), severity="error")
+        return None
+
+    async def run_command(self, device_id: str, command: str) -> str | None:
+        """Press a named (IR) button; problems become notifications."""
+        assert self.client is not None
+        try:
+            return await self.client.run_command(device_id, command)
+        except TuiError as err:
+            self.notify(str(err), severity="error")
+        return None
+
+    # ------------------------------------------------------------------ palette
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette offers every screen besides the built-in commands."""
+        yield from super().get_system_commands(screen)
+        for mode, title, help_text in (
+            ("dashboard", "Home", "Rooms and devices, live"),
+            ("rules", "Rules", "Enable, disable, edit rules and see their traces"),
+            ("events", "Events log", "Everything the hub reports, as it happens"),
+            ("discovery", "New devices", "Adopt devices the hub found on the network"),
+            ("ir", "Learn an IR code", "Teach a blaster a remote's button"),
+            ("energy", "Energy", "Power and energy history of meters and solar"),
+        ):
+            yield SystemCommand(title, help_text, self._switcher(mode))
+        if self.client is not None:
+            yield SystemCommand("Reload", "Read every device from the hub again", self._reload)
+
+    def _switcher(self, mode: str) -> Any:
+        def switch() -> None:
+            self.switch_mode(mode)
+
+        return switch
+
+    @work(group="reload")
+    async def _reload(self) -> None:
+        try:
+            await self.reload()
+        except TuiError as err:
+            self.notify(str(err), severity="error")

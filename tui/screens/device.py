@@ -1,0 +1,200 @@
+"""One device: every property with a control that fits its type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual import on
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Button, Label, Select, Static, Switch
+
+from tui.models import Device, PropertyInfo
+from tui.screens.base import HubScreen
+from tui.widgets import Slider
+
+
+def _step(prop: PropertyInfo) -> float:
+    if prop.step:
+        return prop.step
+    return 1.0 if prop.type == "int" else 0.5
+
+
+def is_slider(prop: PropertyInfo) -> bool:
+    """Percentages with a full range (brightness) get a slider; other numbers get +/-."""
+    return (
+        prop.type == "int"
+        and prop.minimum is not None
+        and prop.maximum is not None
+        and (prop.unit == "%" or prop.name == "brightness")
+    )
+
+
+class DeviceScreen(HubScreen):
+    """Controls for one device; values update live."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+
+    def __init__(self, device_id: str) -> None:
+        super().__init__()
+        self.device_id = device_id
+
+    @property
+    def device(self) -> Device | None:
+        """The device as last reported."""
+        return self.hub_app.devices.get(self.device_id)
+
+    def compose_body(self) -> Iterable[Widget]:
+        device = self.device
+        with VerticalScroll(id="device"):
+            if device is None:
+                yield Static("This device is gone.", classes="message")
+                return
+            yield Static(device.name, id="device-title", classes="title")
+            yield Static(self._subtitle(device), id="device-sub", classes="muted")
+            for prop in device.properties.values():
+                if prop.type == "list":
+                    continue
+                with Horizontal(classes="prop-row", id=f"row-{prop.name}"):
+                    yield Label(prop.name.replace("_", " "), classes="prop-name")
+                    yield Label(
+                        prop.format(device.values.get(prop.name)),
+                        id=f"val-{prop.name}",
+                        classes="prop-value",
+                    )
+                    if prop.writable:
+                        yield from self._control(prop, device.values.get(prop.name))
+            commands = device.values.get("ir_commands") or []
+            if "ir_commands" in device.properties:
+                yield Static("Remote buttons", classes="title")
+                with Horizontal(classes="ir-buttons"):
+                    if not commands:
+                        yield Static(
+                            "no learned buttons yet (press i to learn one)", classes="muted"
+                        )
+                    for command in commands:
+                        yield Button(command, id=f"ir-{command}", classes="ir-command")
+
+    @staticmethod
+    def _subtitle(device: Device) -> str:
+        where = device.room or "no room"
+        state = "online" if device.online else "OFFLINE — changes wait until it is back"
+        return f"{where} · {device.integration} {device.model} · {state}"
+
+    def _control(self, prop: PropertyInfo, value: Any) -> Iterable[Widget]:
+        name = prop.name
+        if prop.type == "bool":
+            yield Switch(bool(value), id=f"ctl-{name}", classes="prop-control")
+        elif prop.type == "enum":
+            options = [(c, c) for c in prop.choices or ()]
+            yield Select(
+                options,
+                value=value if value in (prop.choices or ()) else Select.NULL,
+                allow_blank=value not in (prop.choices or ()),
+                id=f"ctl-{name}",
+                classes="prop-control",
+                compact=True,
+            )
+        elif prop.type in ("int", "float") and is_slider(prop):
+            yield Slider(
+                float(value or 0),
+                prop.minimum or 0,
+                prop.maximum or 100,
+                step=max(_step(prop), 10.0 if prop.unit == "%" else 1.0),
+                unit=prop.unit or "",
+                id=f"ctl-{name}",
+            )
+        elif prop.type in ("int", "float"):
+            with Horizontal(classes="stepper prop-control"):
+                yield Button("−", id=f"dec-{name}", classes="step")
+                yield Button("+", id=f"inc-{name}", classes="step")
+
+    def on_mount(self) -> None:
+        """Follow this device."""
+        super().on_mount()
+        self.hub_app.home_changed.subscribe(self, self._home_changed)
+
+    def _home_changed(self, device_id: str | None) -> None:
+        if device_id not in (None, self.device_id):
+            return
+        device = self.device
+        if device is None:
+            return
+        self.query_one("#device-sub", Static).update(self._subtitle(device))
+        for prop in device.properties.values():
+            if prop.type == "list":
+                continue
+            value = device.values.get(prop.name)
+            text = prop.format(value)
+            if prop.name in device.pending:
+                text += " …"
+            for label in self.query(f"#val-{prop.name}").results(Label):
+                label.update(text)
+            self._sync_control(prop, value)
+
+    def _sync_control(self, prop: PropertyInfo, value: Any) -> None:
+        # Reported values move the controls, without echoing a write back to the hub.
+        for switch in self.query(f"#ctl-{prop.name}").results(Switch):
+            with switch.prevent(Switch.Changed):
+                switch.value = bool(value)
+        for select in self.query(f"#ctl-{prop.name}").results(Select):
+            if value in (prop.choices or ()):
+                with select.prevent(Select.Changed):
+                    select.value = value
+        for slider in self.query(f"#ctl-{prop.name}").results(Slider):
+            if isinstance(value, int | float):
+                slider.value = float(value)
+
+    async def _write(self, name: str, value: Any) -> None:
+        device = self.device
+        if device is None or device.values.get(name) == value:
+            return
+        await self.hub_app.set_values(self.device_id, {name: value})
+
+    @on(Switch.Changed)
+    async def _switched(self, event: Switch.Changed) -> None:
+        if event.switch.id and event.switch.id.startswith("ctl-"):
+            await self._write(event.switch.id[4:], event.value)
+
+    @on(Select.Changed)
+    async def _chosen(self, event: Select.Changed) -> None:
+        if event.select.id and event.select.id.startswith("ctl-") and isinstance(event.value, str):
+            await self._write(event.select.id[4:], event.value)
+
+    @on(Slider.Changed)
+    async def _slid(self, event: Slider.Changed) -> None:
+        name = (event.slider.id or "")[4:]
+        device = self.device
+        if device is None or name not in device.properties:
+            return
+        prop = device.properties[name]
+        await self._write(name, int(event.value) if prop.type == "int" else event.value)
+
+    @on(Button.Pressed, ".step")
+    async def _stepped(self, event: Button.Pressed) -> None:
+        direction, _, name = (event.button.id or "").partition("-")
+        device = self.device
+        if device is None or name not in device.properties:
+            return
+        prop = device.properties[name]
+        current = device.pending.get(name, device.values.get(name))
+        if not isinstance(current, int | float):
+            current = prop.minimum or 0
+        value = current + (_step(prop) if direction == "inc" else -_step(prop))
+        if prop.minimum is not None:
+            value = max(prop.minimum, value)
+        if prop.maximum is not None:
+            value = min(prop.maximum, value)
+        await self._write(name, int(value) if prop.type == "int" else float(value))
+
+    @on(Button.Pressed, ".ir-command")
+    async def _ir_pressed(self, event: Button.Pressed) -> None:
+        command = str(event.button.label)
+        if await self.hub_app.run_command(self.device_id, command) is not None:
+            self.notify(f"sent {command}")
+
+    def action_back(self) -> None:
+        """Back to the dashboard."""
+        self.app.pop_screen()
