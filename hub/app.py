@@ -21,6 +21,7 @@ from hub.auth import Auth
 from hub.clock import Clock, SystemClock
 from hub.config import HubConfig
 from hub.core.history import HistoryRecorder
+from hub.core.ir_learning import IrLearning
 from hub.core.presence import Presence
 from hub.core.registry import DeviceRegistry
 from hub.errors import ConfigError
@@ -88,6 +89,7 @@ class Hub:
         self.registry = DeviceRegistry(self.db, self.bus, self.clock)
         self.auth = Auth(self.db, self.clock)
         self.presence = Presence(self.db, self.bus, self.clock)
+        self.ir_learning = IrLearning(self.registry)
         self.history = HistoryRecorder(
             self.db,
             self.bus,
@@ -189,6 +191,7 @@ class Hub:
                 await component.stop()
             except Exception:
                 _LOG.exception("component %r failed to stop", component)
+        await self.ir_learning.close()
         await self.history.stop()
         await self.registry.close()
         await self.db.close()

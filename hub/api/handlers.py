@@ -15,6 +15,8 @@ from hub.api.schemas import (
     DeviceListQuery,
     DeviceUpdate,
     HistoryQuery,
+    LearnSave,
+    LearnStart,
     NamedEventFire,
     PairRequest,
     PresenceUpdate,
@@ -211,6 +213,35 @@ def build_router(hub: Hub) -> Router:
             NamedEvent(ts=hub.clock.now(), name=call.params["name"], data=call.body.data)
         )
         return {"fired": call.params["name"]}
+
+    @add(
+        "POST",
+        "/ir/learn",
+        "Start learning an IR code on a blaster",
+        body=LearnStart,
+        status=202,
+        tag="ir",
+    )
+    async def learn(call: Call) -> Any:
+        session = await hub.ir_learning.start(call.body.blaster_id, call.body.timeout_s)
+        return session.to_dict()
+
+    @add("GET", "/ir/learn/{session_id}", "Progress of a learning session", tag="ir")
+    async def learn_status(call: Call) -> Any:
+        return hub.ir_learning.get(call.params["session_id"]).to_dict()
+
+    @add(
+        "POST",
+        "/ir/learn/{session_id}/save",
+        "Save the learned code as a named command",
+        body=LearnSave,
+        tag="ir",
+    )
+    async def learn_save(call: Call) -> Any:
+        session = await hub.ir_learning.save(
+            call.params["session_id"], call.body.device_id, call.body.command
+        )
+        return session.to_dict()
 
     for extend in hub.route_extensions:
         extend(router)

@@ -82,3 +82,19 @@ class NamedEventFire(BaseModel):
 
     model_config = _STRICT
     data: dict[str, Any] = Field(default_factory=dict, max_length=50)
+
+
+class LearnStart(BaseModel):
+    """Listen for a remote's button on an IR blaster."""
+
+    model_config = _STRICT
+    blaster_id: str = Field(min_length=1, max_length=200)
+    timeout_s: float = Field(default=30.0, ge=1, le=300)
+
+
+class LearnSave(BaseModel):
+    """Save a learned code as a named command of an IR device."""
+
+    model_config = _STRICT
+    device_id: str = Field(min_length=1, max_length=200)
+    command: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$")

@@ -51,8 +51,12 @@ class LanDiscovery:
                 self._service.zeroconf,
                 hub.config.name,
                 hub.port,
-                {"id": hub.hub_id, "name": hub.config.name, "api": API_VERSION,
-                 "version": __version__},
+                {
+                    "id": hub.hub_id,
+                    "name": hub.config.name,
+                    "api": API_VERSION,
+                    "version": __version__,
+                },
             )
         except OSError as err:
             _LOG.warning("could not advertise the hub over mDNS: %s", err)

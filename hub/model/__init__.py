@@ -4,7 +4,7 @@ This package is the only part of ``hub`` that integrations may import.
 """
 
 from hub.model.device import DeviceDescription, DiscoveredDevice, make_device_id
-from hub.model.integration import HubPort, Integration
+from hub.model.integration import HubPort, Integration, IrLearner
 from hub.model.vocabulary import (
     VOCABULARY,
     PropertySpec,
@@ -21,6 +21,7 @@ __all__ = [
     "DiscoveredDevice",
     "HubPort",
     "Integration",
+    "IrLearner",
     "PropertySpec",
     "PropertyValueError",
     "ValueType",

@@ -11,8 +11,8 @@ reports itself online again).
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from hub.model.device import DeviceDescription, DiscoveredDevice
 
@@ -36,6 +36,25 @@ class HubPort(Protocol):
 
     def device(self, device_id: str) -> DeviceDescription | None:
         """The stored description of a device of this hub (with its `extra`), if known."""
+
+
+@runtime_checkable
+class IrLearner(Protocol):
+    """An integration whose blasters can learn IR codes (Broadlink; ESPHome receivers)."""
+
+    async def learn(
+        self,
+        blaster_id: str,
+        timeout_s: float = 30.0,
+        progress: Callable[[float, float], None] | None = None,
+    ) -> bytes:
+        """Listen on a blaster until a code arrives (Broadlink packet bytes) or time runs out;
+        `progress(elapsed_s, remaining_s)` is called while waiting."""
+        ...
+
+    async def save_learned(self, device_id: str, command: str, code: bytes) -> None:
+        """Store a learned code as a named command of an IR device."""
+        ...
 
 
 class Integration(abc.ABC):

@@ -70,4 +70,33 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "rules: definitions, durable timers, traces, scenes",
+        """
+        CREATE TABLE rules (
+            id TEXT PRIMARY KEY,
+            doc TEXT NOT NULL,              -- Rule JSON (hub.rules.model)
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created REAL NOT NULL,
+            updated REAL NOT NULL
+        );
+        CREATE TABLE rule_timers (
+            id TEXT PRIMARY KEY,            -- rule#for0, rule#at1, rule#remind2, rule#run-...
+            rule_id TEXT NOT NULL,
+            kind TEXT NOT NULL,             -- for | delay | remind | schedule
+            due REAL NOT NULL,              -- epoch seconds; fires then, even after a restart
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX rule_timers_rule ON rule_timers(rule_id);
+        CREATE TABLE rule_traces (
+            rule_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            ts REAL NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (rule_id, seq)
+        );
+        CREATE TABLE rule_scenes (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+        """,
+    ),
 ]
