@@ -9,6 +9,7 @@ from hub.discovery.converters import (
     FoundService,
     esphome_device,
 )
+from hub.discovery.routing import discovery_handler
 from hub.discovery.service import DiscoveryService
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "DiscoveryService",
     "FoundService",
     "advertise",
+    "discovery_handler",
     "esphome_device",
     "lan_addresses",
 ]
