@@ -150,17 +150,22 @@ class DeviceLink:
         self.device_id = device_id
         self.entity_map = emap
         extra = {**self.cfg.to_dict(), "mac": info.mac_address.replace(":", "").lower()}
-        await self._hub.add_device(DeviceDescription(
-            id=device_id,
-            integration=DOMAIN,
-            name=info.friendly_name or info.name,
-            model=info.model or "ESPHome",
-            manufacturer=info.manufacturer or "ESPHome",
-            address=self.address,
-            suggested_room=info.suggested_area or None,
-            properties=emap.specs,
-            extra=extra,
-        ))
+        try:
+            await self._hub.add_device(DeviceDescription(
+                id=device_id,
+                integration=DOMAIN,
+                name=info.friendly_name or info.name,
+                model=info.model or "ESPHome",
+                manufacturer=info.manufacturer or "ESPHome",
+                address=self.address,
+                suggested_room=info.suggested_area or None,
+                properties=emap.specs,
+                extra=extra,
+            ))
+        except Exception:  # the hub's trouble: drop this session, the reconnect logic retries
+            _LOGGER.exception("%s: the hub refused the device description", self.address)
+            await self._client.disconnect(force=True)
+            return
         self.state = LinkState.CONNECTED
         self.last_error = None
         await self._set_online(True)
