@@ -1,0 +1,109 @@
+"""`homehub relay ...`: run a relay node and manage its accounts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from relay.config import RelayConfig
+from relay.errors import RelayError
+from relay.server import RelayServer
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    raw = args.data_dir or os.environ.get("HOMEHUB_RELAY_DATA_DIR")
+    if raw:
+        return Path(raw).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "homehub-relay"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `relay serve` and `relay account create`."""
+    relay = subparsers.add_parser(
+        "relay",
+        help="run the internet relay that hubs dial out to",
+        description="The relay: hubs keep an outbound WebSocket to it; phones reach them here.",
+    )
+    sub = relay.add_subparsers(title="relay commands", metavar="ACTION", required=True)
+
+    serve = sub.add_parser("serve", help="run a relay node until SIGTERM/Ctrl-C")
+    serve.add_argument("--host", default="0.0.0.0", help="listen address (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=8480, help="listen port (default 8480)")
+    serve.add_argument("--data-dir", help="database directory (or $HOMEHUB_RELAY_DATA_DIR)")
+    serve.add_argument("--allow-signup", action="store_true", help="let anyone create an account")
+    serve.set_defaults(func=_cmd_serve)
+
+    account = sub.add_parser("account", help="manage accounts")
+    asub = account.add_subparsers(title="account commands", metavar="ACTION", required=True)
+    create = asub.add_parser("create", help="create an account (password from prompt or env)")
+    create.add_argument("email")
+    create.add_argument("--data-dir", help="database directory (or $HOMEHUB_RELAY_DATA_DIR)")
+    create.add_argument(
+        "--password-env",
+        default="HOMEHUB_RELAY_PASSWORD",
+        help="read the password from this environment variable if set "
+        "(default HOMEHUB_RELAY_PASSWORD); otherwise prompt",
+    )
+    create.set_defaults(func=_cmd_account_create)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    config = RelayConfig(
+        data_dir=_data_dir(args), host=args.host, port=args.port, allow_signup=args.allow_signup
+    )
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)
+    try:
+        asyncio.run(serve(config))
+    except RelayError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"error: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def serve(config: RelayConfig) -> None:
+    """Run until SIGINT/SIGTERM, then drain (hubs reconnect spread out) and stop."""
+    server = RelayServer(config)
+    await server.start()
+    print(f"relay listening on {server.url}; hubs connect to {server.tunnel_url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        await server.drain()
+    finally:
+        await server.stop()
+
+
+def _cmd_account_create(args: argparse.Namespace) -> int:
+    password = os.environ.get(args.password_env) or getpass.getpass("password: ")
+
+    async def run() -> str:
+        server = RelayServer(RelayConfig(data_dir=_data_dir(args)))
+        await server.store.open()
+        try:
+            return await server.create_account(args.email, password)
+        finally:
+            await server.store.close()
+
+    try:
+        account_id = asyncio.run(run())
+    except RelayError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 1
+    print(f"created {args.email} ({account_id})")
+    return 0

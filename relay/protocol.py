@@ -1,0 +1,326 @@
+"""The tunnel protocol between a hub and the relay: frozen message values and a pure JSON codec.
+
+This module is the only thing the hub and the relay share; it does no I/O and imports neither.
+Each WebSocket text frame carries one JSON object whose ``t`` field names the message::
+
+    relay -> hub   challenge {nonce}                      first frame after the upgrade
+    hub -> relay   auth {public_key, signature, hub_id, name, version, purpose}
+    relay -> hub   welcome {hub_id, heartbeat_s, shadow_digests}  (or a close with a reason)
+    hub -> relay   shadow {device_id, version, device, resync}   one device's full record
+    hub -> relay   shadow_gone {device_id}                 the device was removed
+    hub -> relay   resync_done {device_ids}                what the hub has after a resync
+    relay -> hub   request {id, method, path, query, headers, body, principal}
+    hub -> relay   response {id, status, headers, body}
+    hub -> relay   event {event}
+    either way     ping {ts} / pong {ts}                   heartbeats; silence means half-open
+    hub -> relay   claim_code_request {id}
+    relay -> hub   claim_code {id, code, expires_in}
+    relay -> hub   drain {reconnect_after_s, reason}       the node is going away
+    relay -> hub   error {id, message}                     a hub-initiated call failed
+
+The hub's identity is its Ed25519 public key; the relay's hub id is derived from it
+(`hub_id_for`), so nobody can squat an id and the relay stores nothing secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+PROTOCOL_VERSION = 1
+#: Largest frame either side accepts; a bigger one closes that tunnel with code 1009.
+MAX_FRAME_BYTES = 1024 * 1024
+#: Largest proxied request body the relay forwards.
+MAX_BODY_BYTES = 256 * 1024
+AUTH_CONTEXT = b"homehub-relay-auth-v1:"
+CLOSE_TOO_BIG = 1009
+CLOSE_POLICY = 1008
+CLOSE_GOING_AWAY = 1001
+PURPOSE_TUNNEL = "tunnel"
+PURPOSE_CONTROL = "control"  # a short-lived connection (CLI asking for a claim code)
+
+
+class ProtocolError(ValueError):
+    """A frame that is not valid tunnel protocol; the tunnel closes with this message."""
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame over MAX_FRAME_BYTES."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Base of every tunnel message; `t` names it on the wire."""
+
+    t: ClassVar[str] = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge(Message):
+    """A random nonce the hub must sign."""
+
+    t: ClassVar[str] = "challenge"
+    nonce: str
+
+
+@dataclass(frozen=True, slots=True)
+class Auth(Message):
+    """The hub's answer: its public key and a signature over the nonce."""
+
+    t: ClassVar[str] = "auth"
+    public_key: str  # base64 raw Ed25519 public key
+    signature: str  # base64 signature over auth_payload(nonce, public_key)
+    hub_id: str = ""  # the hub's own local id (informational)
+    name: str = ""
+    version: int = PROTOCOL_VERSION
+    purpose: str = PURPOSE_TUNNEL
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome(Message):
+    """Accepted: the relay's id for this hub and the shadow versions it holds."""
+
+    t: ClassVar[str] = "welcome"
+    hub_id: str
+    heartbeat_s: float
+    shadow_digests: Mapping[str, str] = field(default_factory=dict)  # see record_digest
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowUpdate(Message):
+    """One device's full record (description, name, room, online, shadow) at a version."""
+
+    t: ClassVar[str] = "shadow"
+    device_id: str
+    version: int
+    device: Mapping[str, Any]
+    resync: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowGone(Message):
+    """The device no longer exists on the hub."""
+
+    t: ClassVar[str] = "shadow_gone"
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResyncDone(Message):
+    """Every device the hub has; the relay drops cached devices not listed."""
+
+    t: ClassVar[str] = "resync_done"
+    device_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Request(Message):
+    """A proxied API call for the hub's router."""
+
+    t: ClassVar[str] = "request"
+    id: int
+    method: str
+    path: str
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: str = ""  # UTF-8 text (the API is JSON)
+    principal: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Response(Message):
+    """The hub's answer to a Request."""
+
+    t: ClassVar[str] = "response"
+    id: int
+    status: int
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFrame(Message):
+    """One hub event, in the hub's JSON form."""
+
+    t: ClassVar[str] = "event"
+    event: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Ping(Message):
+    """Heartbeat."""
+
+    t: ClassVar[str] = "ping"
+    ts: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Pong(Message):
+    """Heartbeat answer."""
+
+    t: ClassVar[str] = "pong"
+    ts: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimCodeRequest(Message):
+    """The hub asks for a one-time code that an account can claim it with."""
+
+    t: ClassVar[str] = "claim_code_request"
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimCode(Message):
+    """A one-time claim code, shown to the user by the hub."""
+
+    t: ClassVar[str] = "claim_code"
+    id: int
+    code: str
+    expires_in: float
+
+
+@dataclass(frozen=True, slots=True)
+class Drain(Message):
+    """The relay node is going away: reconnect after this delay."""
+
+    t: ClassVar[str] = "drain"
+    reconnect_after_s: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorFrame(Message):
+    """A hub-initiated call failed."""
+
+    t: ClassVar[str] = "error"
+    id: int
+    message: str
+
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    cls.t: cls
+    for cls in (
+        Challenge,
+        Auth,
+        Welcome,
+        ShadowUpdate,
+        ShadowGone,
+        ResyncDone,
+        Request,
+        Response,
+        EventFrame,
+        Ping,
+        Pong,
+        ClaimCodeRequest,
+        ClaimCode,
+        Drain,
+        ErrorFrame,
+    )
+}
+
+
+def encode(message: Message) -> str:
+    """One message as a frame's text; raises FrameTooLarge over the limit."""
+    doc = asdict(message)
+    doc["t"] = message.t
+    text = json.dumps(doc, separators=(",", ":"))
+    if len(text) > MAX_FRAME_BYTES:
+        raise FrameTooLarge(
+            f"{message.t} frame is {len(text)} bytes, over the {MAX_FRAME_BYTES} byte limit"
+        )
+    return text
+
+
+def decode(text: str | bytes, limit: int = MAX_FRAME_BYTES) -> Message:
+    """Parse one frame; raises ProtocolError saying what is wrong."""
+    if len(text) > limit:
+        raise FrameTooLarge(f"frame is {len(text)} bytes, over the {limit} byte limit")
+    try:
+        doc = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ProtocolError(f"frame is not JSON: {err}") from None
+    if not isinstance(doc, dict):
+        raise ProtocolError("frame must be a JSON object")
+    cls = MESSAGE_TYPES.get(str(doc.pop("t", "")))
+    if cls is None:
+        raise ProtocolError(f"unknown message type {doc.get('t')!r}")
+    names = {f.name for f in fields(cls)}
+    unknown = set(doc) - names
+    if unknown:
+        # Newer peers may add fields; ignore them rather than break old ones.
+        doc = {k: v for k, v in doc.items() if k in names}
+    if "device_ids" in doc and isinstance(doc["device_ids"], list):
+        doc["device_ids"] = tuple(str(d) for d in doc["device_ids"])
+    try:
+        message = cls(**doc)
+    except TypeError as err:
+        raise ProtocolError(f"bad {cls.t} frame: {err}") from None
+    _check_types(message)
+    return message
+
+
+_INT_FIELDS = {"id", "version", "status"}
+_STR_FIELDS = {
+    "nonce",
+    "public_key",
+    "signature",
+    "hub_id",
+    "name",
+    "purpose",
+    "device_id",
+    "method",
+    "path",
+    "body",
+    "principal",
+    "code",
+    "reason",
+    "message",
+}
+
+
+def _check_types(message: Message) -> None:
+    for f in fields(message):
+        value = getattr(message, f.name)
+        if f.name in _INT_FIELDS and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ProtocolError(f"{message.t}.{f.name} must be an integer")
+        if (
+            f.name in _STR_FIELDS
+            and not isinstance(value, str)
+            and not (f.name == "body" and isinstance(message, Response))
+        ):
+            raise ProtocolError(f"{message.t}.{f.name} must be a string")
+
+
+def auth_payload(nonce: str, public_key: str) -> bytes:
+    """What the hub signs: a fixed context, the relay's nonce and its own key."""
+    return AUTH_CONTEXT + nonce.encode() + b":" + public_key.encode()
+
+
+def record_digest(version: int, device: Mapping[str, Any]) -> str:
+    """What the relay holds for a device, compactly: the hub resends a device when it differs."""
+    text = json.dumps(device, sort_keys=True, separators=(",", ":"), default=str)
+    return f"{version}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def hub_id_for(public_key_raw: bytes) -> str:
+    """The relay's id for a hub: a digest of its public key (cannot be chosen by anyone)."""
+    digest = hashlib.sha256(public_key_raw).digest()
+    return "hub_" + base64.b32encode(digest[:15]).decode().lower()
+
+
+def b64(data: bytes) -> str:
+    """Base64 text."""
+    return base64.b64encode(data).decode()
+
+
+def unb64(text: str) -> bytes:
+    """Inverse of b64; raises ProtocolError on bad input."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (ValueError, TypeError) as err:
+        raise ProtocolError(f"bad base64: {err}") from None
