@@ -229,8 +229,9 @@ class BroadlinkClient:
             remaining = timeout_s - (time.monotonic() - start)
             if remaining <= 0:
                 raise LearnTimeout(
-                    f"{self.info.label} received no IR code within {timeout_s:g} s; point the "
-                    "remote at the blaster from close by, press the button, and try again"
+                    f"Learning timed out: {self.info.label} received no IR code within "
+                    f"{timeout_s:g} s; point the remote at the blaster from close by, press the "
+                    "button, and try again"
                 )
             await asyncio.sleep(min(poll_interval, remaining))
 

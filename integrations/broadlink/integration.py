@@ -268,7 +268,7 @@ class BroadlinkIntegration(Integration):
         self, blaster_id: str, timeout_s: float = 30.0, progress: ProgressCallback | None = None
     ) -> bytes:
         """Put a blaster (hub id, MAC or host) in learning mode and return the code it hears."""
-        client = self._blaster(blaster_id, blaster_id)
+        client = self._blaster(blaster_id)
         try:
             return await client.learn(timeout_s, progress)
         except DeviceUnreachable as err:
@@ -316,12 +316,13 @@ class BroadlinkIntegration(Integration):
             raise CommandFailed(f"no IR device {device_id!r}; known: {known}")
         return dev
 
-    def _blaster(self, ref: str, for_what: str) -> BroadlinkClient:
+    def _blaster(self, ref: str, for_what: str = "") -> BroadlinkClient:
         for client in self._blasters.values():
             if _same_blaster(ref, client):
                 return client
+        purpose = f" (for {for_what})" if for_what else ""
         raise DeviceUnreachable(
-            f"IR blaster {ref} (for {for_what}) is not connected; check that it is powered and "
+            f"IR blaster {ref}{purpose} is not connected; check that it is powered and "
             "listed in hosts or reachable through discover_address in [integrations.broadlink]"
         )
 
@@ -449,8 +450,19 @@ class BroadlinkIntegration(Integration):
                 await self._mark_blaster(dev_id, True)
                 if values:
                     await self._report(dev_id, values)
-            if len(self._blasters) < len(self._settings.hosts) or self._settings.discover_address:
+            if self._missing_blasters():
                 await self.discover()
+
+    def _missing_blasters(self) -> bool:
+        """True when a configured host or an IR device's blaster is not connected yet."""
+        clients = list(self._blasters.values())
+        hosts = {(c.info.host, c.info.port) for c in clients}
+        if any(h not in hosts for h in self._settings.hosts):
+            return True
+        return any(
+            not any(_same_blaster(dev.config.blaster, c) for c in clients)
+            for dev in self._ir.values()
+        )
 
     def _read_store(self) -> dict[str, dict[str, str]]:
         path = self._settings.store_path

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,22 +99,18 @@ def parse_code_text(text: str) -> bytes:
 
 def _encode_protocol(spec: Mapping[str, Any]) -> bytes:
     extras = {k: v for k, v in spec.items() if k not in ("protocol", "address", "command")}
-    protocol = str(spec["protocol"]).lower()
+    protocol = str(spec["protocol"])
     address, command = int(spec["address"]), int(spec["command"])
     try:
-        from ir_codes.formats import broadlink as bl_format
-
         import ir_codes
-    except ImportError:
-        if protocol == "nec" and not extras:
+        from ir_codes.formats import broadlink as bl_format
+    except ImportError:  # pragma: no cover - ir_codes ships with homehub
+        if protocol.lower() == "nec" and not extras:
             return captures.nec_packet(address, command)
-        raise ProfileError(
-            f"protocol {protocol!r} needs the ir_codes package, which is not installed"
-        ) from None
+        raise ProfileError(f"protocol {protocol!r} needs the ir_codes package") from None
     try:
-        raw = ir_codes.encode(protocol, address, command, **extras)
-        return bytes(bl_format.to_packet(raw))
-    except Exception as err:  # ir_codes raises its own error tree; shown to the user as is
+        return bl_format.to_packet(ir_codes.encode(protocol, address, command, **extras))
+    except ir_codes.IrCodesError as err:
         raise ProfileError(f"cannot encode {dict(spec)}: {err}") from err
 
 
@@ -138,11 +135,21 @@ def _ac_spec(data: Mapping[str, Any]) -> AcSpec:
     def strings(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(str(v) for v in data.get(key, default))
 
+    brand = str(data["brand"]).lower()
+    try:
+        from ir_codes import UnknownBrand
+        from ir_codes.ac import brand as ac_brand
+
+        low, high = ac_brand(brand).temp_range
+    except ImportError:  # pragma: no cover - ir_codes ships with homehub
+        low, high = 16.0, 30.0
+    except UnknownBrand as err:
+        raise ProfileError(str(err)) from err
     return AcSpec(
-        brand=str(data["brand"]).lower(),
+        brand=brand,
         modes=strings("modes", AC_MODES),
-        min_temperature=float(data.get("min_temperature", 16)),
-        max_temperature=float(data.get("max_temperature", 30)),
+        min_temperature=float(data.get("min_temperature", low)),
+        max_temperature=float(data.get("max_temperature", high)),
         fan_speeds=strings("fan_speeds", AC_FAN_SPEEDS),
         swings=strings("swings", AC_SWINGS),
     )
@@ -178,14 +185,14 @@ def load_profile(spec: str | Mapping[str, Any]) -> IrProfile:
     if isinstance(spec, Mapping):
         return parse_profile(spec, str(spec.get("name", "inline")))
     try:
-        from ir_codes import codesets
-    except ImportError:
-        raise ProfileError(
-            f"profile {spec!r} is a code set name, but ir_codes is not installed; give the "
-            "profile inline instead"
-        ) from None
-    try:
+        # imported by name: the code set module is optional and its types are not ours
+        codesets: Any = importlib.import_module("ir_codes.codesets")
         loaded = codesets.load_profile(spec)
+    except (ImportError, AttributeError):
+        raise ProfileError(
+            f"profile {spec!r} is a code set name, but this install has no ir_codes code sets; "
+            "give the profile inline instead"
+        ) from None
     except Exception as err:  # ir_codes' own errors carry the list of known names
         raise ProfileError(f"cannot load IR profile {spec!r}: {err}") from err
     data = loaded.to_dict() if hasattr(loaded, "to_dict") else loaded
@@ -194,18 +201,29 @@ def load_profile(spec: str | Mapping[str, Any]) -> IrProfile:
     return parse_profile(data, spec)
 
 
-def encode_ac(ac: AcSpec, state: Mapping[str, Any]) -> bytes:
-    """The whole-state AC frame for `state` as a Broadlink packet (through ir_codes.ac)."""
-    try:
-        from ir_codes.formats import broadlink as bl_format
+# The hub's fan_speed levels and swing choices onto ir_codes' A/C vocabulary.
+_FAN_TO_IR = {"auto": "auto", "1": "min", "2": "low", "3": "medium", "4": "high", "5": "max"}
+_SWING_TO_IR = {"off": "off", "vertical": "on", "horizontal": "on", "both": "on"}
 
-        from ir_codes import ac as ir_ac
-    except ImportError:
-        raise CommandFailed(
-            "air-conditioner profiles need the ir_codes package, which is not installed"
-        ) from None
+
+def encode_ac(ac: AcSpec, state: Mapping[str, Any]) -> bytes:
+    """The whole-state AC frame for hub-style `state` as a Broadlink packet (via ir_codes.ac)."""
+    from ir_codes import AcState, IrCodesError
+    from ir_codes import encode_ac as ir_encode_ac
+    from ir_codes.formats import broadlink as bl_format
+
+    fan = str(state.get("fan_speed", "auto"))
+    if fan not in _FAN_TO_IR:
+        raise CommandFailed(f"{ac.brand} remotes have fan speeds auto and 1..5, not {fan!r}")
+    swing = state.get("swing")
     try:
-        raw = ir_ac.encode_ac(ac.brand, dict(state))
-        return bytes(bl_format.to_packet(raw))
-    except Exception as err:  # ir_codes' messages name the bad field and its allowed values
-        raise CommandFailed(f"cannot make a {ac.brand} AC frame for {dict(state)}: {err}") from err
+        ir_state = AcState(
+            power=bool(state.get("power", True)),
+            mode=str(state.get("mode", "cool")),
+            target_temperature=float(state.get("target_temperature", 26)),
+            fan=_FAN_TO_IR[fan],
+            swing=_SWING_TO_IR.get(str(swing)) if swing is not None else None,
+        )
+        return bl_format.to_packet(ir_encode_ac(ac.brand, ir_state))
+    except IrCodesError as err:  # ir_codes' messages name the bad field and its allowed values
+        raise CommandFailed(f"cannot make a {ac.brand} AC frame: {err}") from err
