@@ -7,7 +7,8 @@ app.run()
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,12 +66,14 @@ class HomehubApp(App[int]):
         store: TokenStore | None = None,
         client_name: str = "homehub tui",
         browse_interfaces: list[str] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.client = client
         self.store = store
         self.client_name = client_name
         self.browse_interfaces = browse_interfaces
+        self.clock = clock
         self.devices: dict[str, Device] = {}
         self.hub_name = ""
         self.loaded = False
@@ -104,7 +107,6 @@ class HomehubApp(App[int]):
     def start_session(self) -> None:
         """Pair if there is no token, then follow the hub's events."""
         assert self.client is not None
-        self.sub_title = self.client.url
         if not self.client.token:
             self.set_link("problem", "not paired with this hub yet — enter the pairing code")
             self.push_screen(PairScreen(self.client.url), self._paired)
@@ -153,6 +155,9 @@ class HomehubApp(App[int]):
         """Read every device again (after connecting, or after missed events)."""
         assert self.client is not None
         devices = await self.client.devices()
+        if not self.hub_name:
+            self.hub_name = str((await self.client.health()).get("name") or "")
+            self.sub_title = self.hub_name
         self.devices = {d.id: d for d in devices}
         self.loaded = True
         self.home_changed.publish(None)

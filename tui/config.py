@@ -36,8 +36,11 @@ class TokenStore:
     def token_for(self, url: str, hub_id: str = "") -> str | None:
         """The saved token of a hub, by id first (its address may change), then by URL."""
         hubs = self._read()["hubs"]
-        for key in (hub_id, url.rstrip("/")):
-            entry = hubs.get(key) if key else None
+        url = url.rstrip("/")
+        entries = [hubs.get(hub_id)] if hub_id else []
+        entries += [hubs.get(url), *(e for e in hubs.values() if isinstance(e, dict)
+                                     and e.get("url") == url)]
+        for entry in entries:
             if isinstance(entry, dict) and entry.get("token"):
                 return str(entry["token"])
         return None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub.model import spec_for
+from hub.clock import ManualClock
+from hub.model import DiscoveredDevice, spec_for
 from integrations.virtual import VirtualDevice, VirtualIntegration
 from integrations.virtual.integration import demo_devices
 
@@ -56,3 +57,40 @@ async def wait_for(
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(step)
     return result
+
+
+class FindingVirtual(VirtualIntegration):
+    """Virtual devices plus a smart plug that is 'found on the network' and can be adopted."""
+
+    PLUG = DiscoveredDevice(
+        key="virtual-plug", integration="virtual", name="Smart plug 3F2A",
+        address="127.0.0.77", model="plug-v1",
+    )
+
+    async def discover(self) -> None:
+        """Announce the plug."""
+        await self.hub.discovered(self.PLUG)
+
+    async def adopt(self, found: DiscoveredDevice, options: Mapping[str, Any]) -> None:
+        """Add the plug as a device."""
+        plug = VirtualDevice(found.key, found.name, {"power": spec_for("power")},
+                             {"power": False})
+        self.devices[plug.id] = plug
+        await self.hub.add_device(plug.description())
+        await self.hub.report(plug.id, plug.values)
+
+
+T0 = 1_700_000_000.0
+STEP_S = 1800.0
+SAMPLES = 48
+
+
+async def seed_meter_history(clock: ManualClock, virtual: VirtualIntegration) -> float:
+    """A day of half-hourly meter readings (a fixed pattern); returns the final time."""
+    for i in range(1, SAMPLES):
+        await clock.set(T0 + i * STEP_S)
+        await virtual.sense(
+            "virtual-meter",
+            {"power_w": 300.0 + (i % 12) * 50.0, "energy_kwh": round(1234.5 + i * 0.25, 2)},
+        )
+    return T0 + (SAMPLES - 1) * STEP_S

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -42,10 +41,10 @@ class EnergyScreen(HubScreen):
         Binding("4", "range(3)", "30d"),
     ]
 
-    def __init__(self, now: Any = time.time) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.now = now
         self.range_index = 1
+        self.plot_title = ""
 
     def compose_body(self) -> Iterable[Widget]:
         with Horizontal(classes="toolbar"):
@@ -116,7 +115,7 @@ class EnergyScreen(HubScreen):
         if not isinstance(device_id, str) or not isinstance(prop, str):
             return
         label, span = RANGES[self.range_index]
-        end = float(self.now())
+        end = float(self.hub_app.clock())
         message = self.query_one("#energy-message", Static)
         try:
             points = await self.client.history(
@@ -144,7 +143,8 @@ class EnergyScreen(HubScreen):
         plt.clear_figure()
         xs = [(p["ts"] - end) / 3600 for p in points if p.get("value") is not None]
         ys = [float(p["value"]) for p in points if p.get("value") is not None]
-        plt.title(f"{prop} ({unit}), last {label}" if unit else f"{prop}, last {label}")
+        self.plot_title = f"{prop} ({unit}), last {label}" if unit else f"{prop}, last {label}"
+        plt.title(self.plot_title)
         plt.xlabel("hours before now")
         if xs:
             plt.plot(xs, ys, marker="braille")
