@@ -76,3 +76,39 @@ class ManualClock:
         self._now = max(self._now, when)
         for _ in range(5):
             await asyncio.sleep(0)
+
+
+class FileClock:
+    """Test-only: wall time read from a file another process writes (cross-process tests).
+
+    The file holds epoch seconds as text; a test writes a new value to move time for every
+    hub process that reads it. Selected by HOMEHUB_CLOCK_FILE (see `clock_from_env`).
+    """
+
+    POLL_S = 0.01
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._last = 0.0
+
+    def now(self) -> float:
+        """Epoch seconds from the file (the last good value while it is being rewritten)."""
+        try:
+            with open(self.path, encoding="ascii") as f:
+                self._last = max(self._last, float(f.read().strip()))
+        except (OSError, ValueError):
+            pass
+        return self._last
+
+    async def sleep_until(self, when: float) -> None:
+        """Poll the file until its time reaches `when`."""
+        while self.now() < when:  # noqa: ASYNC110 - the file is the only signal there is
+            await asyncio.sleep(self.POLL_S)
+
+
+def clock_from_env(env: dict[str, str] | None = None) -> Clock:
+    """FileClock if HOMEHUB_CLOCK_FILE is set (tests only), else the system clock."""
+    import os
+
+    path = (env if env is not None else dict(os.environ)).get("HOMEHUB_CLOCK_FILE")
+    return FileClock(path) if path else SystemClock()

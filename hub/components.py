@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from hub.config import HubConfig
 from hub.discovery.component import lan_discovery
+from hub.rules import rules_component
 
 if TYPE_CHECKING:
     from hub.app import HubComponent
@@ -20,7 +21,7 @@ ComponentFactory = Callable[[HubConfig], "HubComponent | None"]
 
 def default_components(config: HubConfig) -> list[HubComponent]:
     """The components `homehub hub` and `homehub demo` run."""
-    factories: list[ComponentFactory] = [lan_discovery]
+    factories: list[ComponentFactory] = [lan_discovery, rules_component]
     out = []
     for factory in factories:
         component = factory(config)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,8 +64,15 @@ def _to_python(node: yaml.Node, loader: _Loader, path: Path, marks: dict[Path, y
     raise RuleValidationError([Problem("", "unsupported YAML node", node.start_mark.line + 1)])
 
 
-def load_rules_yaml(text: str) -> list[Rule]:
-    """Parse a YAML document (a list of rules, or {rules: [...]}) into validated rules."""
+Check = Callable[[Rule, Path], list[tuple[Path, str]]]
+
+
+def load_rules_yaml(text: str, check: Check | None = None) -> list[Rule]:
+    """Parse a YAML document (a list of rules, or {rules: [...]}) into validated rules.
+
+    `check(rule, path)` may add problems that need more than the rule itself (the hub's
+    location, the property vocabulary); they are reported with their lines too.
+    """
     loader = _Loader(text)
     marks: dict[Path, yaml.Mark] = {}
     try:
@@ -95,9 +102,13 @@ def load_rules_yaml(text: str) -> list[Rule]:
     problems: list[Problem] = []
     for i, item in enumerate(data):
         try:
-            rules.append(Rule.model_validate(item))
+            rule = Rule.model_validate(item)
         except ValidationError as err:
             problems.extend(problems_from(err, item, (*base, i), marks))
+            continue
+        rules.append(rule)
+        if check is not None:
+            problems.extend(_problem(p, m, marks) for p, m in check(rule, (*base, i)))
     seen: dict[str, int] = {}
     for i, rule in enumerate(rules):
         if rule.id and rule.id in seen:

@@ -1,0 +1,152 @@
+"""Endpoints of the rule engine: /api/v1/rules... and /api/v1/scenes..."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.api.messages import ApiResponse
+from hub.api.router import Call, Router
+from hub.errors import Invalid
+from hub.rules.errors import RuleValidationError
+from hub.rules.model import Rule
+from hub.rules.yaml_io import Problem, dump_rules_yaml, load_rules_yaml
+
+if TYPE_CHECKING:
+    from hub.rules.engine import RulesEngine
+
+
+class SceneBody(BaseModel):
+    """A scene: the values to ask of each device."""
+
+    model_config = ConfigDict(extra="forbid")
+    devices: dict[str, dict[str, Any]] = Field(min_length=1, max_length=200)
+
+
+def _import_text(raw: bytes) -> tuple[str, bool]:
+    """The YAML text of an import body: {"yaml": ..., "replace"?}, a JSON string, or YAML."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("the body must be UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return text, False
+    if isinstance(data, str):
+        return data, False
+    if isinstance(data, dict) and isinstance(data.get("yaml"), str):
+        return data["yaml"], bool(data.get("replace", False))
+    # Plain YAML that happens to be valid JSON (a flow list of rules) is still YAML.
+    return text, False
+
+
+def add_routes(router: Router, engine: RulesEngine) -> None:
+    """Register the rule and scene endpoints."""
+    add = router.add
+
+    @add("GET", "/rules", "List rules", tag="rules")
+    async def list_rules(call: Call) -> Any:
+        return {"rules": [r.to_doc() for r in engine.all()]}
+
+    @add(
+        "POST",
+        "/rules",
+        "Create a rule",
+        body=Rule,
+        status=201,
+        tag="rules",
+        responses={422: "the rule is not valid; details.errors lists each field"},
+    )
+    async def create_rule(call: Call) -> Any:
+        rule = await engine.save(call.body, create=True)
+        return rule.to_doc()
+
+    @add("GET", "/rules/export", 'All rules as YAML ({"yaml": text})', tag="rules")
+    async def export_rules(call: Call) -> Any:
+        return {"yaml": dump_rules_yaml(engine.all())}
+
+    @add(
+        "POST",
+        "/rules/import",
+        "Create or replace rules from YAML (body: YAML text, a JSON string, or "
+        '{"yaml": text, "replace": bool}); errors give line and field',
+        tag="rules",
+        responses={422: "the YAML is not valid; details.errors has line, column, field"},
+    )
+    async def import_rules(call: Call) -> Any:
+        text, replace = _import_text(call.request.body)
+        rules = load_rules_yaml(text, engine.problems)
+        missing_ids = [i for i, r in enumerate(rules) if not r.id]
+        if missing_ids:
+            raise RuleValidationError(
+                [Problem(f"{i}.id", "imported rules need an id") for i in missing_ids]
+            )
+        saved = [await engine.save(rule) for rule in rules]
+        removed = []
+        if replace:
+            keep = {r.id for r in saved}
+            for rule in engine.all():
+                if rule.id not in keep:
+                    await engine.delete(rule.id)
+                    removed.append(rule.id)
+        return {"imported": [r.id for r in saved], "removed": removed}
+
+    @add("GET", "/rules/{rule_id}", "One rule", tag="rules")
+    async def get_rule(call: Call) -> Any:
+        return engine.get(call.params["rule_id"]).to_doc()
+
+    @add("PUT", "/rules/{rule_id}", "Create or replace a rule", body=Rule, tag="rules")
+    async def put_rule(call: Call) -> Any:
+        rule_id = call.params["rule_id"]
+        body: Rule = call.body
+        if body.id and body.id != rule_id:
+            raise Invalid(f"the body's id {body.id!r} differs from the path's {rule_id!r}")
+        rule = await engine.save(body.model_copy(update={"id": rule_id}))
+        return rule.to_doc()
+
+    @add("DELETE", "/rules/{rule_id}", "Delete a rule", status=204, tag="rules")
+    async def delete_rule(call: Call) -> Any:
+        await engine.delete(call.params["rule_id"])
+        return ApiResponse(204)
+
+    @add("POST", "/rules/{rule_id}/enable", "Turn a rule on", tag="rules")
+    async def enable(call: Call) -> Any:
+        return (await engine.set_enabled(call.params["rule_id"], True)).to_doc()
+
+    @add("POST", "/rules/{rule_id}/disable", "Turn a rule off", tag="rules")
+    async def disable(call: Call) -> Any:
+        return (await engine.set_enabled(call.params["rule_id"], False)).to_doc()
+
+    @add(
+        "POST",
+        "/rules/{rule_id}/dry-run",
+        "Would this rule fire now, and if not, why not? (runs nothing)",
+        tag="rules",
+    )
+    async def dry_run(call: Call) -> Any:
+        return engine.dry_run(call.params["rule_id"])
+
+    @add("GET", "/rules/{rule_id}/traces", "The last runs of a rule, newest first", tag="rules")
+    async def traces(call: Call) -> Any:
+        return {"traces": list(reversed(engine.traces(call.params["rule_id"])))}
+
+    @add("GET", "/scenes", "Stored scenes", tag="rules")
+    async def scenes(call: Call) -> Any:
+        return {"scenes": [{"name": k, "devices": v} for k, v in sorted(engine.scenes.items())]}
+
+    @add("PUT", "/scenes/{name}", "Create or replace a scene", body=SceneBody, tag="rules")
+    async def put_scene(call: Call) -> Any:
+        await engine.save_scene(call.params["name"], call.body.devices)
+        return {"name": call.params["name"], "devices": call.body.devices}
+
+    @add("DELETE", "/scenes/{name}", "Delete a scene", status=204, tag="rules")
+    async def delete_scene(call: Call) -> Any:
+        await engine.delete_scene(call.params["name"])
+        return ApiResponse(204)
+
+    @add("POST", "/scenes/{name}/run", "Apply a scene now", status=202, tag="rules")
+    async def run_scene(call: Call) -> Any:
+        return {"commands": await engine.run_scene(call.params["name"])}

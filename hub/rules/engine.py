@@ -1,0 +1,982 @@
+"""The rule engine: indexed triggers, conditions, run modes, actions, durable timers, traces.
+
+A state change looks up `(device, property)` in a dict and touches only the rules listed
+there; nothing scans all rules. Timed things (`for:`, delays, reminders, time triggers) are
+rows in SQLite (see timers.py) and fire at their stored due time after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hub.errors import HubError, NotFound
+from hub.events import DeviceAvailability, NamedEvent, PresenceChanged, StateChanged
+from hub.model import PropertyValueError
+from hub.model.vocabulary import spec_for
+from hub.rules.conditions import (
+    MISSING,
+    check,
+    check_all,
+    describe_range,
+    in_range,
+    same_value,
+)
+from hub.rules.errors import RuleValidationError
+from hub.rules.model import (
+    SCHEDULED_TRIGGERS,
+    Action,
+    AvailabilityTrigger,
+    CommandAction,
+    Condition,
+    CronTrigger,
+    DelayAction,
+    EventAction,
+    EventTrigger,
+    MissedPolicy,
+    NotifyAction,
+    NumericCondition,
+    NumericTrigger,
+    PresenceTrigger,
+    RemindAction,
+    Rule,
+    RunMode,
+    SceneAction,
+    SetAction,
+    StateCondition,
+    StateTrigger,
+    SunTrigger,
+    TimeTrigger,
+    Trigger,
+)
+from hub.rules.notify import BusSink, LogSink, Notice, NotificationSink
+from hub.rules.schedule import Place, ScheduledTrigger, next_fire
+from hub.rules.timers import Timer, TimerStore, TimerWheel
+from hub.rules.yaml_io import Path, Problem
+
+if TYPE_CHECKING:
+    from hub.api.router import Router
+    from hub.app import Hub
+
+_LOG = logging.getLogger(__name__)
+
+TRACES_PER_RULE = 20
+TRACE_FLUSH_S = 1.0
+
+
+class _HubFacts:
+    """Conditions read the registry's shadows, the presence table and the hub clock."""
+
+    def __init__(self, hub: Hub, place: Place) -> None:
+        self._hub = hub
+        self.place = place
+
+    def value(self, device: str, prop: str) -> Any:
+        rec = self._hub.registry.devices.get(device)
+        if rec is None:
+            return MISSING
+        reported = rec.shadow.reported.get(prop)
+        return MISSING if reported is None else reported.value
+
+    def now(self) -> float:
+        return self._hub.clock.now()
+
+    def people(self) -> Mapping[str, bool]:
+        return {p: bool(v.get("home")) for p, v in self._hub.presence.people.items()}
+
+    def online(self, device: str) -> bool | None:
+        rec = self._hub.registry.devices.get(device)
+        return None if rec is None else rec.online
+
+
+@dataclass(slots=True)
+class Run:
+    """One execution of a rule's actions."""
+
+    id: str
+    rule_id: str
+    context: dict[str, Any]
+    trace: dict[str, Any]
+    task: asyncio.Task[None] | None = None
+    delay_timer: str | None = None
+
+
+@dataclass(slots=True)
+class _RuleState:
+    rule: Rule
+    active: list[Run] = field(default_factory=list)
+    queue: deque[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=deque)
+    traces: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=TRACES_PER_RULE))
+
+
+_Entry = tuple[str, int]  # (rule id, trigger index)
+
+
+class RulesEngine:
+    """Holds the rules and runs them; a HubComponent (start/stop/register_routes)."""
+
+    def __init__(self, sinks: Sequence[NotificationSink] | None = None) -> None:
+        self._sinks_arg = sinks
+        self.sinks: list[NotificationSink] = []
+        self.rules: dict[str, _RuleState] = {}
+        self.scenes: dict[str, dict[str, dict[str, Any]]] = {}
+        self._state_index: dict[tuple[str, str], list[_Entry]] = {}
+        self._avail_index: dict[str, list[_Entry]] = {}
+        self._event_index: dict[str, list[_Entry]] = {}
+        self._presence_index: list[_Entry] = []
+        self._hub: Hub | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._dirty_traces: set[str] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._flusher: asyncio.Task[None] | None = None
+        self.place = Place()
+        self.store: TimerStore
+        self.wheel: TimerWheel
+        self.facts: _HubFacts
+        self.started_at = 0.0
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def hub(self) -> Hub:
+        """The hub this engine runs in."""
+        if self._hub is None:
+            raise RuntimeError("the rules engine is not started")
+        return self._hub
+
+    async def start(self, hub: Hub) -> None:
+        """Load rules, scenes, traces and timers; subscribe to the bus; re-arm deadlines."""
+        self._hub = hub
+        cfg = hub.config
+        self.place = Place(cfg.timezone, cfg.latitude, cfg.longitude)
+        self.facts = _HubFacts(hub, self.place)
+        self.sinks = (
+            list(self._sinks_arg)
+            if self._sinks_arg is not None
+            else [
+                LogSink(),
+                BusSink(hub.bus),
+            ]
+        )
+        self.store = TimerStore(hub.db)
+        self.wheel = TimerWheel(self.store, hub.clock)
+        self.started_at = hub.clock.now()
+        for rid, doc, enabled in await hub.db.fetchall("SELECT id, doc, enabled FROM rules"):
+            try:
+                rule = Rule.model_validate({**json.loads(doc), "id": rid, "enabled": bool(enabled)})
+            except ValueError:
+                _LOG.exception("stored rule %s no longer validates; it stays off", rid)
+                continue
+            self.rules[rid] = _RuleState(rule)
+        for name, doc in await hub.db.fetchall("SELECT name, doc FROM rule_scenes"):
+            self.scenes[name] = json.loads(doc)
+        for rid, doc in await hub.db.fetchall(
+            "SELECT rule_id, doc FROM rule_traces ORDER BY ts, seq"
+        ):
+            if rid in self.rules:
+                self.rules[rid].traces.append(json.loads(doc))
+        for state in self.rules.values():
+            if state.rule.enabled:
+                self._index(state.rule)
+        self.store.start()
+        await self._restore_timers()
+        for state in self.rules.values():
+            if state.rule.enabled:
+                self._schedule_time_triggers(state.rule)
+        bus = hub.bus
+        self._unsubscribe = [
+            bus.subscribe(self._on_state, [StateChanged]),
+            bus.subscribe(self._on_availability, [DeviceAvailability]),
+            bus.subscribe(self._on_presence, [PresenceChanged]),
+            bus.subscribe(self._on_named, [NamedEvent]),
+        ]
+        self._flusher = asyncio.create_task(self._flush_loop(), name="rule-trace-flush")
+
+    async def stop(self) -> None:
+        """Stop runs and timers (their rows stay, to fire after the next start); save traces."""
+        self._stopping = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        runs = [r for s in self.rules.values() for r in s.active]
+        for run in runs:
+            if run.task is not None:
+                run.task.cancel()
+        tasks = [r.task for r in runs if r.task is not None] + list(self._background)
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.wheel.stop()
+        await self.store.stop()
+        await self.flush_traces()
+
+    def register_routes(self, router: Router) -> None:
+        """Add /api/v1/rules..., /api/v1/scenes..."""
+        from hub.rules.api import add_routes
+
+        add_routes(router, self)
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    # ------------------------------------------------------------------ index
+    def _index(self, rule: Rule) -> None:
+        for i, trig in enumerate(rule.triggers):
+            entry = (rule.id, i)
+            if isinstance(trig, StateTrigger | NumericTrigger):
+                self._state_index.setdefault((trig.device, trig.property), []).append(entry)
+            elif isinstance(trig, AvailabilityTrigger):
+                self._avail_index.setdefault(trig.device, []).append(entry)
+            elif isinstance(trig, EventTrigger):
+                self._event_index.setdefault(trig.name, []).append(entry)
+            elif isinstance(trig, PresenceTrigger):
+                self._presence_index.append(entry)
+
+    def _unindex(self, rule: Rule) -> None:
+        def drop(index: dict[Any, list[_Entry]], key: Any) -> None:
+            entries = [e for e in index.get(key, ()) if e[0] != rule.id]
+            if entries:
+                index[key] = entries
+            else:
+                index.pop(key, None)
+
+        for trig in rule.triggers:
+            if isinstance(trig, StateTrigger | NumericTrigger):
+                drop(self._state_index, (trig.device, trig.property))
+            elif isinstance(trig, AvailabilityTrigger):
+                drop(self._avail_index, trig.device)
+            elif isinstance(trig, EventTrigger):
+                drop(self._event_index, trig.name)
+        self._presence_index = [e for e in self._presence_index if e[0] != rule.id]
+
+    # ------------------------------------------------------------------ bus handlers
+    def _on_state(self, ev: StateChanged) -> None:
+        index = self._state_index
+        for key, new in ev.changes.items():
+            entries = index.get((ev.device, key))
+            if not entries:
+                continue
+            old = ev.previous.get(key)
+            for rule_id, i in entries:
+                trig = self.rules[rule_id].rule.triggers[i]
+                if isinstance(trig, NumericTrigger):
+                    inside = in_range(new, trig.above, trig.below)
+                    crossed = inside and not in_range(old, trig.above, trig.below)
+                    ctx_extra = {"range": describe_range(trig.above, trig.below)}
+                else:
+                    assert isinstance(trig, StateTrigger)
+                    inside = True if trig.to is None else same_value(trig.to, new)
+                    crossed = inside and (trig.from_ is None or same_value(trig.from_, old))
+                    ctx_extra = {}
+                ctx = {
+                    "trigger": i,
+                    "type": trig.type,
+                    "ts": ev.ts,
+                    "device": ev.device,
+                    "property": key,
+                    "value": new,
+                    "previous": old,
+                    **ctx_extra,
+                }
+                self._edge(rule_id, i, trig.for_, inside, crossed, ctx)
+
+    def _edge(
+        self,
+        rule_id: str,
+        i: int,
+        hold: float | None,
+        inside: bool,
+        crossed: bool,
+        ctx: dict[str, Any],
+    ) -> None:
+        """Fire on a crossing, or (with `for`) arm a countdown that leaving the range cancels."""
+        if hold is None:
+            if crossed:
+                self.fire(rule_id, ctx)
+            return
+        timer_id = f"{rule_id}#for{i}"
+        if not inside:
+            if self.wheel.get(timer_id) is not None:
+                self.wheel.cancel(timer_id)
+            return
+        if crossed and self.wheel.get(timer_id) is None:
+            # An armed countdown is never restarted: the first crossing keeps its due time.
+            ctx = {**ctx, "since": ctx["ts"], "ts": ctx["ts"] + hold}
+            timer = Timer(timer_id, rule_id, "for", ctx["ts"], {"context": ctx})
+            self.wheel.arm(timer, self._for_due)
+
+    def _on_availability(self, ev: DeviceAvailability) -> None:
+        for rule_id, i in self._avail_index.get(ev.device, ()):
+            trig = self.rules[rule_id].rule.triggers[i]
+            assert isinstance(trig, AvailabilityTrigger)
+            inside = ev.online == (trig.to == "online")
+            ctx = {
+                "trigger": i,
+                "type": trig.type,
+                "ts": ev.ts,
+                "device": ev.device,
+                "online": ev.online,
+                "reason": ev.reason,
+            }
+            self._edge(rule_id, i, trig.for_, inside, inside, ctx)
+
+    def _on_presence(self, ev: PresenceChanged) -> None:
+        if not self._presence_index:
+            return
+        home_now = sum(1 for h in self.facts.people().values() if h)
+        for rule_id, i in self._presence_index:
+            trig = self.rules[rule_id].rule.triggers[i]
+            assert isinstance(trig, PresenceTrigger)
+            if trig.person is not None and trig.person != ev.person:
+                continue
+            if trig.to == "home":
+                hit = ev.home
+            elif trig.to == "away":
+                hit = not ev.home
+            elif trig.to == "everyone_away":
+                hit = not ev.home and home_now == 0
+            else:
+                hit = ev.home and home_now == 1
+            if hit:
+                ctx = {
+                    "trigger": i,
+                    "type": trig.type,
+                    "ts": ev.ts,
+                    "person": ev.person,
+                    "home": ev.home,
+                }
+                self.fire(rule_id, ctx)
+
+    def _on_named(self, ev: NamedEvent) -> None:
+        for rule_id, i in self._event_index.get(ev.name, ()):
+            ctx = {"trigger": i, "type": "event", "ts": ev.ts, "name": ev.name, "data": ev.data}
+            self.fire(rule_id, ctx)
+
+    # ------------------------------------------------------------------ firing
+    def fire(self, rule_id: str, ctx: dict[str, Any]) -> Run | None:
+        """A trigger fired: check conditions, then start a run as the rule's mode says."""
+        state = self.rules.get(rule_id)
+        if state is None or not state.rule.enabled:
+            return None
+        rule = state.rule
+        trace: dict[str, Any] = {
+            "run_id": secrets.token_hex(6),
+            "rule_id": rule_id,
+            "ts": self.hub.clock.now(),
+            "trigger": ctx,
+            "result": "",
+            "steps": [],
+        }
+        if rule.conditions:
+            failed, why = check_all(rule.conditions, self.facts)
+            if failed is not None:
+                trace["result"] = "condition_failed"
+                trace["condition"] = {"index": failed, "reason": why}
+                self._keep_trace(state, trace)
+                return None
+            trace["conditions"] = why
+        mode = rule.mode
+        if state.active:
+            if mode is RunMode.SINGLE:
+                trace["result"] = "skipped"
+                trace["reason"] = "already running (mode single)"
+                self._keep_trace(state, trace)
+                return None
+            if mode is RunMode.RESTART:
+                for old in list(state.active):
+                    self._cancel_run(state, old, "restarted by a new trigger")
+            elif mode is RunMode.QUEUED:
+                if len(state.queue) >= rule.max_runs:
+                    trace["result"] = "skipped"
+                    trace["reason"] = f"queue full ({rule.max_runs} waiting)"
+                    self._keep_trace(state, trace)
+                    return None
+                trace["result"] = "queued"
+                state.queue.append((ctx, trace))
+                return None
+            elif len(state.active) >= rule.max_runs:
+                trace["result"] = "skipped"
+                trace["reason"] = f"{rule.max_runs} runs already going (mode parallel)"
+                self._keep_trace(state, trace)
+                return None
+        return self._start_run(state, ctx, trace, 0)
+
+    def _start_run(
+        self, state: _RuleState, ctx: dict[str, Any], trace: dict[str, Any], start: int
+    ) -> Run:
+        run = Run(trace["run_id"], state.rule.id, ctx, trace)
+        trace["result"] = "running"
+        self._keep_trace(state, trace)
+        state.active.append(run)
+        run.task = asyncio.create_task(self._execute(state, run, start), name=f"rule-{run.id}")
+        return run
+
+    def _cancel_run(self, state: _RuleState, run: Run, why: str) -> None:
+        if run.task is not None:
+            run.task.cancel()
+        if run.delay_timer is not None:
+            self.wheel.cancel(run.delay_timer)
+        run.trace["result"] = "cancelled"
+        run.trace["reason"] = why
+        self._dirty_traces.add(state.rule.id)
+        with contextlib.suppress(ValueError):
+            state.active.remove(run)
+
+    async def _execute(self, state: _RuleState, run: Run, start: int) -> None:
+        rule = state.rule
+        trace = run.trace
+        try:
+            for index in range(start, len(rule.actions)):
+                action = rule.actions[index]
+                step: dict[str, Any] = {"action": index, "type": action.type}
+                trace["steps"].append(step)
+                if isinstance(action, DelayAction):
+                    due = self.hub.clock.now() + action.for_
+                    step["until"] = due
+                    timer_id = f"{rule.id}#run-{run.id}"
+                    run.delay_timer = timer_id
+                    waited = asyncio.get_running_loop().create_future()
+
+                    async def resume(timer: Timer, done: asyncio.Future[bool] = waited) -> None:
+                        got = await self.store.claim(timer)
+                        if not done.done():
+                            done.set_result(got)
+
+                    timer = Timer(
+                        timer_id,
+                        rule.id,
+                        "delay",
+                        due,
+                        {
+                            "run_id": run.id,
+                            "next": index + 1,
+                            "context": run.context,
+                            "trace": trace,
+                        },
+                    )
+                    self.wheel.arm(timer, resume)
+                    if not await waited:
+                        step["result"] = "cancelled"
+                        return
+                    run.delay_timer = None
+                    step["result"] = "done"
+                    continue
+                try:
+                    step["result"] = await self._act(rule, action, index, run)
+                except HubError as err:
+                    step["error"] = err.message
+                    trace["result"] = "error"
+                    return
+                except Exception as err:
+                    _LOG.exception("rule %s: action %d failed", rule.id, index)
+                    step["error"] = f"internal error: {err}"
+                    trace["result"] = "error"
+                    return
+            trace["result"] = "done"
+        finally:
+            trace["finished"] = self.hub.clock.now()
+            self._dirty_traces.add(rule.id)
+            with contextlib.suppress(ValueError):
+                state.active.remove(run)
+            if (
+                state.queue
+                and not state.active
+                and not self._stopping
+                and self.rules.get(rule.id) is state
+            ):
+                ctx, queued_trace = state.queue.popleft()
+                self._start_run(state, ctx, queued_trace, 0)
+
+    async def _act(self, rule: Rule, action: Action, index: int, run: Run) -> Any:
+        hub = self.hub
+        if isinstance(action, EventAction):
+            hub.bus.publish(NamedEvent(ts=hub.clock.now(), name=action.name, data=action.data))
+            return "fired"
+        if isinstance(action, SetAction):
+            ack = await hub.registry.write_desired(action.device, action.values, ttl_s=action.ttl)
+            return {"command_id": ack.command_id}
+        if isinstance(action, CommandAction):
+            ack = await hub.registry.send_command(action.device, action.command, action.params)
+            return {"command_id": ack.command_id}
+        if isinstance(action, SceneAction):
+            return await self.run_scene(action.scene)
+        if isinstance(action, NotifyAction):
+            notice = Notice(hub.clock.now(), rule.id, action.message, action.title)
+            return await self._notify(notice)
+        if isinstance(action, RemindAction):
+            return self._start_reminder(rule, action, index, run)
+        raise TypeError(f"unknown action {action!r}")
+
+    async def _notify(self, notice: Notice) -> dict[str, Any]:
+        failures = {}
+        for sink in self.sinks:
+            try:
+                await sink.send(notice)
+            except Exception as err:
+                _LOG.warning("notification sink %r failed: %s", sink, err)
+                failures[type(sink).__name__] = str(err)
+        return {"sent": notice.message, **({"failed": failures} if failures else {})}
+
+    async def run_scene(self, name: str) -> dict[str, Any]:
+        """Apply a stored scene; returns the command id per device."""
+        scene = self.scenes.get(name)
+        if scene is None:
+            raise NotFound(f"no scene {name!r}; PUT /api/v1/scenes/{name} creates it")
+        out = {}
+        for device, values in scene.items():
+            ack = await self.hub.registry.write_desired(device, values)
+            out[device] = ack.command_id
+        return out
+
+    # ------------------------------------------------------------------ reminders
+    def _start_reminder(self, rule: Rule, action: RemindAction, index: int, run: Run) -> Any:
+        timer_id = f"{rule.id}#remind{index}"
+        existing = self.wheel.get(timer_id)
+        if existing is not None and rule.mode is not RunMode.RESTART:
+            return {"already_reminding_since": existing.payload["anchor"]}
+        anchor = float(run.context.get("ts", self.hub.clock.now()))
+        payload = {"anchor": anchor, "sent": 0, "action": index, "context": run.context}
+        timer = Timer(timer_id, rule.id, "remind", anchor + action.every, payload)
+        self.wheel.arm(timer, self._remind_due)
+        return {"first_at": timer.due, "every": action.every, "max": action.max}
+
+    def _remind_while(self, rule: Rule, action: RemindAction, ctx: Mapping[str, Any]) -> Any:
+        if action.while_ is not None:
+            return action.while_
+        # No explicit `while`: remind while the trigger's own state still holds.
+        i = ctx.get("trigger")
+        trig = rule.triggers[i] if isinstance(i, int) and i < len(rule.triggers) else None
+        if isinstance(trig, StateTrigger) and trig.to is not None:
+            return StateCondition.model_validate(
+                {"device": trig.device, "property": trig.property, "is": trig.to}
+            )
+        if isinstance(trig, NumericTrigger):
+            return NumericCondition(
+                device=trig.device, property=trig.property, above=trig.above, below=trig.below
+            )
+        return None
+
+    async def _remind_due(self, timer: Timer, late: bool = False) -> None:
+        state = self.rules.get(timer.rule_id)
+        index = int(timer.payload["action"])
+        if state is None or index >= len(state.rule.actions):
+            await self.store.claim(timer)
+            return
+        action = state.rule.actions[index]
+        if not isinstance(action, RemindAction):
+            await self.store.claim(timer)
+            return
+        now = self.hub.clock.now()
+        anchor = float(timer.payload["anchor"])
+        sent = int(timer.payload["sent"])
+        # Occurrences that passed while the hub was down count against `max`.
+        slot = round((timer.due - anchor) / action.every)
+        missed_slots = max(0, int((now - anchor) // action.every) - slot) if late else 0
+        trace = self._timer_trace(state, timer, "remind")
+        cond = self._remind_while(state.rule, action, timer.payload.get("context", {}))
+        if cond is not None:
+            ok, why = check(cond, self.facts)
+            if not ok:
+                if await self.store.claim(timer):
+                    trace.update(result="cleared", reason=why)
+                    self._keep_trace(state, trace)
+                return
+        skip = late and state.rule.missed is MissedPolicy.SKIP
+        count = sent + (0 if skip else 1)
+        last_slot = slot + missed_slots
+        if last_slot >= action.max or count >= action.max:
+            claimed = await self.store.claim(timer)
+        else:
+            nxt = timer.moved(anchor + (last_slot + 1) * action.every, sent=count)
+            claimed = await self.store.claim_and_move(timer, nxt)
+            if claimed:
+                self.wheel.arm(nxt, self._remind_due, persist=False)
+        if not claimed:
+            return
+        if skip:
+            trace.update(result="skipped", reason="missed while the hub was down (missed: skip)")
+        else:
+            notice = Notice(now, state.rule.id, action.message, action.title, "remind", count)
+            trace["steps"].append({"type": "remind", "result": await self._notify(notice)})
+            trace["count"] = count
+            trace["result"] = "done"
+        trace["finished"] = self.hub.clock.now()
+        self._keep_trace(state, trace)
+
+    # ------------------------------------------------------------------ `for` and schedules
+    async def _for_due(self, timer: Timer, late: bool = False) -> None:
+        if not await self.store.claim(timer):
+            return
+        state = self.rules.get(timer.rule_id)
+        if state is None or not state.rule.enabled:
+            return
+        ctx = dict(timer.payload["context"])
+        if late and state.rule.missed is MissedPolicy.SKIP:
+            trace = self._timer_trace(state, timer, "for")
+            trace.update(result="skipped", reason="due while the hub was down (missed: skip)")
+            self._keep_trace(state, trace)
+            return
+        i = int(ctx["trigger"])
+        trig = state.rule.triggers[i] if i < len(state.rule.triggers) else None
+        held, why = self._still_holds(trig)
+        if not held:
+            trace = self._timer_trace(state, timer, "for")
+            trace.update(result="skipped", reason=f"no longer held: {why}")
+            self._keep_trace(state, trace)
+            return
+        if late:
+            ctx["late"] = True
+        self.fire(timer.rule_id, ctx)
+
+    def _still_holds(self, trig: Trigger | None) -> tuple[bool, str]:
+        if isinstance(trig, StateTrigger):
+            value = self.facts.value(trig.device, trig.property)
+            return same_value(trig.to, value), f"{trig.device}.{trig.property} is {value!r}"
+        if isinstance(trig, NumericTrigger):
+            value = self.facts.value(trig.device, trig.property)
+            ok = in_range(value, trig.above, trig.below)
+            return ok, f"{trig.device}.{trig.property} is {value!r}"
+        if isinstance(trig, AvailabilityTrigger):
+            online = self.facts.online(trig.device)
+            return online == (trig.to == "online"), f"{trig.device} online={online}"
+        return False, "the trigger changed"
+
+    def _schedule_time_triggers(self, rule: Rule) -> None:
+        now = self.hub.clock.now()
+        for i, trig in enumerate(rule.triggers):
+            if not isinstance(trig, SCHEDULED_TRIGGERS):
+                continue
+            timer_id = f"{rule.id}#at{i}"
+            if self.wheel.get(timer_id) is not None:
+                continue
+            due = next_fire(trig, now, self.place)
+            if due is None:
+                continue
+            self.wheel.arm(Timer(timer_id, rule.id, "schedule", due, {"trigger": i}), self._at_due)
+
+    async def _at_due(self, timer: Timer, late: bool = False) -> None:
+        state = self.rules.get(timer.rule_id)
+        i = int(timer.payload["trigger"])
+        trig = state.rule.triggers[i] if state and i < len(state.rule.triggers) else None
+        if state is None or not state.rule.enabled or not isinstance(trig, SCHEDULED_TRIGGERS):
+            await self.store.claim(timer)
+            return
+        now = self.hub.clock.now()
+        # Next firing counts from the due time (no drift), but never lands in the past.
+        nxt_due = next_fire(trig, max(timer.due, now) if late else timer.due, self.place)
+        if nxt_due is None:
+            claimed = await self.store.claim(timer)
+        else:
+            nxt = timer.moved(nxt_due)
+            claimed = await self.store.claim_and_move(timer, nxt)
+            if claimed:
+                self.wheel.arm(nxt, self._at_due, persist=False)
+        if not claimed:
+            return
+        if late and state.rule.missed is MissedPolicy.SKIP:
+            trace = self._timer_trace(state, timer, "schedule")
+            trace.update(result="skipped", reason="missed while the hub was down (missed: skip)")
+            self._keep_trace(state, trace)
+            return
+        ctx = {"trigger": i, "type": trig.type, "ts": timer.due, **_describe_schedule(trig)}
+        if late:
+            ctx["late"] = True
+        self.fire(timer.rule_id, ctx)
+
+    async def _delay_due_after_restart(self, timer: Timer, late: bool = False) -> None:
+        if not await self.store.claim(timer):
+            return
+        state = self.rules.get(timer.rule_id)
+        if state is None or not state.rule.enabled:
+            return
+        trace = dict(timer.payload.get("trace") or {})
+        trace.setdefault("steps", [])
+        if late and state.rule.missed is MissedPolicy.SKIP:
+            trace.update(result="skipped", reason="delay ended while the hub was down")
+            self._keep_trace(state, trace)
+            return
+        trace["resumed"] = self.hub.clock.now()
+        if trace["steps"]:
+            trace["steps"][-1]["result"] = "done"
+        ctx = dict(timer.payload["context"])
+        self._start_run(state, ctx, trace, int(timer.payload["next"]))
+
+    async def _restore_timers(self) -> None:
+        now = self.hub.clock.now()
+        handlers = {
+            "for": self._for_due,
+            "remind": self._remind_due,
+            "schedule": self._at_due,
+            "delay": self._delay_due_after_restart,
+        }
+        for timer in await self.store.load():
+            state = self.rules.get(timer.rule_id)
+            handler = handlers.get(timer.kind)
+            if state is None or not state.rule.enabled or handler is None:
+                self.store.delete(timer.id)
+                continue
+            if timer.due <= now:
+                # Overdue: exactly one late firing, decided by the rule's `missed` policy.
+                self._spawn(handler(timer, True), f"rule-late-{timer.id}")
+            else:
+                self.wheel.arm(timer, handler, persist=False)
+
+    # ------------------------------------------------------------------ traces
+    def _timer_trace(self, state: _RuleState, timer: Timer, kind: str) -> dict[str, Any]:
+        return {
+            "run_id": secrets.token_hex(6),
+            "rule_id": state.rule.id,
+            "ts": self.hub.clock.now(),
+            "timer": {"kind": kind, "due": timer.due},
+            "result": "",
+            "steps": [],
+        }
+
+    def _keep_trace(self, state: _RuleState, trace: dict[str, Any]) -> None:
+        if not state.traces or state.traces[-1] is not trace:
+            state.traces.append(trace)
+        self._dirty_traces.add(state.rule.id)
+
+    def traces(self, rule_id: str) -> list[dict[str, Any]]:
+        """The last runs of a rule, newest last."""
+        return list(self._state(rule_id).traces)
+
+    async def flush_traces(self) -> None:
+        """Write the traces of rules that ran since the last flush."""
+        if not self._dirty_traces:
+            return
+        dirty, self._dirty_traces = self._dirty_traces, set()
+        async with self.hub.db.transaction() as conn:
+            for rule_id in dirty:
+                state = self.rules.get(rule_id)
+                await conn.execute("DELETE FROM rule_traces WHERE rule_id=?", (rule_id,))
+                if state is None:
+                    continue
+                await conn.executemany(
+                    "INSERT INTO rule_traces(rule_id, seq, ts, doc) VALUES(?,?,?,?)",
+                    [
+                        (rule_id, n, t["ts"], json.dumps(t, default=str))
+                        for n, t in enumerate(state.traces)
+                    ],
+                )
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TRACE_FLUSH_S)
+            try:
+                await self.flush_traces()
+            except Exception:
+                _LOG.exception("writing rule traces failed; will retry")
+
+    # ------------------------------------------------------------------ management
+    def _state(self, rule_id: str) -> _RuleState:
+        state = self.rules.get(rule_id)
+        if state is None:
+            raise NotFound(f"no rule {rule_id!r}; GET /api/v1/rules lists them")
+        return state
+
+    def get(self, rule_id: str) -> Rule:
+        """One rule."""
+        return self._state(rule_id).rule
+
+    def all(self) -> list[Rule]:
+        """All rules, by id."""
+        return [self.rules[k].rule for k in sorted(self.rules)]
+
+    def problems(self, rule: Rule, base: Path = ()) -> list[tuple[Path, str]]:
+        """Checks that need the hub: property names, location for sun triggers."""
+        out: list[tuple[Path, str]] = []
+
+        def prop(path: Path, name: str) -> None:
+            try:
+                spec_for(name)
+            except PropertyValueError as err:
+                out.append(((*base, *path, "property"), str(err)))
+
+        for i, trig in enumerate(rule.triggers):
+            if isinstance(trig, StateTrigger | NumericTrigger):
+                prop(("triggers", i), trig.property)
+            if isinstance(trig, SunTrigger) and (
+                self.place.latitude is None or self.place.longitude is None
+            ):
+                out.append(
+                    (
+                        (*base, "triggers", i, "event"),
+                        "sun triggers need the hub's location: set [location] latitude and "
+                        "longitude in homehub.toml",
+                    )
+                )
+
+        def walk(conds: Iterable[Condition], path: Path) -> None:
+            for j, c in enumerate(conds):
+                if isinstance(c, StateCondition | NumericCondition):
+                    prop((*path, j), c.property)
+                sub = getattr(c, "conditions", None)
+                if sub:
+                    walk(sub, (*path, j, "conditions"))
+
+        walk(rule.conditions, ("conditions",))
+        for k, action in enumerate(rule.actions):
+            if isinstance(action, RemindAction) and action.while_ is not None:
+                walk([action.while_], ("actions", k, "while"))
+        return out
+
+    def validate(self, rule: Rule) -> None:
+        """Raise RuleValidationError for hub-dependent problems."""
+        found = self.problems(rule)
+        if found:
+            raise RuleValidationError(
+                [Problem(".".join(str(p) for p in path), msg) for path, msg in found]
+            )
+
+    async def save(self, rule: Rule, *, create: bool = False) -> Rule:
+        """Create or replace a rule (committed before it returns) and (re)arm it."""
+        if not rule.id:
+            rule = rule.model_copy(update={"id": "rule_" + secrets.token_hex(5)})
+        self.validate(rule)
+        if create and rule.id in self.rules:
+            raise RuleValidationError(
+                [
+                    Problem(
+                        "id", f"a rule {rule.id!r} exists; PUT /api/v1/rules/{rule.id} replaces it"
+                    )
+                ]
+            )
+        now = self.hub.clock.now()
+        doc = json.dumps(rule.to_doc())
+        await self.hub.db.execute(
+            "INSERT INTO rules(id, doc, enabled, created, updated) VALUES(?,?,?,?,?) "
+            "ON CONFLICT(id) DO UPDATE SET doc=excluded.doc, enabled=excluded.enabled, "
+            "updated=excluded.updated",
+            (rule.id, doc, int(rule.enabled), now, now),
+        )
+        self._replace(rule)
+        return rule
+
+    def _replace(self, rule: Rule) -> None:
+        old = self.rules.get(rule.id)
+        if old is not None:
+            self._retire(old, "the rule was changed")
+            old.rule = rule
+            state = old
+        else:
+            state = _RuleState(rule)
+            self.rules[rule.id] = state
+        if rule.enabled:
+            self._index(rule)
+            self._schedule_time_triggers(rule)
+
+    def _retire(self, state: _RuleState, why: str) -> None:
+        self._unindex(state.rule)
+        for run in list(state.active):
+            self._cancel_run(state, run, why)
+        state.queue.clear()
+        self.wheel.cancel_rule(state.rule.id)
+
+    async def delete(self, rule_id: str) -> None:
+        """Remove a rule, its timers and traces."""
+        state = self._state(rule_id)
+        self._retire(state, "the rule was deleted")
+        del self.rules[rule_id]
+        await self.hub.db.execute("DELETE FROM rules WHERE id=?", (rule_id,))
+        await self.hub.db.execute("DELETE FROM rule_traces WHERE rule_id=?", (rule_id,))
+
+    async def set_enabled(self, rule_id: str, enabled: bool) -> Rule:
+        """Enable or disable a rule (disabling drops its pending countdowns and reminders)."""
+        rule = self.get(rule_id)
+        if rule.enabled == enabled:
+            return rule
+        return await self.save(rule.model_copy(update={"enabled": enabled}))
+
+    async def save_scene(self, name: str, devices: Mapping[str, Mapping[str, Any]]) -> None:
+        """Store a scene: device id -> values."""
+        doc = {d: dict(v) for d, v in devices.items()}
+        await self.hub.db.execute(
+            "INSERT OR REPLACE INTO rule_scenes(name, doc) VALUES(?,?)", (name, json.dumps(doc))
+        )
+        self.scenes[name] = doc
+
+    async def delete_scene(self, name: str) -> None:
+        """Forget a scene."""
+        if name not in self.scenes:
+            raise NotFound(f"no scene {name!r}")
+        await self.hub.db.execute("DELETE FROM rule_scenes WHERE name=?", (name,))
+        del self.scenes[name]
+
+    # ------------------------------------------------------------------ dry run
+    def dry_run(self, rule_id: str) -> dict[str, Any]:
+        """Would this rule fire now, and if not, why not?"""
+        state = self._state(rule_id)
+        rule = state.rule
+        triggers = []
+        for i, trig in enumerate(rule.triggers):
+            triggers.append({"index": i, "type": trig.type, **self._trigger_now(rule, i, trig)})
+        conditions = []
+        all_ok = True
+        for j, cond in enumerate(rule.conditions):
+            ok, why = check(cond, self.facts)
+            all_ok = all_ok and ok
+            conditions.append({"index": j, "type": cond.type, "holds": ok, "reason": why})
+        active = any(t["active"] for t in triggers)
+        reasons = []
+        if not rule.enabled:
+            reasons.append("the rule is disabled")
+        if not active:
+            reasons.append("no trigger is active now")
+        reasons += [
+            f"condition {c['index']} fails: {c['reason']}" for c in conditions if not c["holds"]
+        ]
+        if state.active and rule.mode is RunMode.SINGLE:
+            reasons.append("a run is still going and the mode is single")
+        would = (
+            rule.enabled
+            and active
+            and all_ok
+            and not (state.active and rule.mode is RunMode.SINGLE)
+        )
+        return {
+            "rule_id": rule.id,
+            "would_fire": would,
+            "conditions_hold": all_ok,
+            "reasons": reasons,
+            "triggers": triggers,
+            "conditions": conditions,
+            "actions": [a.model_dump(mode="json", by_alias=True) for a in rule.actions],
+            "running": len(state.active),
+        }
+
+    def _trigger_now(self, rule: Rule, i: int, trig: Trigger) -> dict[str, Any]:
+        if isinstance(trig, StateTrigger | NumericTrigger | AvailabilityTrigger):
+            held, why = self._still_holds(trig)
+            out: dict[str, Any] = {"active": held, "reason": why}
+            timer = self.wheel.get(f"{rule.id}#for{i}")
+            if timer is not None:
+                out["countdown_due"] = timer.due
+            return out
+        if isinstance(trig, SCHEDULED_TRIGGERS):
+            timer = self.wheel.get(f"{rule.id}#at{i}")
+            nxt = timer.due if timer else next_fire(trig, self.hub.clock.now(), self.place)
+            return {"active": False, "reason": "fires at its time", "next": nxt}
+        return {"active": False, "reason": f"fires on a {trig.type} event"}
+
+
+def _describe_schedule(trig: ScheduledTrigger) -> dict[str, Any]:
+    if isinstance(trig, TimeTrigger):
+        return {"at": trig.at.isoformat()}
+    if isinstance(trig, CronTrigger):
+        return {"cron": trig.cron}
+    return {"event": trig.event, "offset": trig.offset}
