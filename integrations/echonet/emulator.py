@@ -424,7 +424,7 @@ class EchonetNode:
         return [o for o in self.all_objects if o.eoj == deoj]
 
     def _on_frame(self, frame: Frame, host: str) -> None:
-        if not frame.esv.is_request or host == self.bind:
+        if not frame.esv.is_request:
             return  # answers and notifications of other nodes (multicast) are not for us
         self.handled += 1
         self.peers.add(host)

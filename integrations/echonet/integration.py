@@ -208,7 +208,10 @@ class EchonetIntegration(Integration):
     async def _poll_forever(self) -> None:
         while True:
             await asyncio.sleep(self.config.poll_interval_s)
-            await self.poll_once()
+            try:
+                await self.poll_once()
+            except IntegrationError as err:  # one bad cycle must not end polling
+                _LOGGER.warning("ECHONET poll failed, retrying next cycle: %s", err)
 
     async def _poll_node(self, node: _Node) -> None:
         for device in list(node.devices.values()):

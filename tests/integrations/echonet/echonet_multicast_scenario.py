@@ -16,6 +16,32 @@ from integrations.echonet.emulator import EchonetNode
 from integrations.echonet.integration import EchonetIntegration
 
 
+async def pychonet_discovery() -> list[str]:
+    """pychonet's own multicast discovery (Get 0xD6 to 224.0.23.0) against our nodes."""
+    from pychonet.echonetapiclient import ECHONETAPIClient
+    from pychonet.lib.udpserver import UDPServer
+
+    udp = UDPServer(local_ip="127.0.0.3")
+    udp.run("127.0.0.3", 3610, loop=asyncio.get_running_loop())
+    api = ECHONETAPIClient(server=udp)
+    api._logger = lambda *a, **k: None
+    heard: set[str] = set()
+
+    async def on_new_host(host: str) -> None:  # how pychonet reports nodes it did not know
+        heard.add(host)
+
+    api._discover_callback = on_new_host
+    try:
+        # Multicast Get 0xD6 by default; pychonet then waits out its 20 s message timeout,
+        # because answers from unknown hosts never clear its pending TID: do not wait for it.
+        asking = asyncio.create_task(api.discover())
+        await wait_for(lambda: len(heard) >= 4, what="pychonet discovery")
+        asking.cancel()
+        return sorted(heard)
+    finally:
+        udp.close()
+
+
 async def main() -> dict[str, object]:
     nodes = [EchonetNode(bind=f"127.0.0.{10 + i}", objects=["aircon", "meter"], multicast=True,
                          unicast_inf=False) for i in range(3)]
@@ -25,7 +51,7 @@ async def main() -> dict[str, object]:
     integ = EchonetIntegration()
     await integ.setup(hub, {"bind": "127.0.0.2", "multicast": True, "hosts": [],
                             "poll_interval_s": 3600, "timeout_s": 1, "retries": 1,
-                            "discovery_wait_s": 0.5})
+                            "discovery_wait_s": 1.0})
     result: dict[str, object] = {"multicast_ok": integ.client.transport.multicast_ok}
     try:
         started = time.monotonic()
@@ -45,6 +71,7 @@ async def main() -> dict[str, object]:
         await late.change("light", 0x80, b"\x30")
         await wait_for(lambda: hub.reported[light].get("power") is True, what="multicast INF")
         result["inf_power"] = hub.reported[light]["power"]
+        result["pychonet"] = await pychonet_discovery()
     finally:
         await integ.shutdown()
         for node in nodes:

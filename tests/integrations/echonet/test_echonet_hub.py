@@ -40,7 +40,7 @@ async def test_desired_write_through_the_api_and_offline_replay(tmp_path: Path) 
         await node.start()
     config = {"integrations": {"echonet": {
         "bind": HUB, "hosts": HOSTS, "multicast": False, "poll_interval_s": 0.3,
-        "timeout_s": 0.3, "retries": 1}}}
+        "timeout_s": 1.0, "retries": 1}}}
     try:
         async with testing.running_hub(tmp_path, integrations=[EchonetIntegration()],
                                        config=config) as rh:

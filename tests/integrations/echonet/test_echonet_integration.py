@@ -15,7 +15,7 @@ HUB = "127.0.37.2"
 HOSTS = ["127.0.37.10", "127.0.37.11", "127.0.37.12"]
 OBJECTS = [["aircon", "meter"], ["solar", "battery"], ["light", "water_heater", "aircon"]]
 CONFIG = {"bind": HUB, "hosts": HOSTS, "multicast": False, "poll_interval_s": 0.3,
-          "timeout_s": 0.3, "retries": 1}
+          "timeout_s": 1.0, "retries": 1}
 
 
 @pytest.fixture
