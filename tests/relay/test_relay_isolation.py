@@ -1,0 +1,152 @@
+"""Tenancy: a second account reaches nothing of the first account's hub, by any endpoint."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from pathlib import Path
+
+import aiohttp
+import pytest
+from relay_testkit import Phone, claim_code, linked_hub
+
+from relay import RelayServer
+
+
+def _db_state(relay: RelayServer) -> tuple[list[tuple], list[tuple]]:
+    with sqlite3.connect(relay.config.db_path) as db:
+        claims = sorted(db.execute("SELECT hub_id, account_id FROM claims").fetchall())
+        queue = db.execute("SELECT seq, status FROM queue").fetchall()
+    return claims, queue
+
+
+async def test_second_account_reaches_nothing(tmp_path: Path, relay: RelayServer) -> None:
+    async with linked_hub(tmp_path / "hub", relay.url) as hub:
+        alice = await Phone.login(relay.url, "alice@example.org")
+        bob = await Phone.login(relay.url, "bob@example.org")
+        try:
+            used_code = await claim_code(hub)
+            hub_id = await alice.claim(used_code)
+            lamp_before = hub.rh.hub.registry.get("virtual-lamp").shadow.to_dict()
+            db_before = _db_state(relay)
+            guessed = "hub_" + secrets.token_hex(12)
+
+            assert (await bob.client.get("/v1/hubs")).json() == {"hubs": []}
+            attempts = [
+                ("GET", f"/v1/hubs/{hub_id}", None),
+                ("DELETE", f"/v1/hubs/{hub_id}", None),
+                ("GET", f"/v1/hubs/{hub_id}/devices", None),
+                ("GET", f"/v1/hubs/{hub_id}/devices/virtual-lamp", None),
+                ("PUT", f"/v1/hubs/{hub_id}/devices/virtual-lamp/desired",
+                 {"values": {"power": True}}),
+                ("GET", f"/v1/hubs/{hub_id}/queue", None),
+                ("GET", f"/v1/hubs/{hub_id}/api/devices", None),
+                ("PUT", f"/v1/hubs/{hub_id}/api/devices/virtual-lamp/desired",
+                 {"values": {"power": True}}),
+                ("POST", f"/v1/hubs/{hub_id}/api/relay/claim-code", None),
+                ("GET", f"/v1/hubs/{guessed}", None),
+                ("GET", f"/v1/hubs/{guessed}/devices", None),
+                ("PUT", f"/v1/hubs/{guessed}/devices/virtual-lamp/desired",
+                 {"values": {"power": True}}),
+            ]
+            for method, path, body in attempts:
+                r = await bob.client.request(method, path, json=body)
+                assert r.status_code in (403, 404), (method, path, r.status_code, r.text)
+            # Replaying the code alice used, in any spelling.
+            for code in (used_code, used_code.lower(), used_code.replace("-", "")):
+                r = await bob.client.post("/v1/hubs/claim", json={"code": code})
+                assert r.status_code == 404, r.text
+            # Another hub id's answer is word for word the same: ids reveal nothing.
+            mine = (await bob.client.get(f"/v1/hubs/{hub_id}")).json()["error"]["message"]
+            other = (await bob.client.get(f"/v1/hubs/{guessed}")).json()["error"]["message"]
+            assert mine.replace(hub_id, "X") == other.replace(guessed, "X")
+
+            # Subscribing to events.
+            url = relay.url.replace("http", "ws") + f"/v1/hubs/{hub_id}/events"
+            async with aiohttp.ClientSession() as session:
+                for kw in (
+                    {"headers": {"Authorization": f"Bearer {bob.token}"}},
+                    {"params": {"token": bob.token}},
+                ):
+                    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+                        await session.ws_connect(url, **kw)
+                    assert err.value.status == 404
+
+            # No session at all, or a forged one.
+            anon = alice.client.build_request("GET", f"/v1/hubs/{hub_id}/devices")
+            anon.headers.pop("Authorization")
+            assert (await alice.client.send(anon)).status_code == 401
+            r = await alice.client.get(
+                f"/v1/hubs/{hub_id}/devices", headers={"Authorization": "Bearer rs_forged"}
+            )
+            assert r.status_code == 401
+
+            # Nothing changed: the device, the claims, the queue; alice still has her hub.
+            assert hub.rh.hub.registry.get("virtual-lamp").shadow.to_dict() == lamp_before
+            assert hub.virtual.devices["virtual-lamp"].applied == []
+            assert _db_state(relay) == db_before
+            hubs = (await alice.client.get("/v1/hubs")).json()["hubs"]
+            assert [h["hub_id"] for h in hubs] == [hub_id]
+        finally:
+            await alice.close()
+            await bob.close()
+
+
+async def test_relay_db_holds_nothing_to_impersonate_a_hub(
+    tmp_path: Path, relay: RelayServer
+) -> None:
+    async with linked_hub(tmp_path / "hub", relay.url) as hub:
+        alice = await Phone.login(relay.url, "alice@example.org")
+        try:
+            code = await claim_code(hub)
+            await alice.claim(code)
+            await relay.shadows.flush()
+            private_raw = (tmp_path / "hub" / "relay_identity.key").read_bytes()
+        finally:
+            await alice.close()
+        await relay.store.db.commit()
+        dump = b""
+        with sqlite3.connect(relay.config.db_path) as db:
+            for line in db.iterdump():
+                dump += line.encode() + b"\n"
+            public_keys = [bytes(r[0]) for r in db.execute("SELECT public_key FROM hubs")]
+            password_hashes = [r[0] for r in db.execute("SELECT password_hash FROM accounts")]
+        # Only the public key, no private key in any encoding, no plaintext code or token.
+        import base64
+
+        assert public_keys == [hub.link.client.identity.public_key_raw]  # type: ignore[union-attr]
+        for secret in (
+            private_raw,
+            private_raw.hex().encode(),
+            base64.b64encode(private_raw),
+            code.encode(),
+            code.replace("-", "").encode(),
+            alice.token.encode(),
+            b"correct horse battery",
+        ):
+            assert secret not in dump
+        assert all(h.startswith("$argon2id$") for h in password_hashes)
+
+        # With everything the relay stores, an attacker still cannot pass the handshake.
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from relay import protocol as p
+
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+            relay.tunnel_url
+        ) as ws:
+            challenge = p.decode((await ws.receive(timeout=10)).data)
+            assert isinstance(challenge, p.Challenge)
+            stolen_public = p.b64(public_keys[0])
+            wrong = Ed25519PrivateKey.generate().sign(
+                p.auth_payload(challenge.nonce, stolen_public)
+            )
+            await ws.send_str(p.encode(p.Auth(stolen_public, p.b64(wrong), "x", "x")))
+            msg = await ws.receive(timeout=10)
+            assert msg.type == aiohttp.WSMsgType.CLOSE
+            assert msg.data == 4001
+            assert "signature" in msg.extra
+        # The genuine hub is still the one attached.
+        assert relay.sessions[hub.relay_hub_id].ws is not None
+        assert json.loads(json.dumps(hub.link.status()))["state"] == "connected"

@@ -1,0 +1,210 @@
+"""Restarts, offline queues, oversized frames, drain: the tunnel heals and limits stay local."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import pytest
+from relay_testkit import (
+    RELAY_HOST,
+    Phone,
+    claim_code,
+    eventually,
+    linked_hub,
+    relay_config,
+    running_relay,
+)
+
+from hub.relay_link import HubIdentity, LinkState, ReconnectLogic, TunnelClient
+from relay import RelayServer
+from relay import protocol as p
+from relay.routing import InProcessRouting
+
+
+async def _restart(relay: RelayServer) -> RelayServer:
+    port = relay.port
+    await relay.drain()
+    await relay.stop()
+    fresh = RelayServer(relay.config.with_overrides(port=port))
+    await fresh.start()
+    return fresh
+
+
+async def test_relay_restart_and_offline_queue_applied_exactly_once(tmp_path: Path) -> None:
+    relay = RelayServer(relay_config(tmp_path / "relay"))
+    await relay.start()
+    await relay.create_account("alice@example.org", "correct horse battery")
+    try:
+        async with linked_hub(tmp_path / "hub", relay.url) as hub:
+            client = hub.link.client
+            assert client is not None
+            phone = await Phone.login(relay.url, "alice@example.org")
+            hub_id = await phone.claim(await claim_code(hub))
+            await phone.close()
+
+            # 1. The relay restarts: the hub comes back by itself.
+            sessions = client.sessions
+            relay = await _restart(relay)
+            await eventually(lambda: client.sessions > sessions and client.connected,
+                             what="hub to reconnect after the relay restarted")
+            assert hub_id in relay.sessions
+
+            # 2. The hub goes offline; the phone queues writes in order.
+            await client.stop()
+            await eventually(lambda: hub_id not in relay.sessions, what="hub offline")
+            phone = await Phone.login(relay.url, "alice@example.org")
+            try:
+                listing = (await phone.client.get("/v1/hubs")).json()["hubs"]
+                assert listing[0]["online"] is False
+                assert listing[0]["last_seen"] > 0
+                for i, values in enumerate(({"power": True}, {"brightness": 20},
+                                            {"brightness": 80})):
+                    r = await phone.client.put(
+                        f"/v1/hubs/{hub_id}/devices/virtual-lamp/desired",
+                        json={"values": values},
+                        headers={"Idempotency-Key": f"offline-{i}"},
+                    )
+                    assert r.status_code == 202, r.text
+                    assert r.json()["queued"] is True
+                lamp = hub.virtual.devices["virtual-lamp"]
+                assert lamp.applied == []
+                # Cached state is still served while the hub is away.
+                r = await phone.client.get(f"/v1/hubs/{hub_id}/devices/virtual-lamp")
+                assert r.status_code == 200
+                assert r.json()["shadow"]["reported"]["power"]["value"] is False
+
+                # 3. The relay restarts while the hub is away, the hub comes back.
+                relay = await _restart(relay)
+                phone.client.base_url = relay.url
+                client.start()
+                await eventually(lambda: lamp.values["brightness"] == 80, what="queue applied")
+
+                async def all_delivered() -> bool:
+                    q = (await phone.client.get(f"/v1/hubs/{hub_id}/queue")).json()["queue"]
+                    return [i["status"] for i in q] == ["delivered"] * 3
+
+                await eventually(all_delivered, what="queue marked delivered")
+                assert lamp.applied == [{"power": True}, {"brightness": 20}, {"brightness": 80}]
+
+                # 4. Another reconnect replays nothing; redelivering the same item by hand
+                # (a relay that crashed before recording delivery) is answered as a replay.
+                sessions = client.sessions
+                relay = await _restart(relay)
+                phone.client.base_url = relay.url
+                await eventually(lambda: client.sessions > sessions and client.connected)
+                item = (await relay.store.queued(hub_id, ("delivered",)))[0]
+                resp = await relay._forward_desired(
+                    hub_id, item.account_id, item.device_id, item.body, item.idempotency_key
+                )
+                assert resp.status == 202
+                assert resp.body["replayed"] is True
+                await asyncio.sleep(0.2)  # give a wrongly repeated apply the chance to show
+                assert lamp.applied == [{"power": True}, {"brightness": 20}, {"brightness": 80}]
+            finally:
+                await phone.close()
+    finally:
+        await relay.stop()
+
+
+class _Echo:
+    """A minimal tunnel handler: answers every request with its path."""
+
+    async def on_welcome(self, client: TunnelClient, welcome: p.Welcome) -> None:
+        await client.send(p.ResyncDone(()))
+
+    async def on_request(self, request: p.Request) -> p.Response:
+        return p.Response(request.id, 200, {"path": request.path})
+
+    def on_disconnected(self) -> None:
+        pass
+
+
+async def test_oversized_frame_closes_only_that_tunnel(tmp_path: Path) -> None:
+    limit = 64 * 1024
+    async with running_relay(tmp_path / "relay", max_frame_bytes=limit) as relay:
+        clients = [
+            TunnelClient(
+                relay.url, HubIdentity.generate(), _Echo(),
+                reconnect=ReconnectLogic(base_s=5, cap_s=5),
+            )
+            for _ in range(3)
+        ]
+        for c in clients:
+            c.start()
+        try:
+            for c in clients:
+                await c.wait_connected(15)
+            bad, *good = clients
+            frame = p.encode(p.EventFrame({"type": "named_event", "blob": "x" * (limit + 10)}))
+            await bad.send_raw(frame)
+            await eventually(lambda: bad.state is not LinkState.CONNECTED, what="bad tunnel closed")
+            assert "1009" in bad.last_error
+            assert "limit" in bad.last_error
+            routing = relay.routing
+            assert isinstance(routing, InProcessRouting)
+            for c in good:
+                assert c.connected
+                resp = await routing.call(
+                    c.relay_hub_id, p.Request(0, "GET", "/api/v1/health"), timeout=10
+                )
+                assert resp.body == {"path": "/api/v1/health"}
+        finally:
+            for c in clients:
+                await c.stop()
+
+
+class _RecordingLogic(ReconnectLogic):
+    def __init__(self) -> None:
+        super().__init__(base_s=0.05, cap_s=5.0)
+        self.hints: list[float] = []
+
+    def hint(self, delay_s: float) -> None:
+        self.hints.append(delay_s)
+        super().hint(delay_s)
+
+
+async def test_drain_spreads_reconnects_and_refuses_new_tunnels(tmp_path: Path) -> None:
+    async with running_relay(tmp_path / "relay", drain_spread_s=2.0) as relay:
+        logics = [_RecordingLogic() for _ in range(20)]
+        clients = [
+            TunnelClient(relay.url, HubIdentity.generate(), _Echo(), reconnect=logic)
+            for logic in logics
+        ]
+        for c in clients:
+            c.start()
+        try:
+            for c in clients:
+                await c.wait_connected(15)
+            await relay.drain()
+            await eventually(lambda: not relay.sessions, what="tunnels closed")
+            async with aiohttp.ClientSession() as session:
+                with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+                    await session.ws_connect(relay.tunnel_url)
+                assert err.value.status == 503
+                assert err.value.headers is not None and "Retry-After" in err.value.headers
+            # Each hub was told its own delay within the spread: no single wave on return.
+            hints = [logic.hints[0] for logic in logics]
+            assert all(0 <= h <= 2.0 for h in hints)
+            assert len(set(hints)) >= 15
+            assert max(hints) - min(hints) > 0.5
+        finally:
+            for c in clients:
+                await c.stop()
+
+
+async def test_admission_rate_is_bounded(tmp_path: Path) -> None:
+    async with running_relay(tmp_path / "relay", admit_rate=5.0, admit_burst=3.0) as relay:
+        statuses = []
+        async with aiohttp.ClientSession() as session:
+            for _ in range(8):
+                try:
+                    ws = await session.ws_connect(relay.tunnel_url)
+                    statuses.append(101)
+                    await ws.close()
+                except aiohttp.WSServerHandshakeError as err:
+                    statuses.append(err.status)
+        assert statuses[:3] == [101, 101, 101]
+        assert 503 in statuses[3:]
+        assert RELAY_HOST in relay.url
