@@ -139,7 +139,14 @@ class EchonetIntegration(Integration):
             timeout_s=self.config.timeout_s, retries=self.config.retries,
             on_notify=self._on_notify,
         )
-        await self._client.start()
+        try:
+            await self._client.start()
+        except OSError as err:
+            raise IntegrationError(
+                f"cannot listen on {self.config.bind}:{self.config.port} for ECHONET Lite "
+                f"({err}); is another controller using the port? Set `bind` to an address of "
+                "this machine"
+            ) from err
         self._poller = asyncio.create_task(self._poll_forever(), name="echonet-poll")
 
     async def discover(self) -> None:

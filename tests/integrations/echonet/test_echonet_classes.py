@@ -52,6 +52,7 @@ def test_table_matches_mra(echonet_testdata: Path, code: str) -> None:
     for prop in doc["elProperties"]:
         by_epc.setdefault(int(prop["epc"], 16), []).append(prop)
     assert set(spec.epcs) == set(by_epc)
+    checked_sizes = 0
     for epc, entries in by_epc.items():
         want = _latest(entries)
         got = spec.epcs[epc]
@@ -62,6 +63,10 @@ def test_table_matches_mra(echonet_testdata: Path, code: str) -> None:
         enums = {int(e["edt"], 16): e["name"] for f in forms if f.get("type") == "state"
                  and f.get("size") == 1 for e in f["enum"]}
         assert got.states() == enums, hex(epc)
+        sizes = [_size(f) for f in forms]
+        if all(size is not None for size in sizes):
+            assert got.size == (min(lo for lo, _ in sizes), max(hi for _, hi in sizes)), hex(epc)
+            checked_sizes += 1
         numbers = [f for f in forms if f.get("type") == "number"]
         if numbers:
             number = got.number()
@@ -71,6 +76,21 @@ def test_table_matches_mra(echonet_testdata: Path, code: str) -> None:
             assert number.size == WIDTH[numbers[0]["format"]]
             assert got.size is not None
             assert got.size[1] >= number.size
+    assert checked_sizes > 0
+
+
+def _size(form: dict[str, Any]) -> tuple[int, int] | None:
+    """EDT size of the simple MRA forms; None for composite ones (objects, arrays...)."""
+    kind = form.get("type")
+    if kind == "number":
+        return WIDTH[form["format"]], WIDTH[form["format"]]
+    if kind in ("state", "numericValue"):
+        return form["size"], form["size"]
+    if kind == "level":
+        return 1, 1
+    if kind == "raw":
+        return form["minSize"], form["maxSize"]
+    return None
 
 
 def test_spec_facts_from_the_protocol_sheet() -> None:

@@ -102,7 +102,7 @@ async def test_silent_node_is_unreachable_after_bounded_retries() -> None:
 async def test_one_request_in_flight_per_node() -> None:
     node = EchonetNode(bind=NODE, objects=["aircon"])
     await node.start()
-    client = EchonetClient(bind=PEER, timeout_s=2, retries=0)
+    client = EchonetClient(bind=PEER, timeout_s=10, retries=0)
     await client.start()
     sock = _udp(OTHER)
     try:
