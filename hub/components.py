@@ -19,9 +19,16 @@ if TYPE_CHECKING:
 ComponentFactory = Callable[[HubConfig], "HubComponent | None"]
 
 
+def _relay_link(config: HubConfig) -> HubComponent | None:
+    # Imported here so a hub without a relay URL never loads the tunnel code.
+    from hub.relay_link import relay_link_factory
+
+    return relay_link_factory(config)
+
+
 def default_components(config: HubConfig) -> list[HubComponent]:
     """The components `homehub hub` and `homehub demo` run."""
-    factories: list[ComponentFactory] = [lan_discovery, rules_component]
+    factories: list[ComponentFactory] = [lan_discovery, rules_component, _relay_link]
     out = []
     for factory in factories:
         component = factory(config)
