@@ -43,9 +43,9 @@ CODECS: tuple[Codec, ...] = (
     nec.CODEC,
     samsung.CODEC,
     jvc.CODEC,
-    sony.CODEC,
+    rc6.CODEC,  # before Sony: a jittered RC-6 leader passes for a Sony header
     rc5.CODEC,
-    rc6.CODEC,
+    sony.CODEC,
     sharp.CODEC,
     *(_ac_codec(b) for b in ac.BRANDS.values()),
     aeha.KASEIKYO_CODEC,

@@ -2,7 +2,7 @@
 
 >>> from ir_codes.formats import convert
 >>> convert("0000 006D 0002 0000 0156 00AB 0015 0BBA", to="nature")
-'{"format": "us", "freq": 38, "data": [8994, 4499, 553, 78891]}'
+'{"format": "us", "freq": 38, "data": [8993, 4497, 552, 78940]}'
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 # Captures drift: receivers stretch marks by ~50 µs and shrink spaces, and remotes run on cheap
@@ -160,21 +160,42 @@ class PulseDistance:
         return bits, i + 1
 
 
-def manchester_units(t: Sequence[int], half_us: int, first_level: int = 1) -> list[int] | None:
-    """Expand durations into half-bit units of level 1 (mark) / 0 (space); None if off-grid.
+def manchester_expansions(
+    t: Sequence[int], half_us: int, first_level: int = 1, limit: int = 256
+) -> Iterator[list[int]]:
+    """Ways to read durations as half-bit units of level 1 (mark) / 0 (space), likeliest first.
 
-    The final space is the inter-frame gap and is not expanded.
+    A duration may fit two unit counts under heavy jitter (2.4 half-bits: 2 stretched or 3
+    shrunk); the caller's frame parser picks the reading that forms a valid frame. The final
+    space is the inter-frame gap and is not expanded.
     """
-    units: list[int] = []
-    level = first_level
+    options: list[tuple[int, list[int]]] = []
     for idx, d in enumerate(t):
+        level = first_level ^ (idx & 1)
         if idx == len(t) - 1 and level == 0:
             break
-        n = round(d / half_us)
-        if n < 1 or n > 6 or not near(d, n * half_us, 0.25):
-            if level == 0 and d > 4 * half_us:
+        ratio = d / half_us
+        fits = [n for n in range(1, 5) if 0.78 <= ratio / n <= 1.28]
+        if not fits and 0.6 <= ratio / max(1, round(ratio)) <= 1.5 and round(ratio) <= 4:
+            fits = [max(1, round(ratio))]  # an outlier beyond ±20 %: take the nearest count
+        if not fits:
+            if level == 0 and ratio > 4:
                 break  # a gap: the frame is over
-            return None
-        units += [level] * n
-        level ^= 1
-    return units
+            return
+        fits.sort(key=lambda n: abs(ratio / n - 1))
+        options.append((level, fits))
+    tried = 0
+
+    def walk(k: int, units: list[int]) -> Iterator[list[int]]:
+        nonlocal tried
+        if tried >= limit:
+            return
+        if k == len(options):
+            tried += 1
+            yield units
+            return
+        level, fits = options[k]
+        for n in fits:
+            yield from walk(k + 1, units + [level] * n)
+
+    yield from walk(0, [])

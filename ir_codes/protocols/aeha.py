@@ -13,7 +13,7 @@ IRremoteESP8266 prints these bytes MSB-first, so its manufacturer 0x4004 is vend
 
 from __future__ import annotations
 
-from statistics import median
+from statistics import mean
 
 from ir_codes.errors import EncodeError
 from ir_codes.model import IrCode, RawSignal
@@ -70,11 +70,17 @@ def encode_aeha(code: IrCode) -> RawSignal:
 
 def read_aeha_bytes(t: tuple[int, ...]) -> tuple[bytes, int] | None:
     """Frame bytes and the estimated unit T of a leading AEHA-shaped frame, or None."""
-    if len(t) < 20 or not 2_400 <= t[0] <= 4_800 or not near(t[1], t[0] / 2):
+    if len(t) < 20 or not 2_000 <= t[0] <= 5_600:
         return None
-    marks = [t[k] for k in range(2, min(len(t), 66), 2)]
-    t_us = round(median(marks))
-    if not 280 <= t_us <= 650 or not near(t[0], 8 * t_us):
+    # T is the mean of the frame's bit marks: one jittered header would skew it.
+    rough = t[0] / 8
+    marks = []
+    for k in range(2, len(t), 2):
+        marks.append(t[k])
+        if k + 1 < len(t) and t[k + 1] > 6 * rough:
+            break
+    t_us = round(mean(marks))
+    if not 280 <= t_us <= 650 or not near(t[0], 8 * t_us) or not near(t[1], 4 * t_us):
         return None
     got = aeha_frame(t_us).read(t, 0)
     if got is None or len(got[0]) % 8 or len(got[0]) < 24:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ir_codes.model import IrCode, RawSignal
 from ir_codes.protocols._codec import Codec, check_field, extra_int
-from ir_codes.protocols._timing import Timeline, bits_msb, int_msb, manchester_units
+from ir_codes.protocols._timing import Timeline, bits_msb, int_msb, manchester_expansions
 
 CARRIER_HZ = 36_000
 HALF = 889
@@ -36,10 +36,14 @@ def encode(code: IrCode) -> RawSignal:
 
 def decode(raw: RawSignal) -> IrCode | None:
     """Decode an RC-5/RC-5X frame."""
-    units = manchester_units(raw.timings_us, HALF)
-    if units is None:
-        return None
-    units = [0, *units]
+    for units in manchester_expansions(raw.timings_us, HALF):
+        code = _parse([0, *units])
+        if code is not None:
+            return code
+    return None
+
+
+def _parse(units: list[int]) -> IrCode | None:
     if len(units) == 27:
         units.append(0)  # the last half-bit space merged into the gap
     if len(units) != 28:

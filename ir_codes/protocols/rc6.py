@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ir_codes.model import IrCode, RawSignal
 from ir_codes.protocols._codec import Codec, check_field, extra_int
-from ir_codes.protocols._timing import Timeline, bits_msb, int_msb, manchester_units
+from ir_codes.protocols._timing import Timeline, bits_msb, int_msb, manchester_expansions, near
 
 CARRIER_HZ = 36_000
 T = 444
@@ -35,10 +35,17 @@ def encode(code: IrCode) -> RawSignal:
 
 def decode(raw: RawSignal) -> IrCode | None:
     """Decode an RC-6 mode 0 frame."""
-    units = manchester_units(raw.timings_us, T)
-    if units is None or units[:8] != [1] * 6 + [0] * 2:
+    t = raw.timings_us
+    if len(t) < 3 or not near(t[0], 6 * T) or not near(t[1], 2 * T):
         return None
-    units = units[8:]
+    for units in manchester_expansions(t[2:], T):
+        code = _parse(units)
+        if code is not None:
+            return code
+    return None
+
+
+def _parse(units: list[int]) -> IrCode | None:
     if len(units) == 43:
         units.append(0)
     if len(units) != 44:
