@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.model import DeviceDescription, HubPort, Integration, make_device_id
-from integrations.echonet.classes import class_name
 from integrations.echonet.controller import NodeInfo, ObjectInfo, get, read_node, refused
 from integrations.echonet.frame import NODE_PROFILE, Eoj, Esv, Frame, FrameError, Property
 from integrations.echonet.mapping import DeviceMapping
@@ -196,7 +195,7 @@ class EchonetIntegration(Integration):
         return DeviceDescription(
             id=device.device_id,
             integration=self.domain,
-            name=f"{class_name(device.obj.eoj.class_code)} {device.obj.eoj.instance}",
+            name=f"{mapping.short_name} {device.obj.eoj.instance}",
             model=mapping.model if mapping.mapped else f"{mapping.model} (raw properties)",
             properties=mapping.properties(),
             manufacturer=f"ECHONET maker {device.obj.maker or info.maker}".strip(),

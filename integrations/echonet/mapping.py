@@ -177,6 +177,11 @@ def _water_heater() -> tuple[Field, ...]:
     )
 
 
+NAMES: Mapping[int, str] = {
+    AIRCON: "Air conditioner", METER: "Smart meter", SOLAR: "Solar power",
+    BATTERY: "Storage battery", LIGHT: "Light", WATER_HEATER: "Water heater",
+}
+
 FIELDS: Mapping[int, tuple[Field, ...]] = {
     AIRCON: _aircon(), METER: _meter(), SOLAR: _solar(), BATTERY: _battery(),
     LIGHT: _light(), WATER_HEATER: _water_heater(),
@@ -208,6 +213,11 @@ class DeviceMapping:
     def model(self) -> str:
         """The class name from the MRA."""
         return class_name(self.class_code)
+
+    @property
+    def short_name(self) -> str:
+        """A short default device name ('Air conditioner'), the MRA name otherwise."""
+        return NAMES.get(self.class_code, self.model)
 
     @property
     def mapped(self) -> bool:
