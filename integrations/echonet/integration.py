@@ -108,6 +108,7 @@ class EchonetIntegration(Integration):
         self._nodes: dict[str, _Node] = {}
         self._devices: dict[str, _Device] = {}
         self._reading: dict[str, asyncio.Task[None]] = {}
+        self._wanted: set[str] = set()  # hosts seen or configured; retried until read
         self._tasks: set[asyncio.Task[Any]] = set()
         self._poller: asyncio.Task[None] | None = None
 
@@ -154,6 +155,7 @@ class EchonetIntegration(Integration):
         found: dict[str, list[Eoj] | None] = {h: None for h in self.config.hosts}
         if self.config.multicast and client.transport.multicast_ok:
             found.update(await client.discover_multicast(self.config.discovery_wait_s))
+        self._wanted.update(found)
         await asyncio.gather(
             *(self._read_node(host, eojs) for host, eojs in found.items()
               if host not in self._nodes)
@@ -205,7 +207,7 @@ class EchonetIntegration(Integration):
 
     async def poll_once(self) -> None:
         """Poll every known node once (one Get frame per object) and retry missing hosts."""
-        missing = [h for h in self.config.hosts if h not in self._nodes]
+        missing = sorted(self._wanted.union(self.config.hosts) - set(self._nodes))
         await asyncio.gather(
             *(self._poll_node(node) for node in list(self._nodes.values())),
             *(self._read_node(host, None) for host in missing),
@@ -252,6 +254,7 @@ class EchonetIntegration(Integration):
         task.add_done_callback(self._tasks.discard)
 
     def _on_notify(self, frame: Frame, host: str) -> None:
+        self._wanted.add(host)
         node = self._nodes.get(host)
         if frame.seoj.class_code == NODE_PROFILE.class_code:
             edt = frame.edt(INSTANCE_LIST_NOTIFICATION)

@@ -166,3 +166,22 @@ def test_config_is_validated() -> None:
     cfg = EchonetConfig.from_mapping({"hosts": ["10.0.0.5"], "retries": 0})
     assert cfg.port == 3610
     assert cfg.bind == "0.0.0.0"
+
+
+async def test_node_down_at_start_is_added_when_it_appears() -> None:
+    host = "127.0.37.30"
+    hub = RecordingHub()
+    integ = EchonetIntegration()
+    await integ.setup(hub, {**CONFIG, "hosts": [host]})
+    node = EchonetNode(bind=host, objects=["water_heater"])
+    try:
+        await integ.discover()
+        assert hub.devices == {}
+        await node.start()
+        await wait_for(lambda: len(hub.devices) == 1, what="late node added by polling")
+        (device,) = hub.devices.values()
+        await wait_for(lambda: hub.reported.get(device.id, {}).get("heater_mode") == "auto",
+                       what="first poll")
+    finally:
+        await integ.shutdown()
+        await node.stop()
