@@ -7,7 +7,7 @@ Config section ``[integrations.broadlink]``::
     discover_timeout = 2.0                       # seconds a probe listens for replies
     timeout = 5.0                                # seconds per blaster request
     poll_interval = 60.0                         # sensors and reconnects
-    store_path = "/var/lib/homehub/broadlink_learned.json"  # learned codes; unset: memory only
+    store_path = "/var/lib/homehub/broadlink.json"  # learned codes, assumed state; unset: memory
     [[integrations.broadlink.devices]]
     id = "living-tv"                             # optional; default from the name
     name = "Living room TV"
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,12 +39,15 @@ from hub.model import (
 from integrations.broadlink import packet as pk
 from integrations.broadlink.client import BroadlinkClient, ProgressCallback
 from integrations.broadlink.profiles import IrProfile, ProfileError, encode_ac, load_profile
+from integrations.broadlink.store import IrStore
 from integrations.errors import CommandFailed, DeviceUnreachable, IntegrationError
 
 _LOG = logging.getLogger(__name__)
 DOMAIN = "broadlink"
+# Sent when nothing is known yet: changing the set point of an AC in an unknown state most
+# likely means "run at this set point", so power defaults to on.
 DEFAULT_AC_STATE: Mapping[str, Any] = {
-    "power": False,
+    "power": True,
     "mode": "cool",
     "target_temperature": 26.0,
     "fan_speed": "auto",
@@ -150,7 +152,7 @@ class BroadlinkIntegration(Integration):
         self._blasters: dict[str, BroadlinkClient] = {}  # by hub device id
         self._online: dict[str, bool] = {}
         self._ir: dict[str, _IrDevice] = {}
-        self._learned: dict[str, dict[str, str]] = {}  # device id -> command -> hex
+        self._store = IrStore()
         self._discover_lock = asyncio.Lock()
         self._poll_task: asyncio.Task[None] | None = None
 
@@ -160,17 +162,23 @@ class BroadlinkIntegration(Integration):
         """Read the config, register the IR devices and start the poll loop."""
         self._hub = hub
         self._settings = Settings.from_config(config)
-        self._learned = await asyncio.to_thread(self._read_store)
+        self._store = await IrStore.load(self._settings.store_path)
         for cfg in self._settings.devices:
             try:
                 profile = load_profile(cfg.profile)
             except ProfileError as err:
                 _LOG.error("IR device %s skipped: %s", cfg.name, err)
                 continue
-            for command, hex_code in self._learned.get(cfg.id, {}).items():
+            for command, hex_code in self._store.commands.get(cfg.id, {}).items():
                 profile = profile.with_command(command, bytes.fromhex(hex_code))
-            self._ir[cfg.id] = _IrDevice(cfg, profile)
+            assumed = {
+                k: v for k, v in self._store.assumed.get(cfg.id, {}).items()
+                if k in self._ir_properties(profile)
+            }
+            self._ir[cfg.id] = _IrDevice(cfg, profile, assumed)
             await self._register_ir(cfg.id)
+            if assumed:
+                await self._report(cfg.id, assumed)
         self._poll_task = asyncio.create_task(self._poll_loop(), name="broadlink-poll")
 
     async def shutdown(self) -> None:
@@ -225,8 +233,7 @@ class BroadlinkIntegration(Integration):
             state = {**DEFAULT_AC_STATE, **dev.state, **changes}
             code = encode_ac(profile.ac, {k: state[k] for k in _AC_KEYS})
             await self._send(dev, code)
-            dev.state.update(state)
-            await self._report(device_id, {k: state[k] for k in _AC_KEYS})
+            await self._assume(dev, {k: state[k] for k in _AC_KEYS})
             return
         unknown = set(changes) - {"power"}
         if unknown:
@@ -256,11 +263,9 @@ class BroadlinkIntegration(Integration):
         await self._send(dev, code)
         p = dev.profile
         if command in (p.power_on, p.power_off):
-            dev.state["power"] = command == p.power_on
-            await self._report(device_id, {"power": dev.state["power"]})
+            await self._assume(dev, {"power": command == p.power_on})
         elif command == p.power_toggle and "power" in dev.state:
-            dev.state["power"] = not dev.state["power"]
-            await self._report(device_id, {"power": dev.state["power"]})
+            await self._assume(dev, {"power": not dev.state["power"]})
 
     # --- learning -----------------------------------------------------------------------------
 
@@ -294,8 +299,8 @@ class BroadlinkIntegration(Integration):
         if not command or not command.replace("_", "").isalnum():
             raise CommandFailed(f"{command!r} is not a command name; use letters, digits and _")
         dev.profile = dev.profile.with_command(command, pk.trim_code(code))
-        self._learned.setdefault(device_id, {})[command] = pk.trim_code(code).hex()
-        await asyncio.to_thread(self._write_store)
+        self._store.commands.setdefault(device_id, {})[command] = pk.trim_code(code).hex()
+        await self._store.save()
         await self._register_ir(device_id)
 
     def ir_commands(self, device_id: str) -> dict[str, bytes]:
@@ -346,8 +351,14 @@ class BroadlinkIntegration(Integration):
                 await self._send(dev, p.commands[p.power_toggle])
         else:
             raise CommandFailed(f"{dev.config.name}'s profile has no power codes")
-        dev.state["power"] = on
-        await self._report(dev.config.id, {"power": on})
+        await self._assume(dev, {"power": on})
+
+    async def _assume(self, dev: _IrDevice, values: Mapping[str, Any]) -> None:
+        """Record what was just sent as the device's state, report it and keep it."""
+        dev.state.update(values)
+        self._store.assumed[dev.config.id] = dict(dev.state)
+        await self._store.save()
+        await self._report(dev.config.id, values)
 
     async def _report(self, device_id: str, values: Mapping[str, Any]) -> None:
         if self._hub is not None:
@@ -463,24 +474,3 @@ class BroadlinkIntegration(Integration):
             not any(_same_blaster(dev.config.blaster, c) for c in clients)
             for dev in self._ir.values()
         )
-
-    def _read_store(self) -> dict[str, dict[str, str]]:
-        path = self._settings.store_path
-        if path is None or not path.exists():
-            return {}
-        try:
-            data = json.loads(path.read_text("utf-8"))
-            return {str(k): {str(c): str(h) for c, h in v.items()} for k, v in data.items()}
-        except (OSError, ValueError, AttributeError) as err:
-            raise IntegrationError(
-                f"learned-code store {path} is unreadable ({err}); fix or move it away"
-            ) from err
-
-    def _write_store(self) -> None:
-        path = self._settings.store_path
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._learned, indent=2, sort_keys=True), "utf-8")
-        tmp.replace(path)  # atomic: a crash leaves the old or the new file, never half of one

@@ -194,3 +194,15 @@ async def test_garbage_is_dropped_and_the_emulator_keeps_serving(
     dev = await library_device(emulator)  # still serving
     await blocking(dev.send_data, CODE)
     assert emulator.sent == [CODE]
+
+
+async def test_hello_reply_parses_with_our_codec(emulator: BroadlinkEmulator) -> None:
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        probe = pk.encode_discovery_request(pk.DiscoveryRequest(*sock.getsockname()))
+        await loop.sock_sendto(sock, probe, (ADDR, 80))
+        data = await asyncio.wait_for(loop.sock_recv(sock, 1024), 10)
+    reply = pk.decode_discovery_reply(data)
+    assert reply == pk.DiscoveryReply(0x520B, emulator.mac, "Shelf RM", False, ADDR)

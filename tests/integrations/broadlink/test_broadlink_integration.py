@@ -62,7 +62,7 @@ def config(pro: BroadlinkEmulator, tmp_path: Path, **extra: Any) -> dict[str, An
         "discover_timeout": 0.5,
         "timeout": 2,
         "poll_interval": 0.3,
-        "store_path": str(tmp_path / "broadlink_learned.json"),
+        "store_path": str(tmp_path / "broadlink.json"),
         "devices": [
             {
                 "id": "living-tv",
@@ -89,6 +89,12 @@ def config(pro: BroadlinkEmulator, tmp_path: Path, **extra: Any) -> dict[str, An
                     "power_on": {"protocol": "NEC", "address": 0x10, "command": 0x01},
                     "power_off": {"protocol": "NEC", "address": 0x10, "command": 0x02},
                 }},
+            },
+            {  # a bad code: this device is skipped with a log line, the others still work
+                "id": "broken-remote",
+                "name": "Broken remote",
+                "blaster": PRO_ADDR,
+                "profile": {"commands": {"power": "not a code"}},
             },
             {
                 "id": "bedroom-fan",
@@ -166,6 +172,7 @@ async def test_blasters_and_ir_devices_appear(
     assert tv["online"] is True
     assert {p["name"] for p in tv["properties"]} == {"power", "ir_commands"}
     assert (await reported(rh, "living-tv"))["ir_commands"] == ["power", "volume_up"]
+    assert (await rh.client.get("/api/v1/devices/broken-remote")).status_code == 404
 
 
 async def test_named_command_sends_exactly_the_code(
@@ -267,8 +274,8 @@ async def test_learning_with_progress_saves_a_command_that_then_sends(
     assert code == netflix
     assert progress[0][1] == pytest.approx(20, abs=1)
     assert (await reported(rh, "living-tv"))["ir_commands"] == ["netflix", "power", "volume_up"]
-    stored = json.loads((tmp_path / "broadlink_learned.json").read_text())
-    assert stored == {"living-tv": {"netflix": netflix.hex()}}
+    stored = json.loads((tmp_path / "broadlink.json").read_text())
+    assert stored["commands"] == {"living-tv": {"netflix": netflix.hex()}}
     result = await press_button(rh, "living-tv", "netflix")
     assert result["status"] == "confirmed"
     assert pro.sent == [netflix]
@@ -279,8 +286,8 @@ async def test_learned_codes_survive_a_restart(
 ) -> None:
     pro, _ = emulators
     learned = captures.nec_packet(0x04, 0x66)
-    store = {"living-tv": {"hdmi1": learned.hex()}}
-    (tmp_path / "broadlink_learned.json").write_text(json.dumps(store))
+    store = {"commands": {"living-tv": {"hdmi1": learned.hex()}}}
+    (tmp_path / "broadlink.json").write_text(json.dumps(store))
     integ = BroadlinkIntegration()
     cfg = {"integrations": {"broadlink": config(pro, tmp_path)}}
     async with running_hub(tmp_path / "hub", integrations=[integ], config=cfg) as rh:
@@ -470,3 +477,18 @@ async def test_learning_timeout_through_the_hub_api(
     await wait_for(finished)
     assert session["state"] == "timeout", session
     assert "point the remote at the blaster" in session["reason"]
+
+
+async def test_assumed_ac_state_survives_a_restart(
+    emulators: tuple[BroadlinkEmulator, BroadlinkEmulator], tmp_path: Path
+) -> None:
+    pro, _ = emulators
+    cfg = {"integrations": {"broadlink": config(pro, tmp_path)}}
+    async with running_hub(tmp_path / "hub", [BroadlinkIntegration()], config=cfg) as rh:
+        await rh.hub.wait_integrations()
+        await put_desired(rh, "bedroom-ac", {"mode": "dry", "target_temperature": 22})
+    async with running_hub(tmp_path / "hub", [BroadlinkIntegration()], config=cfg) as rh:
+        await rh.hub.wait_integrations()
+        await put_desired(rh, "bedroom-ac", {"target_temperature": 24})
+    _, state, _ = ir_codes.decode_ac(bl_format.from_packet(pro.sent[-1]))
+    assert (state.power, state.mode, state.target_temperature) == (True, "dry", 24)
