@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -142,6 +142,7 @@ class RulesEngine:
         self.facts: _HubFacts
         self.started_at = 0.0
         self._stopping = False
+        self._late: set[str] = set()  # overdue timers being handled at start-up
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -661,7 +662,7 @@ class RulesEngine:
             if not isinstance(trig, SCHEDULED_TRIGGERS):
                 continue
             timer_id = f"{rule.id}#at{i}"
-            if self.wheel.get(timer_id) is not None:
+            if self.wheel.get(timer_id) is not None or timer_id in self._late:
                 continue
             due = next_fire(trig, now, self.place)
             if due is None:
@@ -731,9 +732,18 @@ class RulesEngine:
                 continue
             if timer.due <= now:
                 # Overdue: exactly one late firing, decided by the rule's `missed` policy.
-                self._spawn(handler(timer, True), f"rule-late-{timer.id}")
+                self._late.add(timer.id)
+                self._spawn(self._late_firing(handler, timer), f"rule-late-{timer.id}")
             else:
                 self.wheel.arm(timer, handler, persist=False)
+
+    async def _late_firing(
+        self, handler: Callable[[Timer, bool], Awaitable[None]], timer: Timer
+    ) -> None:
+        try:
+            await handler(timer, True)
+        finally:
+            self._late.discard(timer.id)
 
     # ------------------------------------------------------------------ traces
     def _timer_trace(self, state: _RuleState, timer: Timer, kind: str) -> dict[str, Any]:

@@ -143,8 +143,11 @@ def _clean_path(data: Any, loc: Sequence[Any]) -> Path:
     """Drop the discriminator tags pydantic puts in locations (triggers.0.state.to)."""
     out: list[str | int] = []
     node = data
+    tagged: Any = None
     for part in loc:
-        if isinstance(node, Mapping) and part not in node and node.get("type") == part:
+        # pydantic names the union member before the field; skip it once per mapping.
+        if isinstance(node, Mapping) and node is not tagged and node.get("type") == part:
+            tagged = node
             continue
         out.append(part)
         if isinstance(node, Mapping):

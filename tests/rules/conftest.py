@@ -31,8 +31,8 @@ class ListSink:
         self.notices.append(notice)
 
 
-def devices() -> list[VirtualDevice]:
-    return [
+def devices(values: dict[str, dict[str, Any]] | None = None) -> list[VirtualDevice]:
+    out = [
         VirtualDevice(
             "heater",
             "Heater",
@@ -51,6 +51,9 @@ def devices() -> list[VirtualDevice]:
         ),
         VirtualDevice("door", "Door", {"contact": spec_for("contact")}, {"contact": False}),
     ]
+    for dev in out:
+        dev.values.update((values or {}).get(dev.id, {}))
+    return out
 
 
 @dataclass
@@ -109,12 +112,16 @@ async def wait_for(cond: Callable[[], Any], timeout: float = 10.0) -> Any:
 
 @contextlib.asynccontextmanager
 async def make_env(
-    data_dir: Path, clock: ManualClock | None = None, config: dict[str, Any] | None = None
+    data_dir: Path,
+    clock: ManualClock | None = None,
+    config: dict[str, Any] | None = None,
+    values: dict[str, dict[str, Any]] | None = None,
 ) -> AsyncIterator[Env]:
+    """A hub whose virtual devices start with `values` (as if still on after a restart)."""
     clock = clock or ManualClock(T0)
     sink = ListSink()
     engine = RulesEngine(sinks=[sink])
-    virtual = VirtualIntegration(devices())
+    virtual = VirtualIntegration(devices(values))
     async with running_hub(
         data_dir, [virtual], config=config, clock=clock, components=[engine]
     ) as rh:

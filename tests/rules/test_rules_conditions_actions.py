@@ -1,0 +1,366 @@
+"""Conditions, actions, run modes and reminders through the real hub, on a ManualClock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import Env, make_env, settle, wait_for
+
+from hub.clock import ManualClock
+from hub.events import Notification
+
+LAMP_ON = {"type": "state", "device": "lamp", "property": "power", "to": True}
+NOTIFY = [{"type": "notify", "message": "fired"}]
+
+
+def results(env: Env, rule_id: str) -> list[str]:
+    return [t["result"] for t in env.traces(rule_id)]
+
+
+async def fire_and_wait(env: Env, rule_id: str, n: int) -> None:
+    await env.sense("lamp", power=True)
+    await wait_for(lambda: len(env.traces(rule_id)) >= n)
+    await env.sense("lamp", power=False)
+
+
+@pytest.mark.parametrize(
+    ("condition", "holds"),
+    [
+        ({"type": "state", "device": "heater", "property": "power", "is": False}, True),
+        ({"type": "state", "device": "heater", "property": "power", "is": "on"}, False),
+        ({"type": "state", "device": "lamp", "property": "brightness", "in": [10, 50]}, True),
+        ({"type": "numeric", "device": "heater", "property": "temperature", "above": 19}, True),
+        ({"type": "numeric", "device": "heater", "property": "temperature", "below": 19}, False),
+        (
+            {
+                "type": "numeric",
+                "device": "heater",
+                "property": "temperature",
+                "above": 15,
+                "below": 20,
+            },
+            False,
+        ),
+        ({"type": "numeric", "device": "nosuch", "property": "temperature", "above": 0}, False),
+        # ManualClock starts Tue 2023-11-14 22:13:20 UTC.
+        ({"type": "time", "after": "22:00", "before": "06:00"}, True),
+        ({"type": "time", "after": "06:00", "before": "22:00"}, False),
+        ({"type": "time", "before": "23:00"}, True),
+        ({"type": "weekday", "days": ["tue", "wed"]}, True),
+        ({"type": "weekday", "days": ["sat", "sun"]}, False),
+        ({"type": "presence", "state": "everyone_away"}, True),
+        ({"type": "presence", "state": "someone_home"}, False),
+        ({"type": "presence", "state": "away", "person": "anna"}, True),
+        (
+            {
+                "type": "and",
+                "conditions": [
+                    {"type": "weekday", "days": ["tue"]},
+                    {"type": "presence", "state": "someone_home"},
+                ],
+            },
+            False,
+        ),
+        (
+            {
+                "type": "or",
+                "conditions": [
+                    {"type": "weekday", "days": ["sun"]},
+                    {"type": "presence", "state": "everyone_away"},
+                ],
+            },
+            True,
+        ),
+        ({"type": "not", "conditions": [{"type": "weekday", "days": ["tue"]}]}, False),
+        ({"type": "not", "conditions": [{"type": "weekday", "days": ["sun"]}]}, True),
+    ],
+)
+async def test_condition(env: Env, condition: dict, holds: bool) -> None:
+    await env.rule({"id": "c", "triggers": [LAMP_ON], "conditions": [condition], "actions": NOTIFY})
+    await fire_and_wait(env, "c", 1)
+    await wait_for(lambda: env.traces("c")[0]["result"] in ("done", "condition_failed"))
+    trace = env.traces("c")[0]
+    assert trace["result"] == ("done" if holds else "condition_failed"), trace
+    if not holds:
+        assert trace["condition"]["index"] == 0
+        assert trace["condition"]["reason"]
+
+
+async def test_presence_condition_follows_api(env: Env) -> None:
+    await env.rule(
+        {
+            "id": "c",
+            "triggers": [LAMP_ON],
+            "conditions": [{"type": "presence", "state": "home", "person": "anna"}],
+            "actions": NOTIFY,
+        }
+    )
+    await fire_and_wait(env, "c", 1)
+    await env.client.post("/api/v1/presence", json={"person": "anna", "home": True})
+    await fire_and_wait(env, "c", 2)
+    await wait_for(lambda: results(env, "c") == ["condition_failed", "done"])
+
+
+async def test_set_action_reaches_offline_device_when_it_returns(env: Env) -> None:
+    await env.rule(
+        {
+            "id": "s",
+            "triggers": [LAMP_ON],
+            "actions": [
+                {
+                    "type": "set",
+                    "device": "heater",
+                    "values": {"power": True, "target_temperature": 23},
+                }
+            ],
+        }
+    )
+    await env.virtual.unplug("heater")
+    await env.sense("lamp", power=True)
+    await wait_for(lambda: results(env, "s") == ["done"])
+    step = env.traces("s")[0]["steps"][0]
+    assert step["result"]["command_id"].startswith("cmd_")
+    assert env.virtual.devices["heater"].applied == []
+    await env.virtual.plug_in("heater")
+    await wait_for(lambda: env.value("heater", "target_temperature") == 23)
+    assert env.virtual.devices["heater"].applied == [{"power": True, "target_temperature": 23}]
+
+
+async def test_set_action_error_is_traced(env: Env) -> None:
+    await env.rule(
+        {
+            "id": "s",
+            "triggers": [LAMP_ON],
+            "actions": [
+                {"type": "set", "device": "heater", "values": {"target_temperature": 99}},
+                {"type": "notify", "message": "not reached"},
+            ],
+        }
+    )
+    await env.sense("lamp", power=True)
+    await wait_for(lambda: results(env, "s") == ["error"])
+    assert "target_temperature" in env.traces("s")[0]["steps"][0]["error"]
+    assert env.sink.notices == []
+
+
+async def test_command_action_uses_send_command(env: Env) -> None:
+    # Virtual devices have no named commands: the registry's answer lands in the trace.
+    await env.rule(
+        {
+            "id": "ir",
+            "triggers": [LAMP_ON],
+            "actions": [{"type": "command", "device": "heater", "command": "power_toggle"}],
+        }
+    )
+    await env.virtual.unplug("heater")
+    await env.sense("lamp", power=True)
+    await wait_for(lambda: results(env, "ir") == ["error"])
+    assert "offline" in env.traces("ir")[0]["steps"][0]["error"]
+
+
+async def test_scene_action(env: Env) -> None:
+    c = env.client
+    resp = await c.put(
+        "/api/v1/scenes/evening",
+        json={"devices": {"heater": {"target_temperature": 22}, "lamp": {"brightness": 30}}},
+    )
+    assert resp.status_code == 200, resp.text
+    await env.rule(
+        {
+            "id": "sc",
+            "triggers": [{"type": "event", "name": "dusk"}],
+            "actions": [{"type": "scene", "scene": "evening"}],
+        }
+    )
+    await c.post("/api/v1/events/dusk", json={})
+    await wait_for(lambda: env.value("lamp", "brightness") == 30)
+    await wait_for(lambda: env.value("heater", "target_temperature") == 22)
+    assert (await c.get("/api/v1/scenes")).json()["scenes"][0]["name"] == "evening"
+
+
+async def test_notify_reaches_websocket_through_bus_sink(tmp_path: Path) -> None:
+    from hub.rules import RulesEngine
+    from hub.testing import running_hub
+
+    engine = RulesEngine()  # default sinks: log + event bus
+    async with running_hub(tmp_path, components=[engine]) as rh:
+        got: list[Notification] = []
+        rh.hub.bus.subscribe(got.append, [Notification])
+        await rh.client.post(
+            "/api/v1/rules",
+            json={
+                "id": "n",
+                "triggers": [{"type": "event", "name": "x"}],
+                "actions": [{"type": "notify", "title": "Hi", "message": "hello"}],
+            },
+        )
+        ws_url = rh.url.replace("http", "ws") + "/api/v1/events?types=notification"
+        import aiohttp
+
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(ws_url, headers={"Authorization": f"Bearer {rh.token}"}) as ws,
+        ):
+            await rh.client.post("/api/v1/events/x", json={})
+            msg = await ws.receive_json(timeout=10)
+            while msg["type"] != "notification":  # the hub greets first
+                msg = await ws.receive_json(timeout=10)
+        assert msg["type"] == "notification"
+        assert (msg["title"], msg["message"], msg["rule_id"]) == ("Hi", "hello", "n")
+        assert len(got) == 1
+
+
+async def test_delay_action_waits_on_the_clock(env: Env) -> None:
+    await env.rule(
+        {
+            "id": "d",
+            "triggers": [LAMP_ON],
+            "actions": [
+                {"type": "notify", "message": "one"},
+                {"type": "delay", "for": "5m"},
+                {"type": "notify", "message": "two"},
+            ],
+        }
+    )
+    await env.sense("lamp", power=True)
+    await wait_for(lambda: len(env.sink.notices) == 1)
+    await env.advance(299)
+    assert len(env.sink.notices) == 1
+    await env.advance(1)
+    await wait_for(lambda: [n.message for n in env.sink.notices] == ["one", "two"])
+    await wait_for(lambda: results(env, "d") == ["done"])
+
+
+async def _mode_rule(env: Env, mode: str, max_runs: int = 2) -> None:
+    await env.rule(
+        {
+            "id": "m",
+            "mode": mode,
+            "max_runs": max_runs,
+            "triggers": [{"type": "event", "name": "go"}],
+            "actions": [{"type": "delay", "for": "1m"}, {"type": "notify", "message": "end"}],
+        }
+    )
+
+
+async def _go(env: Env, times: int) -> None:
+    for _ in range(times):
+        await env.client.post("/api/v1/events/go", json={})
+        await settle()
+
+
+async def test_mode_single_ignores_while_running(env: Env) -> None:
+    await _mode_rule(env, "single")
+    await _go(env, 3)
+    await env.advance(60)
+    await wait_for(lambda: len(env.sink.notices) == 1)
+    assert results(env, "m") == ["done", "skipped", "skipped"]
+
+
+async def test_mode_restart_cancels_running(env: Env) -> None:
+    await _mode_rule(env, "restart")
+    await _go(env, 1)
+    await env.advance(30)
+    await _go(env, 1)
+    await env.advance(30)
+    await settle()
+    assert env.sink.notices == []  # the first run was cancelled before its delay ended
+    await env.advance(30)
+    await wait_for(lambda: len(env.sink.notices) == 1)
+    assert results(env, "m") == ["cancelled", "done"]
+
+
+async def test_mode_queued_runs_one_after_another(env: Env) -> None:
+    await _mode_rule(env, "queued", max_runs=1)
+    await _go(env, 3)  # one runs, one waits, one is dropped (queue of 1)
+    await env.advance(60)
+    await wait_for(lambda: len(env.sink.notices) == 1)
+    await env.advance(60)
+    await wait_for(lambda: len(env.sink.notices) == 2)
+    await env.advance(60)
+    await settle()
+    assert len(env.sink.notices) == 2
+    assert sorted(results(env, "m")) == ["done", "done", "skipped"]
+
+
+async def test_mode_parallel_with_limit(env: Env) -> None:
+    await _mode_rule(env, "parallel", max_runs=2)
+    await _go(env, 3)
+    await env.advance(60)
+    await wait_for(lambda: len(env.sink.notices) == 2)
+    await settle()
+    assert sorted(results(env, "m")) == ["done", "done", "skipped"]
+
+
+async def test_reminder_anchored_to_trigger_and_stops_when_cleared(env: Env) -> None:
+    await env.rule(
+        {
+            "id": "door",
+            "triggers": [{"type": "state", "device": "door", "property": "contact", "to": True}],
+            "actions": [{"type": "remind", "message": "door open", "every": "5m", "max": 10}],
+        }
+    )
+    await env.advance(17)  # t0 is not on a round minute: reminders must not snap to :05
+    t0 = env.clock.now()
+    await env.sense("door", contact=True)
+    for step in range(1, 4):
+        await env.advance(299)
+        await settle()
+        assert len(env.sink.notices) == step - 1
+        await env.advance(1)
+        await wait_for(lambda s=step: len(env.sink.notices) == s)
+    dues = [t["timer"]["due"] for t in env.traces("door") if t.get("timer")]
+    assert dues == [t0 + 300, t0 + 600, t0 + 900]
+    assert [n.count for n in env.sink.notices] == [1, 2, 3]
+    assert all(n.kind == "remind" for n in env.sink.notices)
+    await env.sense("door", contact=False)  # cleared
+    await env.advance(3600)
+    await settle()
+    assert len(env.sink.notices) == 3
+    assert env.traces("door")[-1]["result"] == "cleared"
+
+
+async def test_reminder_at_most_max_times(env: Env) -> None:
+    await env.rule(
+        {
+            "id": "door",
+            "triggers": [{"type": "state", "device": "door", "property": "contact", "to": True}],
+            "actions": [
+                {
+                    "type": "remind",
+                    "message": "door open",
+                    "every": "5m",
+                    "max": 3,
+                    "while": {"type": "state", "device": "door", "property": "contact", "is": True},
+                }
+            ],
+        }
+    )
+    await env.sense("door", contact=True)
+    for _ in range(10):
+        await env.advance(300)
+        await settle()
+    await wait_for(lambda: len(env.sink.notices) == 3)
+    await env.advance(3600)
+    await settle()
+    assert len(env.sink.notices) == 3
+    assert env.engine.wheel.armed == {}
+
+
+async def test_time_condition_uses_configured_timezone(tmp_path: Path) -> None:
+    zone = ZoneInfo("Asia/Tokyo")
+    start = datetime(2024, 5, 1, 8, 0, tzinfo=zone).timestamp()  # 23:00 UTC
+    async with make_env(tmp_path, ManualClock(start), {"timezone": "Asia/Tokyo"}) as env:
+        await env.rule(
+            {
+                "id": "c",
+                "triggers": [LAMP_ON],
+                "conditions": [{"type": "time", "after": "07:00", "before": "09:00"}],
+                "actions": NOTIFY,
+            }
+        )
+        await fire_and_wait(env, "c", 1)
+        await wait_for(lambda: results(env, "c") == ["done"])
