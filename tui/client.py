@@ -232,30 +232,26 @@ class HubClient:
     async def rules(self) -> list[dict[str, Any]]:
         """Every rule (raises NotSupported on a hub without the rules engine)."""
         body = await self.request("GET", "/rules")
-        rules = body["rules"] if isinstance(body, dict) else body
-        return list(rules)
+        return list(body["rules"])
 
-    async def rule_yaml(self, rule_id: str) -> str:
-        """One rule as YAML text."""
-        resp = await self.request("GET", f"/rules/{rule_id}/yaml")
-        return str(resp["yaml"] if isinstance(resp, dict) else resp)
-
-    async def save_rule_yaml(self, rule_id: str, text: str) -> dict[str, Any]:
-        """Replace a rule from YAML; an ApiError's details carry the line of a mistake."""
-        result: dict[str, Any] = await self.request(
-            "PUT", f"/rules/{rule_id}/yaml", json={"yaml": text}
-        )
+    async def rule(self, rule_id: str) -> dict[str, Any]:
+        """One rule as the hub stores it."""
+        result: dict[str, Any] = await self.request("GET", f"/rules/{rule_id}")
         return result
+
+    async def import_rules_yaml(self, text: str) -> list[str]:
+        """Create or replace the rules in a YAML list; an ApiError's details carry the lines."""
+        body = await self.request("POST", "/rules/import", json={"yaml": text})
+        return [str(r) for r in body.get("imported", ())]
 
     async def set_rule_enabled(self, rule_id: str, enabled: bool) -> None:
         """Switch a rule on or off."""
-        await self.request("PATCH", f"/rules/{rule_id}", json={"enabled": enabled})
+        await self.request("POST", f"/rules/{rule_id}/{'enable' if enabled else 'disable'}")
 
     async def rule_traces(self, rule_id: str) -> list[dict[str, Any]]:
         """The rule's recent runs, newest first."""
         body = await self.request("GET", f"/rules/{rule_id}/traces")
-        traces = body["traces"] if isinstance(body, dict) else body
-        return list(traces)
+        return list(body["traces"])
 
     # ------------------------------------------------------------------ IR learning
     async def ir_learn_start(self, blaster_id: str, timeout_s: float = 20.0) -> str:

@@ -38,8 +38,10 @@ class TokenStore:
         hubs = self._read()["hubs"]
         url = url.rstrip("/")
         entries = [hubs.get(hub_id)] if hub_id else []
-        entries += [hubs.get(url), *(e for e in hubs.values() if isinstance(e, dict)
-                                     and e.get("url") == url)]
+        entries += [
+            hubs.get(url),
+            *(e for e in hubs.values() if isinstance(e, dict) and e.get("url") == url),
+        ]
         for entry in entries:
             if isinstance(entry, dict) and entry.get("token"):
                 return str(entry["token"])

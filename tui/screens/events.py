@@ -42,7 +42,7 @@ def describe(event: Mapping[str, Any], names: Mapping[str, str]) -> str:
     else:
         skip = {"type", "ts", "device"}
         what = _short({k: v for k, v in event.items() if k not in skip})
-    parts = [when, f"{kind:<16}", who, what]
+    parts = [when, f"{kind:<17}", who, what]
     return " ".join(p for p in parts if p)
 
 

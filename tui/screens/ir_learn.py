@@ -18,13 +18,27 @@ NO_SUPPORT = "This hub has no IR blaster support yet."
 POLL_S = 0.5
 
 
+def describe_code(code: Any) -> str:
+    """'an NEC code (address 0x04, command 0x08)' or 'a raw code 2600…' for the status line."""
+    if isinstance(code, dict):
+        if code.get("protocol"):
+            extra = ", ".join(
+                f"{k} {code[k]:#04x}"
+                for k in ("address", "command")
+                if isinstance(code.get(k), int)
+            )
+            return f"a {code['protocol']} code" + (f" ({extra})" if extra else "")
+        code = code.get("broadlink_hex") or ""
+    text = str(code or "")
+    return f"a raw code {text[:16]}…" if len(text) > 16 else f"a raw code {text}"
+
+
 class IrLearnScreen(HubScreen):
     """A three-step wizard: blaster and timeout, waiting for the button, name and save."""
 
     def __init__(self) -> None:
         super().__init__()
         self.session_id: str | None = None
-        self.code: str | None = None
 
     def compose_body(self) -> Iterable[Widget]:
         with Vertical(id="ir-learn"):
@@ -93,7 +107,6 @@ class IrLearnScreen(HubScreen):
     @work(exclusive=True, group="learn")
     async def _learn(self, blaster_id: str, timeout: int) -> None:
         self.query_one("#ir-save").display = False
-        self.code = None
         try:
             self.session_id = await self.client.ir_learn_start(blaster_id, timeout)
         except NotSupported:
@@ -127,9 +140,10 @@ class IrLearnScreen(HubScreen):
             return True
         bar.display = False
         if state == "captured":
-            self.code = str(status.get("code") or "")
-            shown = self.code if len(self.code) <= 40 else self.code[:37] + "…"
-            self._status(f"Captured: {shown}\nName the button and save it.")
+            self._status(
+                f"Captured {describe_code(status.get('code'))}.\n"
+                "Choose the device, name the button and save it."
+            )
             self.query_one("#ir-save").display = True
             self.query_one("#command", Input).focus()
         elif state == "timeout":

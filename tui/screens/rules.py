@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
@@ -27,12 +28,34 @@ def _when(ts: Any) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
-def last_fired(rule: Mapping[str, Any]) -> Any:
-    """The time a rule last ran, under whichever name the hub uses."""
-    for key in ("last_fired", "last_fired_at", "last_run", "last_triggered"):
-        if rule.get(key):
-            return rule[key]
-    return None
+def last_fired(traces: list[dict[str, Any]]) -> str:
+    """When the rule last fired and how that run ended, from its newest trace."""
+    if not traces:
+        return "never"
+    newest = traces[0]
+    result = str(newest.get("result") or "").replace("_", " ")
+    return f"{_when(newest.get('ts'))} {result}".strip()
+
+
+def rule_to_yaml(doc: Mapping[str, Any]) -> str:
+    """One rule as an editable YAML list of one item (what /rules/import reads back)."""
+    return yaml.safe_dump(
+        [dict(doc)], sort_keys=False, allow_unicode=True, default_flow_style=False
+    )
+
+
+NEW_RULE = """\
+- id: my_rule
+  name: Describe what it does
+  triggers:
+    - type: state
+      device: device_id
+      property: power
+      to: true
+  actions:
+    - type: notify
+      message: it happened
+"""
 
 
 def problems_of(err: ApiError) -> list[tuple[int | None, str]]:
@@ -48,15 +71,21 @@ def problems_of(err: ApiError) -> list[tuple[int | None, str]]:
     return found or [(None, err.message)]
 
 
-def yaml_problem(text: str) -> tuple[int | None, str] | None:
-    """A YAML syntax error in `text` as (line, message), before asking the hub."""
+def yaml_problem(text: str, rule_id: str | None) -> tuple[int | None, str] | None:
+    """A mistake the TUI can see itself, as (line, message), before asking the hub."""
     try:
-        yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         return (mark.line + 1 if mark is not None else None, f"not valid YAML: {err.problem}")
     except yaml.YAMLError as err:
         return (None, f"not valid YAML: {err}")
+    if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
+        return (1, "write one rule, as a list with one item (start with `- id: ...`)")
+    if rule_id is not None and str(data[0].get("id")) != rule_id:
+        return (1, f"keep `id: {rule_id}` (to make a new rule, press a on the rules list)")
+    if not data[0].get("id"):
+        return (1, "give the rule an `id:`")
     return None
 
 
@@ -68,13 +97,14 @@ class RuleEditScreen(HubScreen):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, rule_id: str, text: str) -> None:
+    def __init__(self, rule_id: str | None, text: str) -> None:
         super().__init__()
         self.rule_id = rule_id
         self.text = text
 
     def compose_body(self) -> Iterable[Widget]:
-        yield Static(f"Rule {self.rule_id} — Ctrl+S saves, Esc goes back", classes="title")
+        what = f"Rule {self.rule_id}" if self.rule_id else "New rule"
+        yield Static(f"{what} — Ctrl+S saves, Esc goes back", classes="title")
         yield TextArea(
             self.text, id="editor", show_line_numbers=True, soft_wrap=False, tab_behavior="indent"
         )
@@ -95,19 +125,19 @@ class RuleEditScreen(HubScreen):
     async def action_save(self) -> None:
         """Check the YAML here, then let the hub validate and store it."""
         text = self.query_one(TextArea).text
-        problem = yaml_problem(text)
+        problem = yaml_problem(text, self.rule_id)
         if problem is not None:
             self.show_problems([problem])
             return
         try:
-            await self.client.save_rule_yaml(self.rule_id, text)
+            saved = await self.client.import_rules_yaml(text)
         except ApiError as err:
             self.show_problems(problems_of(err))
             return
         except TuiError as err:
             self.show_problems([(None, str(err))])
             return
-        self.notify(f"saved rule {self.rule_id}")
+        self.notify(f"saved rule {', '.join(saved)}")
         self.dismiss(None)
 
     def action_back(self) -> None:
@@ -146,6 +176,7 @@ class RulesScreen(HubScreen):
         Binding("space", "switch", "On/off"),
         Binding("t", "trace", "Trace"),
         Binding("y", "edit", "Edit YAML"),
+        Binding("a", "new", "New"),
         Binding("f5", "refresh", "Refresh"),
     ]
 
@@ -185,20 +216,26 @@ class RulesScreen(HubScreen):
         except TuiError as err:
             message.update(str(err))
             return
+        try:
+            traces = await asyncio.gather(*(self.client.rule_traces(str(r["id"])) for r in rules))
+        except TuiError as err:
+            message.update(str(err))
+            return
         table.display = True
         self.rules = {str(r["id"]): r for r in rules}
+        fired = {str(r["id"]): last_fired(t) for r, t in zip(rules, traces, strict=True)}
         selected = self._selected()
         table.clear()
         for rule in sorted(rules, key=lambda r: str(r.get("name") or r["id"])):
             table.add_row(
                 str(rule.get("name") or rule["id"]),
                 "yes" if rule.get("enabled", True) else "no",
-                _when(last_fired(rule)),
+                fired[str(rule["id"])],
                 key=str(rule["id"]),
             )
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
-        message.update("" if rules else "No rules yet. Import some with the hub's CLI or API.")
+        message.update("" if rules else "No rules yet. Press a to write one.")
 
     def _selected(self) -> str | None:
         table: DataTable[str] = self.query_one("#rules", DataTable)
@@ -238,8 +275,13 @@ class RulesScreen(HubScreen):
         if rule_id is None:
             return
         try:
-            text = await self.client.rule_yaml(rule_id)
+            doc = await self.client.rule(rule_id)
         except TuiError as err:
             self.notify(str(err), severity="error")
             return
-        self.app.push_screen(RuleEditScreen(rule_id, text))
+        self.app.push_screen(RuleEditScreen(rule_id, rule_to_yaml(doc)))
+
+    def action_new(self) -> None:
+        """Write a new rule from a template."""
+        if self.query_one("#rules", DataTable).display:
+            self.app.push_screen(RuleEditScreen(None, NEW_RULE))
