@@ -1,0 +1,487 @@
+"""Relay benchmarks: idle tunnels per process, added latency, reconnect storm.
+
+    .venv/bin/python bench/relay.py [--tunnels 20000] [--storm]
+
+Prints `name: value` lines:
+  tunnels, kb_per_tunnel        idle hub tunnels one relay process holds, and its RSS per tunnel
+  added_p50_ms, added_p99_ms    latency through the relay minus direct to the hub, fixed rate
+  storm_reconnect_s             SIGTERM (drain) + restart until every hub is back
+  storm_peak_connects_per_s     the busiest second of that storm (bounded by admission)
+
+The relay runs in its own process (its RSS is what is measured); idle hubs are minimal tunnel
+clients in two helper processes, bound to several 127.0.7.x source addresses. Each process has
+a file-descriptor limit, so the tunnel count is capped a little below it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import random
+import resource
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from relay import protocol as p  # noqa: E402
+
+RELAY_HOST = "127.0.7.1"
+SOURCES = ["127.0.7.11", "127.0.7.12", "127.0.7.13", "127.0.7.14"]
+CLIENT_PROCS = 2
+
+
+# ---------------------------------------------------------------------- relay process
+def relay_main(data_dir: str, port: int, spread: float) -> None:
+    """Run a relay node until SIGTERM (drain first), printing its port."""
+    from relay import RelayConfig, RelayServer
+
+    async def run() -> None:
+        config = RelayConfig(
+            data_dir=Path(data_dir),
+            host=RELAY_HOST,
+            port=port,
+            allow_signup=True,
+            heartbeat_s=600.0,
+            admit_rate=2000.0,
+            admit_burst=500.0,
+            drain_spread_s=spread,
+            account_rate=100_000.0,
+            account_burst=100_000.0,  # latency, not limits
+        )
+        server = RelayServer(config)
+        await server.start()
+        print(json.dumps({"port": server.port}), flush=True)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await server.drain()
+        await server.stop()
+
+    asyncio.run(run())
+
+
+def start_relay(
+    data_dir: str, port: int = 0, spread: float = 5.0
+) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--relay", data_dir, str(port), str(spread)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    return proc, int(json.loads(line)["port"])
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+# ---------------------------------------------------------------------- minimal hub clients
+class MiniHub(asyncio.Protocol):
+    """An idle hub: WebSocket upgrade, signed auth, welcome, then nothing but staying open."""
+
+    def __init__(self, owner: HubFleet, key: Any, public: str) -> None:
+        self.owner = owner
+        self.key = key
+        self.public = public
+        self.buf = b""
+        self.upgraded = False
+        self.transport: asyncio.Transport | None = None
+        self.retry_hint: float | None = None
+        self.drain_hint: float | None = None
+        self.done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write(
+            (
+                f"GET /v1/hub/connect HTTP/1.1\r\nHost: {RELAY_HOST}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.upgraded:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head, self.buf = self.buf[:end], self.buf[end + 4 :]
+            if b" 101 " not in head.split(b"\r\n", 1)[0]:
+                retry = 1.0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"retry-after:"):
+                        retry = float(line.split(b":", 1)[1])
+                self.retry_hint = retry
+                self._finish(False)
+                return
+            self.upgraded = True
+        while True:
+            frame = self._frame()
+            if frame is None:
+                return
+            opcode, payload = frame
+            if opcode == 8:  # close
+                self._finish(False)
+                return
+            if opcode != 1:
+                continue
+            msg = p.decode(payload)
+            if isinstance(msg, p.Challenge):
+                sig = self.key.sign(p.auth_payload(msg.nonce, self.public))
+                self._send(p.encode(p.Auth(self.public, p.b64(sig))))
+            elif isinstance(msg, p.Welcome):
+                self.owner.welcomed()
+                if not self.done.done():
+                    self.done.set_result(True)
+            elif isinstance(msg, p.Drain):
+                self.drain_hint = msg.reconnect_after_s
+
+    def _frame(self) -> tuple[int, bytes] | None:
+        b = self.buf
+        if len(b) < 2:
+            return None
+        opcode, n, pos = b[0] & 0x0F, b[1] & 0x7F, 2
+        if n == 126:
+            if len(b) < 4:
+                return None
+            n, pos = struct.unpack("!H", b[2:4])[0], 4
+        elif n == 127:
+            if len(b) < 10:
+                return None
+            n, pos = struct.unpack("!Q", b[2:10])[0], 10
+        if len(b) < pos + n:
+            return None
+        self.buf = b[pos + n :]
+        return opcode, b[pos : pos + n]
+
+    def _send(self, text: str) -> None:
+        data = text.encode()
+        mask = os.urandom(4)
+        n = len(data)
+        head = bytes([0x81])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+        masked = bytes(c ^ mask[i % 4] for i, c in enumerate(data))
+        assert self.transport is not None
+        self.transport.write(head + mask + masked)
+
+    def _finish(self, ok: bool) -> None:
+        if not self.done.done():
+            self.done.set_result(ok)
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.upgraded and self.done.done() and self.done.result():
+            self.owner.lost()
+        if not self.done.done():
+            self.done.set_result(False)
+
+
+class HubFleet:
+    """Many MiniHubs, each reconnecting with the hub's own ReconnectLogic."""
+
+    def __init__(self, port: int, count: int, sources: list[str]) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        self.port = port
+        self.count = count
+        self.sources = sources
+        self.keys = []
+        for _ in range(count):
+            k = Ed25519PrivateKey.generate()
+            self.keys.append(
+                (k, p.b64(k.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)))
+            )
+        self.connected = 0
+        self.connects_total = 0
+
+    def welcomed(self) -> None:
+        self.connected += 1
+        self.connects_total += 1
+
+    def lost(self) -> None:
+        self.connected -= 1
+
+    async def keep(self, i: int) -> None:
+        from hub.relay_link.reconnect import ReconnectLogic
+
+        logic = ReconnectLogic(base_s=1.0, cap_s=30.0)
+        loop = asyncio.get_running_loop()
+        key, public = self.keys[i]
+        src = self.sources[i % len(self.sources)]
+        while True:
+            delay = logic.next_delay()
+            if delay:
+                await asyncio.sleep(delay)
+            proto: MiniHub | None = None
+            try:
+                _, proto = await loop.create_connection(
+                    lambda: MiniHub(self, key, public), RELAY_HOST, self.port, local_addr=(src, 0)
+                )
+                ok = await proto.done
+            except OSError:
+                ok = False
+            if not ok:
+                logic.failed()
+                if proto is not None and proto.retry_hint is not None:
+                    logic.hint(proto.retry_hint + random.uniform(0, 1.0))
+                continue
+            logic.connected()
+            assert proto is not None
+            assert proto.transport is not None
+            closed = loop.create_future()
+            orig = proto.connection_lost
+
+            def on_lost(exc: Exception | None, orig: Any = orig, closed: Any = closed) -> None:
+                orig(exc)
+                if not closed.done():
+                    closed.set_result(None)
+
+            proto.connection_lost = on_lost  # type: ignore[method-assign]
+            await closed
+            logic.failed()
+            if proto.drain_hint is not None:
+                logic.hint(proto.drain_hint)
+
+
+async def fleet_main(port: int, count: int, sources: list[str]) -> None:
+    """Keep `count` idle tunnels up; print progress every second."""
+    fleet = HubFleet(port, count, sources)
+    tasks = []
+    for i in range(count):
+        tasks.append(asyncio.create_task(fleet.keep(i)))
+        if i % 200 == 199:
+            await asyncio.sleep(0.05)
+    while True:
+        print(
+            json.dumps(
+                {"t": time.time(), "connected": fleet.connected, "total": fleet.connects_total}
+            ),
+            flush=True,
+        )
+        await asyncio.sleep(0.5)
+
+
+class FleetProc:
+    """A helper process running a HubFleet; reads its progress lines in a thread."""
+
+    def __init__(self, port: int, count: int, sources: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--fleet", str(port), str(count), ",".join(sources)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.samples: list[dict[str, Any]] = []
+
+    async def pump(self) -> None:
+        assert self.proc.stdout is not None
+        while True:
+            line = await asyncio.to_thread(self.proc.stdout.readline)
+            if not line:
+                return
+            self.samples.append(json.loads(line))
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.samples[-1] if self.samples else {"connected": 0, "total": 0, "t": 0}
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
+
+
+# ---------------------------------------------------------------------- measurements
+async def bench_latency(relay_url: str, tmp: Path, rate: float, seconds: float) -> dict[str, float]:
+    """Same GET direct to the hub and through the relay, interleaved at a fixed rate."""
+    import httpx
+
+    from hub.relay_link import ReconnectLogic, RelayLink
+    from hub.testing import running_hub
+    from integrations.virtual.integration import VirtualIntegration, demo_devices
+
+    link = RelayLink(relay_url, reconnect=ReconnectLogic(base_s=0.1, cap_s=1.0))
+    async with running_hub(
+        tmp / "hub",
+        [VirtualIntegration(demo_devices())],
+        config={"api_host": "127.0.7.2"},
+        components=[link],
+    ) as rh:
+        await rh.hub.wait_integrations()
+        await link.wait_connected(30)
+        async with httpx.AsyncClient(base_url=relay_url, timeout=10) as phone:
+            creds = {"email": "bench@example.org", "password": "bench password 1"}
+            await phone.post("/v1/accounts", json=creds)
+            token = (await phone.post("/v1/sessions", json=creds)).json()["token"]
+            phone.headers["Authorization"] = f"Bearer {token}"
+            code = (await rh.client.post("/api/v1/relay/claim-code")).json()["code"]
+            hub_id = (await phone.post("/v1/hubs/claim", json={"code": code})).json()["hub_id"]
+            direct_path = "/api/v1/devices/virtual-lamp"
+            relay_path = f"/v1/hubs/{hub_id}/api/devices/virtual-lamp"
+            for _ in range(50):  # warm up both paths
+                await rh.client.get(direct_path)
+                await phone.get(relay_path)
+            direct: list[float] = []
+            relayed: list[float] = []
+            interval = 1.0 / rate
+            next_at = time.perf_counter()
+            n = int(rate * seconds)
+            for i in range(n):
+                next_at += interval
+                client, path, out = (
+                    (rh.client, direct_path, direct) if i % 2 == 0 else (phone, relay_path, relayed)
+                )
+                t0 = time.perf_counter()
+                r = await client.get(path)
+                out.append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 200, r.text
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    return {
+        "direct_p50_ms": _pct(direct, 50),
+        "relay_p50_ms": _pct(relayed, 50),
+        "added_p50_ms": _pct(relayed, 50) - _pct(direct, 50),
+        "added_p99_ms": _pct(relayed, 99) - _pct(direct, 99),
+    }
+
+
+def _pct(values: list[float], q: float) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+        if q < 100
+        else max(values)
+    )
+
+
+async def wait_connected(fleets: list[FleetProc], want: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sum(f.last["connected"] for f in fleets) >= want:
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def main(args: argparse.Namespace) -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    # Each process holds one fd per tunnel; leave room for the relay's own files.
+    per_process_max = hard - 150
+    target = min(args.tunnels, per_process_max)
+    tmp = Path(tempfile.mkdtemp(prefix="relay-bench-"))
+    relay, port = start_relay(str(tmp / "relay"), spread=args.spread)
+    url = f"http://{RELAY_HOST}:{port}"
+    results: dict[str, Any] = {}
+    fleets: list[FleetProc] = []
+    pumps: list[asyncio.Task[None]] = []
+    try:
+        results.update(await bench_latency(url, tmp, args.rate, args.seconds))
+        await asyncio.sleep(1.0)
+        base_rss = rss_kb(relay.pid)
+        per = [
+            target // CLIENT_PROCS + (1 if i < target % CLIENT_PROCS else 0)
+            for i in range(CLIENT_PROCS)
+        ]
+        for i, count in enumerate(per):
+            fleets.append(FleetProc(port, count, SOURCES[i::CLIENT_PROCS]))
+        pumps = [asyncio.create_task(f.pump()) for f in fleets]
+        t0 = time.monotonic()
+        await wait_connected(fleets, target, args.connect_timeout)
+        held = sum(f.last["connected"] for f in fleets)
+        await asyncio.sleep(2.0)
+        rss = rss_kb(relay.pid)
+        results["tunnels"] = held
+        results["tunnels_connect_s"] = round(time.monotonic() - t0, 1)
+        results["relay_rss_mb"] = round(rss / 1024, 1)
+        results["kb_per_tunnel"] = round((rss - base_rss) / max(held, 1), 2)
+
+        # Reconnect storm: SIGTERM (drain), restart on the same port, wait for everyone.
+        totals_before = sum(f.last["total"] for f in fleets)
+        t_storm = time.time()
+        relay.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(relay.wait, 60)
+        relay, _ = start_relay(str(tmp / "relay"), port=port, spread=args.spread)
+        ok = await wait_connected(fleets, held, args.storm_timeout)
+        while ok and sum(f.last["total"] for f in fleets) - totals_before < held:
+            await asyncio.sleep(0.2)
+        t_back = max(f.last["t"] for f in fleets)
+        results["storm_hubs"] = held
+        results["storm_reconnect_s"] = round(t_back - t_storm, 1) if ok else "timeout"
+        per_second: dict[int, int] = {}
+        for f in fleets:
+            prev = None
+            for s in f.samples:
+                if s["t"] >= t_storm and prev is not None:
+                    per_second[int(s["t"])] = per_second.get(int(s["t"]), 0) + s["total"] - prev
+                prev = s["total"]
+        results["storm_peak_connects_per_s"] = max(per_second.values(), default=0)
+    finally:
+        for f in fleets:
+            f.stop()
+        for t in pumps:
+            t.cancel()
+        relay.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            relay.wait(10)
+    for name in (
+        "tunnels",
+        "kb_per_tunnel",
+        "relay_rss_mb",
+        "tunnels_connect_s",
+        "direct_p50_ms",
+        "relay_p50_ms",
+        "added_p50_ms",
+        "added_p99_ms",
+        "storm_hubs",
+        "storm_reconnect_s",
+        "storm_peak_connects_per_s",
+    ):
+        value = results.get(name)
+        print(f"{name}: {round(value, 3) if isinstance(value, float) else value}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--relay":
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        relay_main(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--fleet":
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        asyncio.run(fleet_main(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(",")))
+    else:
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("--tunnels", type=int, default=20_000)
+        parser.add_argument("--rate", type=float, default=200.0, help="latency requests per s")
+        parser.add_argument("--seconds", type=float, default=10.0)
+        parser.add_argument("--spread", type=float, default=5.0, help="drain spread (s)")
+        parser.add_argument("--connect-timeout", type=float, default=150.0)
+        parser.add_argument("--storm-timeout", type=float, default=120.0)
+        asyncio.run(main(parser.parse_args()))
