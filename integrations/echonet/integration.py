@@ -251,7 +251,17 @@ class EchonetIntegration(Integration):
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("ECHONET background work failed", exc_info=task.exception())
+
+    async def settle(self) -> None:
+        """Wait for background work started by notifications (tests, orderly shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def _on_notify(self, frame: Frame, host: str) -> None:
         self._wanted.add(host)
