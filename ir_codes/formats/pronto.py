@@ -10,6 +10,7 @@ from ir_codes.errors import FormatError
 from ir_codes.model import RawSignal
 
 PRONTO_CLOCK_US = 0.241246
+TRAILING_GAP_US = 100_000
 
 
 def to_pronto(raw: RawSignal) -> str:
@@ -18,7 +19,7 @@ def to_pronto(raw: RawSignal) -> str:
     period_us = code * PRONTO_CLOCK_US
     timings = list(raw.timings_us)
     if len(timings) % 2:
-        timings.append(round(period_us * 100))  # Pronto needs pairs: add a short trailing gap
+        timings.append(TRAILING_GAP_US)  # Pronto needs pairs: close the last mark with a gap
     counts = [min(0xFFFF, max(1, round(t / period_us))) for t in timings]
     words = [0x0000, code, len(counts) // 2, 0, *counts]
     return " ".join(f"{w:04X}" for w in words)
