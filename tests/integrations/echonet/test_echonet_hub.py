@@ -45,9 +45,8 @@ async def test_desired_write_through_the_api_and_offline_replay(tmp_path: Path) 
         async with testing.running_hub(tmp_path, integrations=[EchonetIntegration()],
                                        config=config) as rh:
             devices = await _until(rh.client, "/api/v1/devices",
-                                   lambda b: len(b) == 3 if isinstance(b, list) else
-                                   len(b.get("devices", [])) == 3, "three devices")
-            listing = devices if isinstance(devices, list) else devices["devices"]
+                                   lambda b: len(b["devices"]) == 3, "three devices")
+            listing = devices["devices"]
             aircon = next(d["id"] for d in listing if d["model"] == "Home air conditioner")
             shadow = f"/api/v1/devices/{aircon}/shadow"
 
@@ -82,3 +81,30 @@ async def test_desired_write_through_the_api_and_offline_replay(tmp_path: Path) 
     finally:
         for node in nodes:
             await node.stop()
+
+
+async def test_refused_write_fails_the_command_with_a_reason(tmp_path: Path) -> None:
+    node = EchonetNode(bind=HOSTS[1], objects=["light"])
+    await node.start()
+    config = {"integrations": {"echonet": {
+        "bind": HUB, "hosts": [HOSTS[1]], "multicast": False, "poll_interval_s": 0.5,
+        "timeout_s": 1.0, "retries": 1}}}
+    try:
+        async with testing.running_hub(tmp_path, integrations=[EchonetIntegration()],
+                                       config=config) as rh:
+            body = await _until(rh.client, "/api/v1/devices",
+                                lambda b: len(b["devices"]) == 1, "the light")
+            light = body["devices"][0]["id"]
+            node.object("light").settable = frozenset({0x80})  # firmware now refuses dimming
+            resp = await rh.client.put(f"/api/v1/devices/{light}/desired",
+                                       json={"values": {"brightness": 30}})
+            assert resp.status_code == 202, resp.text
+            command = resp.json()["command_id"]
+            status = await _until(rh.client, f"/api/v1/commands/{command}",
+                                  lambda b: b["status"] in ("failed", "confirmed"),
+                                  "command result")
+            assert status["status"] == "failed"
+            assert "brightness" in status["reason"]
+            assert node.object("light").values[0xB0] == bytes([80])
+    finally:
+        await node.stop()
