@@ -212,8 +212,9 @@ class BroadlinkIntegration(Integration):
                     _LOG.warning("Broadlink discovery failed: %s", err)
                     found = []
                 for client in found:
-                    if blaster_device_id(client.info.mac) in self._blasters:
-                        continue
+                    known_client = self._blasters.get(blaster_device_id(client.info.mac))
+                    if known_client is not None and known_client.info.host == client.info.host:
+                        continue  # a blaster that moved (new DHCP lease) is re-added
                     try:
                         await client.authenticate()
                     except IntegrationError as err:
@@ -255,9 +256,9 @@ class BroadlinkIntegration(Integration):
         if code is None:
             known = ", ".join(sorted(dev.profile.commands)) or "none yet (learn some)"
             raise CommandFailed(f"{dev.config.name} has no command {command!r}; known: {known}")
-        repeat = int((params or {}).get("repeat", 0))
-        if not 0 <= repeat <= 255:
-            raise CommandFailed("repeat must be between 0 and 255")
+        repeat = (params or {}).get("repeat", 0)
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or not 0 <= repeat <= 255:
+            raise CommandFailed(f"repeat must be a whole number from 0 to 255, got {repeat!r}")
         if repeat:
             code = code[:1] + bytes([repeat]) + code[2:]
         await self._send(dev, code)
@@ -399,7 +400,10 @@ class BroadlinkIntegration(Integration):
             )
         )
         await self._hub.report(device_id, {"ir_commands": sorted(profile.commands)})
-        online = any(_same_blaster(cfg.blaster, c) for c in self._blasters.values())
+        online = any(
+            self._online.get(bid, False) and _same_blaster(cfg.blaster, c)
+            for bid, c in self._blasters.items()
+        )
         await self._hub.set_available(
             device_id, online, "" if online else f"blaster {cfg.blaster} is not connected"
         )
@@ -410,12 +414,13 @@ class BroadlinkIntegration(Integration):
         self._blasters[dev_id] = client
         props: dict[str, PropertySpec] = {}
         sensors: dict[str, float] = {}
+        online, reason = True, ""
         try:
             sensors = await client.sensors()
         except CommandFailed:
             sensors = {}  # models without sensors answer "not supported"
         except DeviceUnreachable as err:
-            _LOG.warning("%s stopped answering: %s", info.label, err)
+            online, reason = False, str(err)
         for key in sensors:
             props[key] = spec_for(key)
         assert self._hub is not None
@@ -433,7 +438,8 @@ class BroadlinkIntegration(Integration):
         )
         if sensors:
             await self._hub.report(dev_id, sensors)
-        await self._mark_blaster(dev_id, True)
+        self._online.pop(dev_id, None)  # (re)announce availability of a newly added blaster
+        await self._mark_blaster(dev_id, online, reason)
 
     async def _mark_blaster(self, dev_id: str, online: bool, reason: str = "") -> None:
         if self._hub is None or self._online.get(dev_id) == online:
@@ -448,21 +454,30 @@ class BroadlinkIntegration(Integration):
     async def _poll_loop(self) -> None:
         while True:
             await asyncio.sleep(self._settings.poll_interval)
-            for dev_id, client in list(self._blasters.items()):
-                try:
-                    values = await client.sensors()
-                    if not values:
-                        await client.firmware()  # no sensors: still prove it answers
-                except DeviceUnreachable as err:
-                    await self._mark_blaster(dev_id, False, str(err))
-                    continue
-                except CommandFailed:
-                    values = {}
-                await self._mark_blaster(dev_id, True)
-                if values:
-                    await self._report(dev_id, values)
-            if self._missing_blasters():
-                await self.discover()
+            try:
+                await self._poll_once()
+            except IntegrationError as err:
+                _LOG.warning("Broadlink poll failed, will retry: %s", err)
+            except Exception:  # a bug in one cycle must not stop sensors and reconnects for good
+                _LOG.exception("Broadlink poll cycle failed; retrying next interval")
+
+    async def _poll_once(self) -> None:
+        """Read sensors (or firmware) of every blaster; reconnect what is missing."""
+        for dev_id, client in list(self._blasters.items()):
+            try:
+                values = await client.sensors()
+                if not values:
+                    await client.firmware()  # no sensors: still prove it answers
+            except DeviceUnreachable as err:
+                await self._mark_blaster(dev_id, False, str(err))
+                continue
+            except CommandFailed:
+                values = {}
+            await self._mark_blaster(dev_id, True)
+            if values:
+                await self._report(dev_id, values)
+        if self._missing_blasters():
+            await self.discover()
 
     def _missing_blasters(self) -> bool:
         """True when a configured host or an IR device's blaster is not connected yet."""

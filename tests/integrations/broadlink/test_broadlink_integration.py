@@ -492,3 +492,25 @@ async def test_assumed_ac_state_survives_a_restart(
         await put_desired(rh, "bedroom-ac", {"target_temperature": 24})
     _, state, _ = ir_codes.decode_ac(bl_format.from_packet(pro.sent[-1]))
     assert (state.power, state.mode, state.target_temperature) == (True, "dry", 24)
+
+
+async def test_a_blaster_that_starts_late_is_picked_up(tmp_path: Path) -> None:
+    pro = BroadlinkEmulator(PRO_ADDR, model="rm4pro")
+    late = BroadlinkEmulator(MINI_ADDR, model="rmmini3")
+    async with pro:
+        cfg = {"integrations": {"broadlink": config(pro, tmp_path)}}
+        async with running_hub(tmp_path / "hub", [BroadlinkIntegration()], config=cfg) as rh:
+            await rh.hub.wait_integrations()
+            assert (await device(rh, "bedroom-fan"))["online"] is False
+            async with late:
+
+                async def fan_online() -> bool:
+                    return bool((await device(rh, "bedroom-fan"))["online"])
+
+                await wait_for(fan_online)
+                result = await press_button(rh, "bedroom-fan", "power_on")
+                assert result["status"] == "confirmed", result
+                assert late.sent == [FAN_ON]
+                result = await press_button(rh, "bedroom-fan", "power_on", {"repeat": "lots"})
+                assert result["status"] == "failed"
+                assert "repeat must be a whole number" in result["reason"]
