@@ -1,0 +1,207 @@
+"""`homehub ir ...`: encode, decode and convert IR codes, and build A/C frames, from the shell.
+
+homehub ir encode NEC --address 0x04 --command 0x08 --format broadlink
+homehub ir decode 'JgBYAAABJJQSEhI2...'       # or a file path, or stdin
+homehub ir convert remote.ir --to pronto
+homehub ir ac daikin --power on --mode cool --temp 26 --fan auto --format nature
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ir_codes.ac import FANS, MODES, AcState, decode_ac, encode_ac, known_brands
+from ir_codes.errors import IrCodesError
+from ir_codes.formats import FORMATS, NamedSignal, read_signals, render
+from ir_codes.formats.flipper import FlipperSignal, to_flipper
+from ir_codes.model import IrCode, RawSignal
+from ir_codes.registry import decode_any, encode, protocol_names
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the `ir` command and its subcommands to a parent CLI."""
+    ir = subparsers.add_parser("ir", help="encode, decode and convert IR codes")
+    sub = ir.add_subparsers(dest="ir_command", metavar="{encode,decode,convert,ac}")
+    sub.required = True
+
+    enc = sub.add_parser("encode", help="timings for a protocol code")
+    enc.add_argument("protocol", help=f"one of {', '.join(protocol_names())} (or an alias)")
+    enc.add_argument("--address", type=_int, default=0, help="address (decimal or 0x hex)")
+    enc.add_argument("--command", type=_int, default=0, help="command (decimal or 0x hex)")
+    enc.add_argument("--bits", type=int, help="frame length where a protocol has several")
+    enc.add_argument("--toggle", type=int, help="RC5/RC6 toggle bit")
+    enc.add_argument("--repeats", type=int, help="NEC repeat frames after the code")
+    enc.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE",
+                     help="other protocol extras, e.g. t_us=432 or state=<hex>")  # fmt: skip
+    _output_options(enc)
+    enc.set_defaults(func=_guarded(_cmd_encode))
+
+    dec = sub.add_parser("decode", help="identify and decode a code in any supported format")
+    dec.add_argument("input", nargs="?", help="code text or a file path (default: stdin)")
+    dec.add_argument("--from", dest="source", choices=FORMATS, help="skip format detection")
+    dec.add_argument("--json", action="store_true", help="machine-readable output")
+    dec.set_defaults(func=_guarded(_cmd_decode))
+
+    conv = sub.add_parser("convert", help="rewrite a code in another format")
+    conv.add_argument("input", nargs="?", help="code text or a file path (default: stdin)")
+    conv.add_argument("--to", required=True, choices=FORMATS, help="target format")
+    conv.add_argument("--from", dest="source", choices=FORMATS, help="skip format detection")
+    conv.set_defaults(func=_guarded(_cmd_convert))
+
+    ac = sub.add_parser("ac", help="whole-state air-conditioner frame")
+    ac.add_argument("brand", help=f"one of {', '.join(known_brands())}")
+    ac.add_argument("--power", choices=("on", "off"), default="on")
+    ac.add_argument("--mode", choices=MODES, default="cool")
+    ac.add_argument("--temp", type=float, default=26, help="target temperature in °C")
+    ac.add_argument("--fan", choices=FANS, default="auto")
+    ac.add_argument("--swing", choices=("on", "off"), help="vane swing (default: brand default)")
+    _output_options(ac)
+    ac.set_defaults(func=_guarded(_cmd_ac))
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, default="raw", help="output format")
+    parser.add_argument("--json", action="store_true", help="protocol, values and timings as JSON")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (use 10 or 0x0a)") from err
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a subcommand; library and input errors become one stderr line and exit code 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (IrCodesError, OSError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_ERROR
+
+    return run
+
+
+def _read_input(value: str | None) -> str | bytes:
+    if value is None or value == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        path = Path(value)
+        try:
+            is_file = len(value) < 4096 and path.is_file()
+        except OSError:
+            is_file = False
+        if not is_file:
+            return value
+        data = path.read_bytes()
+    if not data.strip():
+        raise ValueError("no input: pass a code, a file path, or pipe it on stdin")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
+def _describe(code: IrCode) -> str:
+    text = f"{code.protocol} address=0x{code.address:X} command=0x{code.command:X} bits={code.bits}"
+    extras = {k: v for k, v in code.extras.items() if k != "state"}
+    if "state" in code.extras:
+        text += f" state={code.extras['state']}"
+        _, settings, _ = decode_ac(code)
+        text += " (" + ", ".join(f"{k}={v}" for k, v in settings.to_dict().items()) + ")"
+    if extras:
+        text += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+    return text
+
+
+def _code_json(code: IrCode | None, raw: RawSignal, **more: Any) -> dict[str, Any]:
+    out: dict[str, Any] = dict(more)
+    if code is not None:
+        out.update(code.to_dict())
+        if "state" in code.extras:
+            out["ac"] = decode_ac(code)[1].to_dict()
+    out.update(raw.to_dict())
+    return out
+
+
+def _emit(raw: RawSignal, code: IrCode | None, args: argparse.Namespace) -> int:
+    if args.json:
+        formatted = render(raw, args.format, code=code) if args.format != "raw" else None
+        extra = {"format": args.format, "formatted": formatted} if formatted else {}
+        print(json.dumps(_code_json(code, raw, **extra)))
+    else:
+        print(render(raw, args.format, code=code).rstrip("\n"))
+    return EXIT_OK
+
+
+def _cmd_encode(args: argparse.Namespace) -> int:
+    extras: dict[str, Any] = {}
+    for item in args.extra:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--extra {item!r} must look like KEY=VALUE")
+        extras[key.strip()] = value.strip() if key.strip() == "state" else _int(value.strip())
+    for key in ("bits", "toggle", "repeats"):
+        if getattr(args, key) is not None:
+            extras[key] = getattr(args, key)
+    raw = encode(args.protocol, args.address, args.command, **extras)
+    return _emit(raw, decode_any(raw), args)
+
+
+def _decode_signal(signal: NamedSignal) -> IrCode:
+    return signal.code if signal.code is not None else decode_any(signal.raw)
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    data = _read_input(args.input)
+    signals = read_signals(data, args.source)
+    if len(signals) == 1:
+        code = _decode_signal(signals[0])
+        if args.json:
+            print(json.dumps(_code_json(code, signals[0].raw)))
+        else:
+            print(_describe(code))
+        return EXIT_OK
+    rows: list[dict[str, Any]] = []
+    for s in signals:
+        found: IrCode | None
+        try:
+            found = _decode_signal(s)
+        except IrCodesError:
+            found = None
+        if args.json:
+            rows.append(_code_json(found, s.raw, name=s.name))
+        elif found is None:
+            print(f"{s.name}: no protocol matched ({len(s.raw.timings_us)} durations, kept raw)")
+        else:
+            print(f"{s.name}: {_describe(found)}")
+    if args.json:
+        print(json.dumps(rows))
+    return EXIT_OK
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    signals = read_signals(_read_input(args.input), args.source)
+    if args.to == "flipper" and len(signals) > 1:
+        entries = [FlipperSignal(s.name, s.raw, s.code) for s in signals]
+        print(to_flipper(entries).rstrip("\n"))
+        return EXIT_OK
+    first = signals[0]
+    print(render(first.raw, args.to, name=first.name, code=first.code).rstrip("\n"))
+    return EXIT_OK
+
+
+def _cmd_ac(args: argparse.Namespace) -> int:
+    state = AcState(args.power == "on", args.mode, args.temp, args.fan, args.swing)
+    raw = encode_ac(args.brand, state)
+    return _emit(raw, decode_any(raw), args)
