@@ -70,6 +70,7 @@ class BroadlinkEmulator(asyncio.DatagramProtocol):
         mac: bytes | None = None,
         name: str = "Emulated RM",
         firmware: int = 55,
+        locked: bool = False,
         auto_press: Iterable[bytes] = (),
         auto_press_delay: float = 2.0,
     ) -> None:
@@ -82,6 +83,7 @@ class BroadlinkEmulator(asyncio.DatagramProtocol):
         self.mac = mac if mac is not None else b"\x34\xea\x34" + os.urandom(3)
         self.name = name
         self.firmware = firmware
+        self.locked = locked  # locked in the Broadlink app: hello says so, auth is refused
         self.temperature = 23.45
         self.humidity = 41.5
         self.sent: list[bytes] = []  # IR/RF packets received through sub-command 0x02
@@ -171,7 +173,7 @@ class BroadlinkEmulator(asyncio.DatagramProtocol):
         if pk.is_discovery_request(data):
             pk.decode_discovery_request(data)
             return pk.encode_discovery_reply(
-                pk.DiscoveryReply(self.model.devtype, self.mac, self.name, False, self.bind)
+                pk.DiscoveryReply(self.model.devtype, self.mac, self.name, self.locked, self.bind)
             )
         if len(data) == pk.DISCOVERY_SIZE and data[0x26] == 0x01:
             return None  # watchdog ping: no answer
@@ -179,6 +181,8 @@ class BroadlinkEmulator(asyncio.DatagramProtocol):
         head = frame.header
         if head.command == pk.CMD_AUTH:
             pk.open_payload(frame, pk.DEFAULT_KEY)
+            if self.locked:
+                return self._reply(head, pk.REPLY_AUTH, b"", pk.DEFAULT_KEY, pk.ERR_AUTH)
             if self._device_id == 0:
                 self._device_id = secrets.randbelow(0xFFFFFFFE) + 1
             self.auth_count += 1

@@ -160,3 +160,11 @@ async def test_the_loop_keeps_running_while_the_library_waits(
         await client.send(CODE)  # the library retries for a whole second in its thread
     task.cancel()
     assert ticks > 20
+
+
+async def test_locked_blaster_tells_how_to_unlock() -> None:
+    async with BroadlinkEmulator("127.0.0.28", locked=True):
+        found = await BroadlinkClient.discover("127.0.0.28", timeout=1)
+        assert found[0].info.locked
+        with pytest.raises(CommandFailed, match=r"unlock it in the Broadlink app"):
+            await BroadlinkClient.connect("127.0.0.28", timeout=2)

@@ -206,3 +206,11 @@ async def test_hello_reply_parses_with_our_codec(emulator: BroadlinkEmulator) ->
         data = await asyncio.wait_for(loop.sock_recv(sock, 1024), 10)
     reply = pk.decode_discovery_reply(data)
     assert reply == pk.DiscoveryReply(0x520B, emulator.mac, "Shelf RM", False, ADDR)
+
+
+async def test_locked_device_says_so_and_refuses_auth() -> None:
+    async with BroadlinkEmulator("127.0.0.23", locked=True) as em:
+        dev = await blocking(broadlink.hello, em.bind, timeout=5)
+        assert dev.is_locked
+        with pytest.raises(blx.AuthenticationError):
+            await blocking(dev.auth)
