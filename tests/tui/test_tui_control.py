@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.widgets import DataTable, Label, Select, Switch
-from tui_testkit import wait_for
+from tui_testkit import laid_out, wait_for
 
 from hub.testing import RunningHub
 from integrations.virtual import VirtualIntegration
@@ -46,7 +46,7 @@ async def test_device_screen_controls_follow_types(
         table = app.screen.query_one("#devices", DataTable)
         table.move_cursor(row=table.get_row_index("virtual-aircon"))
         await pilot.press("enter")
-        await wait_for(lambda: app.screen.query("#ctl-power"), "the device screen")
+        await wait_for(lambda: laid_out(app, "#ctl-power"), "the device screen")
         screen = app.screen
         assert isinstance(screen, DeviceScreen)
         aircon = virtual.devices["virtual-aircon"]
@@ -84,7 +84,7 @@ async def test_brightness_slider(hub: RunningHub, virtual: VirtualIntegration) -
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(lambda: "virtual-lamp" in app.devices, "the device list")
         app.push_screen(DeviceScreen("virtual-lamp"))
-        await wait_for(lambda: app.screen.query("#ctl-brightness"), "the device screen")
+        await wait_for(lambda: laid_out(app, "#ctl-brightness"), "the device screen")
         slider = app.screen.query_one("#ctl-brightness", Slider)
         assert slider.value == 60
         slider.focus()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable, RichLog, Select, Static
 from tui_testkit import wait_for
 
@@ -9,9 +10,9 @@ from hub.testing import RunningHub
 from integrations.virtual import VirtualIntegration
 from tui import HubClient
 from tui.app import HomehubApp
-from tui.errors import NotSupported
+from tui.errors import ApiError, HubUnreachable, NotSupported
 from tui.screens.events import EventsScreen, describe
-from tui.screens.ir_learn import NO_SUPPORT, IrLearnScreen
+from tui.screens.ir_learn import IrLearnScreen
 from tui.screens.rules import NO_RULES_ENGINE, RulesScreen
 
 
@@ -65,7 +66,7 @@ async def test_rules_screen_without_rules_engine(hub: RunningHub) -> None:
         assert app.screen.id != "rules"
 
 
-async def test_ir_learning_without_blaster_support(hub: RunningHub) -> None:
+async def test_ir_learning_on_a_device_that_is_no_blaster(hub: RunningHub) -> None:
     app = HomehubApp(HubClient(hub.url, hub.token))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(lambda: app.loaded, "the device list")
@@ -76,6 +77,31 @@ async def test_ir_learning_without_blaster_support(hub: RunningHub) -> None:
         await pilot.click("#start")
         await wait_for(lambda: "Choose the blaster" in str(status.content), "a blaster prompt")
         screen.query_one("#blaster", Select).value = "virtual-lamp"
-        print("VALUE", screen.query_one("#blaster", Select).value, screen.query_one("#blaster", Select)._options)
+        start = screen.query_one("#start")
+        await wait_for(lambda: not start.has_class("-active"), "the button to be clickable")
         await pilot.click("#start")
-        await wait_for(lambda: str(status.content) == NO_SUPPORT, f"the no-IR message: {status.content}", timeout=3)
+        await wait_for(lambda: "cannot learn IR codes" in str(status.content), "the hub's reason")
+
+
+async def test_missing_endpoints_mean_not_supported(hub: RunningHub) -> None:
+    client = HubClient(hub.url, hub.token)
+    try:
+        with pytest.raises(NotSupported):
+            await client.rules()  # this hub runs without the rules engine
+        with pytest.raises(NotSupported):
+            await client.request("POST", "/no/such/feature", json={})
+        with pytest.raises(ApiError) as info:
+            await client.device("no-such-device")
+        assert info.value.status == 404
+        assert not isinstance(info.value, NotSupported)
+    finally:
+        await client.close()
+
+
+async def test_unreachable_hub_is_a_typed_error() -> None:
+    client = HubClient("http://127.0.0.1:9", "t", timeout=2)
+    try:
+        with pytest.raises(HubUnreachable, match="does not answer"):
+            await client.devices()
+    finally:
+        await client.close()

@@ -94,3 +94,9 @@ async def seed_meter_history(clock: ManualClock, virtual: VirtualIntegration) ->
             {"power_w": 300.0 + (i % 12) * 50.0, "energy_kwh": round(1234.5 + i * 0.25, 2)},
         )
     return T0 + (SAMPLES - 1) * STEP_S
+
+
+def laid_out(app: Any, selector: str) -> bool:
+    """The widget exists on the current screen and has a place on it (so a click lands)."""
+    found = app.screen.query(selector)
+    return bool(found) and found.first().region.width > 0

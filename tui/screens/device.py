@@ -40,6 +40,11 @@ class DeviceScreen(HubScreen):
     def __init__(self, device_id: str) -> None:
         super().__init__()
         self.device_id = device_id
+        self._commands: list[str] = []
+
+    def _ir_commands(self) -> list[str]:
+        device = self.device
+        return list(device.values.get("ir_commands") or []) if device is not None else []
 
     @property
     def device(self) -> Device | None:
@@ -114,6 +119,7 @@ class DeviceScreen(HubScreen):
     def on_mount(self) -> None:
         """Follow this device."""
         super().on_mount()
+        self._commands = self._ir_commands()
         self.hub_app.home_changed.subscribe(self, self._home_changed)
 
     def _home_changed(self, device_id: str | None) -> None:
@@ -121,6 +127,11 @@ class DeviceScreen(HubScreen):
             return
         device = self.device
         if device is None:
+            return
+        if self._ir_commands() != self._commands:
+            # a button was learned or removed: rebuild the button row
+            self._commands = self._ir_commands()
+            self.call_later(self.recompose)
             return
         self.query_one("#device-sub", Static).update(self._subtitle(device))
         for prop in device.properties.values():
