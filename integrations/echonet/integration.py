@@ -179,6 +179,12 @@ class EchonetIntegration(Integration):
         except (DeviceUnreachable, FrameError) as err:
             _LOGGER.info("ECHONET node %s not added yet: %s", host, err)
             return
+        for old_host, old in list(self._nodes.items()):
+            if old_host != host and old.info.node_id == info.node_id:
+                # The same unit (same 0x83 id) at a new address (DHCP): follow it.
+                _LOGGER.info("ECHONET node %s moved from %s to %s", info.node_id, old_host, host)
+                del self._nodes[old_host]
+                self._wanted.discard(old_host)
         node = _Node(info)
         for obj in info.objects:
             mapping = obj.mapping
@@ -235,8 +241,8 @@ class EchonetIntegration(Integration):
             await self._report(device, values)
 
     async def _set_node_online(self, node: _Node, online: bool, reason: str = "") -> None:
-        if node.online == online:
-            return
+        if node.online == online or self._nodes.get(node.info.host) is not node:
+            return  # unchanged, or a node replaced meanwhile (moved, re-read)
         node.online = online
         _LOGGER.info("ECHONET node %s is %s %s", node.info.host,
                      "back online" if online else "offline:", reason)

@@ -185,3 +185,29 @@ async def test_node_down_at_start_is_added_when_it_appears() -> None:
     finally:
         await integ.shutdown()
         await node.stop()
+
+
+async def test_unit_that_changes_address_keeps_its_devices() -> None:
+    first, second = "127.0.37.40", "127.0.37.41"
+    ident = bytes.fromhex("fe0000770102030405060708090a0b0c0d")
+    hub = RecordingHub()
+    integ = EchonetIntegration()
+    await integ.setup(hub, {**CONFIG, "hosts": [first, second]})
+    node = EchonetNode(bind=first, objects=["light"], node_id=ident)
+    await node.start()
+    moved = EchonetNode(bind=second, objects=["light"], node_id=ident)
+    try:
+        await integ.discover()
+        (device_id,) = hub.devices
+        await node.stop()
+        await wait_for(lambda: hub.online[device_id] is False, what="offline at old address")
+        await moved.start()
+        await wait_for(lambda: hub.devices[device_id].address == second
+                       and hub.online[device_id], what="same device at the new address")
+        assert set(integ.nodes()) == {second}
+        await integ.apply_desired(device_id, {"power": True})
+        assert moved.object("light").values[0x80] == b"\x30"
+    finally:
+        await integ.shutdown()
+        await node.stop()
+        await moved.stop()
