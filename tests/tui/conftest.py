@@ -10,10 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tui_testkit import home  # noqa: E402
+from tui_testkit import home
 
-from hub.testing import RunningHub, running_hub  # noqa: E402
-from integrations.virtual import VirtualIntegration  # noqa: E402
+from hub.testing import RunningHub, running_hub
+from integrations.virtual import VirtualIntegration
 
 
 @pytest.fixture

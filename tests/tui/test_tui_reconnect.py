@@ -1,4 +1,4 @@
-"""Hub stopped: the TUI says so and keeps retrying; hub back: it reconnects and shows fresh state."""
+"""Hub stopped: the TUI says so and retries; hub back: it reconnects and shows fresh state."""
 
 from __future__ import annotations
 
