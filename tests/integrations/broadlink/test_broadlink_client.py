@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
@@ -168,3 +169,15 @@ async def test_locked_blaster_tells_how_to_unlock() -> None:
         assert found[0].info.locked
         with pytest.raises(CommandFailed, match=r"unlock it in the Broadlink app"):
             await BroadlinkClient.connect("127.0.0.28", timeout=2)
+
+
+async def test_the_blocking_guard_is_armed(tmp_path: Path) -> None:
+    """The guard fails a blocking call made on the loop from our package."""
+    from blockbuster import BlockingError
+
+    from integrations.broadlink import store
+
+    (tmp_path / "s.json").write_text("{}")
+    with pytest.raises(BlockingError):
+        store._read(tmp_path / "s.json")
+    assert await store.IrStore.load(tmp_path / "s.json") is not None  # the real path: a thread
