@@ -12,6 +12,9 @@ from ir_codes.errors import EncodeError
 MODES = ("auto", "cool", "heat", "dry", "fan")
 FANS = ("auto", "min", "low", "medium", "high", "max")
 SWINGS = ("on", "off")
+# The hub vocabulary's fan_speed levels and swing choices onto these names.
+HUB_FAN_LEVELS = {"1": "min", "2": "low", "3": "medium", "4": "high", "5": "max"}
+HUB_SWINGS = {"off": "off", "vertical": "on", "horizontal": "on", "both": "on", "on": "on"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,30 +36,35 @@ class AcState:
             raise EncodeError(f"A/C swing {self.swing!r} must be 'on' or 'off'")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form using the hub's property names."""
+        """The hub's property values (power bool, fan_speed "auto" or "1".."5", swing)."""
+        levels = {name: level for level, name in HUB_FAN_LEVELS.items()}
         out: dict[str, Any] = {
-            "power": "on" if self.power else "off",
+            "power": self.power,
             "mode": self.mode,
             "target_temperature": self.target_temperature,
-            "fan_speed": self.fan,
+            "fan_speed": levels.get(self.fan, "auto"),
         }
         if self.swing is not None:
-            out["swing"] = self.swing
+            out["swing"] = "vertical" if self.swing == "on" else "off"
         return out
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> AcState:
-        """Build from hub-style properties (power on/off, mode, target_temperature, fan_speed)."""
+        """Build from hub properties (power, mode, target_temperature, fan_speed, swing)."""
         power = values.get("power", True)
         if isinstance(power, str):
             power = power.lower() in ("on", "true", "1", "yes")
-        fan = values.get("fan_speed", values.get("fan", "auto"))
+        fan = str(values.get("fan_speed", values.get("fan", "auto")))
+        fan = HUB_FAN_LEVELS.get(fan, fan)
+        swing = values.get("swing")
+        if swing is not None:
+            swing = HUB_SWINGS.get(str(swing), str(swing))
         try:
             temp = float(values.get("target_temperature", values.get("temp", 26)))
         except (TypeError, ValueError) as err:
             raise EncodeError("target_temperature must be a number of °C") from err
         mode = str(values.get("mode", "cool"))
-        return cls(bool(power), mode, temp, str(fan), values.get("swing"))
+        return cls(bool(power), mode, temp, fan, swing)
 
 
 @dataclass(frozen=True, slots=True)

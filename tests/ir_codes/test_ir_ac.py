@@ -92,10 +92,13 @@ def test_daikin_keeps_half_degrees() -> None:
 
 def test_from_mapping_uses_hub_property_names() -> None:
     state = AcState.from_mapping(
-        {"power": "on", "mode": "heat", "target_temperature": "21", "fan_speed": "low"}
+        {"power": True, "mode": "heat", "target_temperature": "21", "fan_speed": "2"}
     )
     assert state == AcState(True, "heat", 21.0, "low")
-    assert state.to_dict()["fan_speed"] == "low"
+    assert state.to_dict() == {
+        "power": True, "mode": "heat", "target_temperature": 21.0, "fan_speed": "2",
+    }  # fmt: skip
+    assert AcState.from_mapping({"swing": "both", "power": "off"}).swing == "on"
 
 
 def test_decode_ac_of_a_non_ac_capture_is_a_clear_error() -> None:
