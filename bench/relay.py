@@ -393,7 +393,7 @@ async def main(args: argparse.Namespace) -> None:
     with contextlib.suppress(ValueError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     # Each process holds one fd per tunnel; leave room for the relay's own files.
-    per_process_max = hard - 150
+    per_process_max = hard - 1000
     target = min(args.tunnels, per_process_max)
     tmp = Path(tempfile.mkdtemp(prefix="relay-bench-"))
     relay, port = start_relay(str(tmp / "relay"), spread=args.spread)

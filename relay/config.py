@@ -25,6 +25,8 @@ class RelayConfig:
     account_burst: float = 60.0
     admit_rate: float = 2000.0  # new tunnels per second this node accepts
     admit_burst: float = 500.0
+    max_handshakes: int = 256  # tunnels authenticating at once; more are told to come back
+    max_tunnels: int = 0  # 0: as many as the open-file limit allows, minus a margin
     drain_spread_s: float = 10.0  # hubs told to reconnect spread over this many seconds
     queue_ttl_s: float = 3600.0  # default life of a desired write queued for an offline hub
     max_queue_per_hub: int = 200

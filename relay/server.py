@@ -61,6 +61,17 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
         return _error(err.status, err.message, headers)
 
 
+def _fd_budget() -> int:
+    """Tunnels this process can hold: its open-file limit minus room for everything else."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, ValueError, OSError):
+        return 10_000
+    return max(16, soft - 256)
+
+
 class RelayServer:
     """One relay node."""
 
@@ -79,6 +90,8 @@ class RelayServer:
         self._delivering: dict[str, asyncio.Task[None]] = {}
         self._touch: set[str] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._handshaking = 0
+        self.max_tunnels = config.max_tunnels or _fd_budget()
         self.port = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -117,11 +130,17 @@ class RelayServer:
 
         async def tell(session: HubSession) -> None:
             session.state = SessionState.DRAINING
-            with contextlib.suppress(RelayError):
-                await session.send(
-                    p.Drain(round(random.uniform(0, spread), 3), "relay node restarting")
-                )
-            await session.close(p.CLOSE_GOING_AWAY, "relay node restarting; reconnect later")
+            # A stuck hub must not hold up the drain of the others.
+            with contextlib.suppress(RelayError, TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await session.send(
+                        p.Drain(round(random.uniform(0, spread), 3), "relay node restarting")
+                    )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await session.close(
+                        p.CLOSE_GOING_AWAY, "relay node restarting; reconnect later"
+                    )
 
         for start in range(0, len(sessions), 500):
             await asyncio.gather(*(tell(s) for s in sessions[start : start + 500]))
@@ -211,19 +230,44 @@ class RelayServer:
     # ------------------------------------------------------------------ tunnels
     async def _hub_connect(self, request: web.Request) -> web.StreamResponse:
         if self.draining:
-            return _error(
+            refusal = _error(
                 503,
                 "this relay node is shutting down; reconnect later",
                 {"Retry-After": str(random.randint(1, 10))},
             )
-        if not self._admit.take():
-            # Bounded admission turns a reconnect storm into a steady ramp.
-            wait = self._admit.retry_after() + random.uniform(0, 2)
-            return _error(
+            refusal.force_close()
+            return refusal
+        busy = (
+            self._handshaking >= self.config.max_handshakes
+            or len(self.sessions) + self._handshaking >= self.max_tunnels
+        )
+        if busy or not self._admit.take():
+            # Bounded admission turns a reconnect storm into a steady ramp; the refusal is
+            # cheap and closes the socket at once so refused hubs do not pile up file handles.
+            wait = self._admit.retry_after() + random.uniform(0.5, 3)
+            refusal = _error(
                 503,
                 "too many hubs connecting right now; retry shortly",
                 {"Retry-After": f"{wait:.1f}"},
             )
+            refusal.force_close()
+            return refusal
+        self._handshaking += 1
+        handshaking = [True]
+
+        def handshake_over() -> None:
+            if handshaking[0]:
+                handshaking[0] = False
+                self._handshaking -= 1
+
+        try:
+            return await self._tunnel(request, handshake_over)
+        finally:
+            handshake_over()
+
+    async def _tunnel(
+        self, request: web.Request, handshake_over: Callable[[], None]
+    ) -> web.StreamResponse:
         ws = web.WebSocketResponse(
             # aiohttp closes frames over its own limit with a bare 1009; up to twice our limit
             # we close ourselves with a reason.
@@ -238,16 +282,20 @@ class RelayServer:
         except HandshakeFailed as err:
             await ws.close(code=err.code, message=err.reason.encode()[:120])
             return ws
-        except (ConnectionError, asyncio.CancelledError):
+        except ConnectionError:
             return ws
-        known = await self.store.hub_key(hub_id)
+        row = await self.store.hub(hub_id)
         now = time.time()
-        if known is None or auth.purpose == p.PURPOSE_CONTROL:
-            await self.store.upsert_hub(hub_id, raw_key, auth.hub_id[:80], auth.name[:80], now)
+        local_id, name = auth.hub_id[:80], auth.name[:80]
+        if row is None or (
+            auth.purpose == p.PURPOSE_TUNNEL and (row.local_id, row.name) != (local_id, name)
+        ):
+            await self.store.upsert_hub(hub_id, raw_key, local_id, name, now)
         session = HubSession(self, ws, hub_id, auth.name)
         if auth.purpose == p.PURPOSE_CONTROL:
             await self._serve_control(session)
             return ws
+        handshake_over()  # from here on it counts as a tunnel
         old = await self.routing.attach(session)
         if old is not None and isinstance(old, HubSession):
             await old.close(CLOSE_REPLACED, "replaced by a newer connection of the same hub")
@@ -445,9 +493,11 @@ class RelayServer:
             )
         ttl = body.get("ttl_s")
         ttl_s = float(ttl) if isinstance(ttl, int | float) else self.config.queue_ttl_s
+        if not 0 < ttl_s <= 30 * 86400:
+            raise Invalid("ttl_s must be between 0 and 30 days (in seconds)")
         now = time.time()
         seq = await self.store.enqueue(
-            hub_id, account_id, device_id, body, hub_key, now, now + min(ttl_s, 30 * 86400)
+            hub_id, account_id, device_id, body, hub_key, now, now + ttl_s
         )
         if await self.routing.is_online(hub_id):
             self._kick_queue(hub_id)

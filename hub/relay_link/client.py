@@ -97,6 +97,7 @@ class TunnelClient:
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._request_tasks: set[asyncio.Task[None]] = set()
         self._last_rx = time.monotonic()
+        self._half_open = False
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -246,7 +247,8 @@ class TunnelClient:
             msg = await ws.receive()
             self._last_rx = time.monotonic()
             if msg.type != aiohttp.WSMsgType.TEXT:
-                self.last_error = self._close_reason(ws, msg)
+                if not self._half_open:
+                    self.last_error = self._close_reason(ws, msg)
                 _LOG.info("relay link: %s", self.last_error)
                 return
             message = p.decode(msg.data)
@@ -272,9 +274,11 @@ class TunnelClient:
     async def _heartbeat(self, ws: aiohttp.ClientWebSocketResponse, interval: float) -> None:
         # Silence for 2.5 intervals means the link is half-open (NAT dropped it, relay froze).
         self._last_rx = time.monotonic()
+        self._half_open = False
         while not ws.closed:
             await asyncio.sleep(interval)
             if time.monotonic() - self._last_rx > 2.5 * interval:
+                self._half_open = True
                 self.last_error = f"no answer from the relay for {2.5 * interval:g} s"
                 _LOG.info("relay link half-open: %s; reconnecting", self.last_error)
                 await ws.close(code=4003, message=b"no heartbeat")
