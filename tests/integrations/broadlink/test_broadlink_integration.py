@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from blockbuster import BlockBuster, blockbuster_ctx
 
 import ir_codes
 from hub.testing import RunningHub, running_hub
@@ -31,12 +30,6 @@ TV_VOL_UP = captures.nec_packet(0x04, 0x02)
 FAN_ON = captures.nec_packet(0x80, 0x10)
 FAN_OFF = captures.nec_packet(0x80, 0x11)
 
-
-@pytest.fixture(autouse=True)
-def no_blocking_in_our_code() -> Iterator[BlockBuster]:
-    """Fail any blocking call made on the event loop from integrations.broadlink."""
-    with blockbuster_ctx(["integrations.broadlink"]) as bb:
-        yield bb
 
 
 async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
