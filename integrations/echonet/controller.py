@@ -86,7 +86,7 @@ async def read_node(
     node_id, maker = node_identity(host, profile)
     objects = []
     for eoj in instances:
-        if eoj.group == 0x0E:  # profile objects are not devices
+        if eoj.group == 0x0E or eoj.class_code == 0x05FF:  # profiles, other controllers
             continue
         values = await get(client, host, eoj, [GET_MAP, SET_MAP, ANNOUNCE_MAP, MAKER])
         objects.append(object_info(eoj, values))

@@ -23,6 +23,7 @@ from integrations.echonet.frame import (
     FrameError,
     Property,
 )
+from integrations.echonet.selfnode import SelfNode
 from integrations.echonet.transport import PORT, EchonetTransport
 from integrations.errors import DeviceUnreachable
 
@@ -66,6 +67,7 @@ class EchonetClient:
         retries: int = 2,
         on_notify: NotifyHandler | None = None,
         seoj: Eoj = CONTROLLER,
+        node_id: bytes | None = None,
     ) -> None:
         self.transport = EchonetTransport(
             self._on_frame, bind=bind, port=port, multicast=multicast, name="echonet controller"
@@ -74,6 +76,7 @@ class EchonetClient:
         self.retries = retries
         self.seoj = seoj
         self.on_notify = on_notify
+        self.node = SelfNode(node_id, seoj)
         self._pending: dict[int, _Pending] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tids = itertools.cycle(range(1, 0x10000))
@@ -189,9 +192,12 @@ class EchonetClient:
         return found
 
     def _on_frame(self, frame: Frame, host: str) -> None:
-        if frame.esv.is_request:
-            return  # we are a pure controller; our own multicast requests loop back here
         pending = self._pending.get(frame.tid)
+        if frame.esv.is_request:
+            if pending is None or pending.request != frame:  # not our own multicast looping back
+                for answer in self.node.answer(frame):
+                    self.transport.send(answer, host)
+            return
         if pending is not None and self._answers(pending, frame, host):
             if pending.collected is not None:
                 pending.collected.append((host, frame))

@@ -35,7 +35,7 @@ async def pychonet_discovery() -> list[str]:
         # Multicast Get 0xD6 by default; pychonet then waits out its 20 s message timeout,
         # because answers from unknown hosts never clear its pending TID: do not wait for it.
         asking = asyncio.create_task(api.discover())
-        await wait_for(lambda: len(heard) >= 4, what="pychonet discovery")
+        await wait_for(lambda: len(heard) >= 5, what="pychonet discovery")
         asking.cancel()
         return sorted(heard)
     finally:

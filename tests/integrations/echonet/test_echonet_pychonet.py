@@ -84,3 +84,21 @@ async def test_pychonet_hears_our_inf_and_sees_sna(setup: tuple[Any, EchonetNode
     assert not await api.echonetMessage(NODE, 0x02, 0x88, 0x01, 0x61,
                                         [{"EPC": 0xE7, "PDC": 4, "EDT": 1}])
     assert node.handled == sent + 1
+
+
+async def test_pychonet_discovers_our_controller_node_profile(
+    setup: tuple[Any, EchonetNode],
+) -> None:
+    from integrations.echonet.protocol import EchonetClient
+
+    api, _ = setup
+    ours = EchonetClient(bind="127.0.39.3", timeout_s=2, retries=0)
+    await ours.start()
+    try:
+        assert await api.discover("127.0.39.3")
+        await wait_for(lambda: api._state.get("127.0.39.3", {}).get("discovered"),
+                       what="pychonet sees the hub's node profile")
+        assert set(api._state["127.0.39.3"]["instances"]) == {0x05}
+        assert set(api._state["127.0.39.3"]["instances"][0x05]) == {0xFF}
+    finally:
+        await ours.close()

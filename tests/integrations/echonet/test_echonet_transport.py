@@ -11,6 +11,7 @@ from echonet_testkit import wait_for
 
 from integrations.echonet.emulator import EchonetNode
 from integrations.echonet.frame import CONTROLLER, Eoj, Esv, Frame, Property, decode, encode
+from integrations.echonet.propmap import decode_map
 from integrations.echonet.protocol import EchonetClient
 from integrations.errors import DeviceUnreachable
 
@@ -134,6 +135,39 @@ async def test_infc_is_answered_with_infc_res_and_notified() -> None:
         assert answer == Frame(0x1234, CONTROLLER, Eoj(0x01, 0x30, 0x01), Esv.INFC_RES,
                                (Property(0x80),))
         assert seen == [infc]
+    finally:
+        sock.close()
+        await client.close()
+
+
+async def test_controller_answers_for_its_own_node_profile() -> None:
+    client = EchonetClient(bind=PEER, timeout_s=2, retries=0, node_id=b"\xfe" + bytes(16))
+    await client.start()
+    sock = _udp(OTHER)
+    loop = asyncio.get_running_loop()
+    profile = Eoj(0x0E, 0xF0, 0x01)
+
+    async def ask(frame: Frame) -> Frame:
+        await loop.sock_sendto(sock, encode(frame), (PEER, 3610))
+        return decode(await asyncio.wait_for(loop.sock_recv(sock, 2048), 10))
+
+    try:
+        get = Frame(1, Eoj(0x01, 0x30, 0x01), profile, Esv.GET,
+                    (Property(0xD6), Property(0x83), Property(0x9F)))
+        answer = await ask(get)
+        assert answer.esv is Esv.GET_RES
+        assert answer.seoj == profile
+        assert answer.edt(0xD6) == bytes.fromhex("0105ff01")
+        assert answer.edt(0x83) == b"\xfe" + bytes(16)
+        assert 0xD6 in decode_map(answer.edt(0x9F) or b"\x00")
+        missing = await ask(Frame(2, Eoj(0x01, 0x30, 0x01), profile, Esv.GET,
+                                  (Property(0x80), Property(0xF0))))
+        assert missing.esv is Esv.GET_SNA
+        assert missing.props == (Property(0x80, b"\x30"), Property(0xF0))
+        refused = await ask(Frame(3, Eoj(0x01, 0x30, 0x01), CONTROLLER, Esv.SETC,
+                                  (Property(0x80, b"\x31"),)))
+        assert refused.esv is Esv.SETC_SNA
+        assert refused.props == (Property(0x80, b"\x31"),)
     finally:
         sock.close()
         await client.close()
