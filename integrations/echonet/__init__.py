@@ -10,6 +10,7 @@ from integrations.echonet.integration import EchonetConfig, EchonetIntegration
 from integrations.echonet.mapping import DeviceMapping
 from integrations.echonet.propmap import decode_map, encode_map
 from integrations.echonet.protocol import EchonetClient
+from integrations.echonet.selfnode import SelfNode
 from integrations.echonet.transport import MULTICAST_GROUP, PORT, EchonetTransport
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "NodeInfo",
     "ObjectInfo",
     "Property",
+    "SelfNode",
     "decode",
     "decode_map",
     "encode",
