@@ -10,7 +10,9 @@ Pure library: timings and bytes in, values out; no I/O except reading code-set f
 
 from __future__ import annotations
 
+from ir_codes import ac, codesets, formats
 from ir_codes.ac import AcState, decode_ac, encode_ac, known_brands
+from ir_codes.codesets import Profile, list_profiles, load_profile
 from ir_codes.errors import (
     DecodeError,
     EncodeError,
@@ -29,16 +31,22 @@ __all__ = [
     "FormatError",
     "IrCode",
     "IrCodesError",
+    "Profile",
     "ProfileError",
     "RawSignal",
     "UnknownBrand",
+    "ac",
+    "codesets",
     "decode",
     "decode_ac",
     "decode_any",
     "encode",
     "encode_ac",
     "encode_code",
+    "formats",
     "known_brands",
+    "list_profiles",
+    "load_profile",
     "protocol_names",
 ]
 

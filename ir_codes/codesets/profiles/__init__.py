@@ -1,0 +1,1 @@
+"""Packaged code-set profiles (YAML data files, read by ir_codes.codesets)."""
