@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from ir_codes.ac import FANS, MODES, AcState, decode_ac, encode_ac, known_brands
 from ir_codes.errors import IrCodesError
 from ir_codes.formats import FORMATS, NamedSignal, read_signals, render
 from ir_codes.formats.flipper import FlipperSignal, to_flipper
+from ir_codes.formats.lirc import to_lirc
 from ir_codes.model import IrCode, RawSignal
 from ir_codes.registry import decode_any, encode, protocol_names
 
@@ -85,6 +87,10 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
+        except BrokenPipeError:
+            # The reader (e.g. `| head`) went away: not an error; keep Python quiet at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK
         except (IrCodesError, OSError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_ERROR
@@ -195,6 +201,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     if args.to == "flipper" and len(signals) > 1:
         entries = [FlipperSignal(s.name, s.raw, s.code) for s in signals]
         print(to_flipper(entries).rstrip("\n"))
+        return EXIT_OK
+    if args.to == "lirc" and len(signals) > 1:
+        print(to_lirc([(s.name, s.raw) for s in signals]).rstrip("\n"))
         return EXIT_OK
     first = signals[0]
     print(render(first.raw, args.to, name=first.name, code=first.code).rstrip("\n"))

@@ -69,7 +69,7 @@ CODEC = Codec(
     encode,
     decode,
     aliases=("SIRC", "SONY12", "SONY15", "SONY20", "SIRC15", "SIRC20"),
-    default_bits=12,
+    default_bits=0,  # picked from the address width unless given
     address_bits=5,
     command_bits=7,
 )

@@ -74,6 +74,20 @@ def test_decode_reads_stdin_and_files(
     ]
 
 
+def test_convert_keeps_every_signal_of_a_file_for_file_formats(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "remote.ir"
+    path.write_text(
+        "Filetype: IR signals file\nVersion: 1\n#\nname: Power\ntype: parsed\n"
+        "protocol: NEC\naddress: 04 00 00 00\ncommand: 08 00 00 00\n#\nname: Mute\n"
+        "type: parsed\nprotocol: Samsung32\naddress: 07 00 00 00\ncommand: 0F 00 00 00\n"
+    )
+    code, out, _ = run(["ir", "convert", str(path), "--to", "lirc"], capsys)
+    assert code == 0
+    assert [name for name, _ in ir_codes.formats.lirc.parse_lirc(out)] == ["Power", "Mute"]
+
+
 def test_convert_between_formats(capsys: pytest.CaptureFixture[str]) -> None:
     pronto = ir_codes.formats.pronto.to_pronto(ir_codes.encode("SONY", 1, 21, bits=15))
     code, out, _ = run(["ir", "convert", pronto, "--to", "nature"], capsys)
