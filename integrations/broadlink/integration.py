@@ -8,11 +8,12 @@ Config section ``[integrations.broadlink]``::
     timeout = 5.0                                # seconds per blaster request
     poll_interval = 60.0                         # sensors and reconnects
     store_path = "/var/lib/homehub/broadlink.json"  # learned codes, assumed state; unset: memory
+    profile_dirs = ["/var/lib/homehub/ir_profiles"]  # your own code sets (YAML/JSON), by name
     [[integrations.broadlink.devices]]
     id = "living-tv"                             # optional; default from the name
     name = "Living room TV"
     blaster = "34:ea:34:aa:bb:cc"                # MAC or host of the blaster
-    profile = "tv-generic-nec"                   # code set name or an inline table
+    profile = "samsung_tv"                       # code set name or an inline table
 
 IR is one-way: after a send the integration reports what it sent as the device's state and the
 device is described with ``assumed_state=True``.
@@ -77,6 +78,7 @@ class Settings:
     timeout: float = 5.0
     poll_interval: float = 60.0
     store_path: Path | None = None
+    profile_dirs: tuple[Path, ...] = ()
     devices: tuple[IrDeviceConfig, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -93,6 +95,7 @@ class Settings:
                 timeout=float(config.get("timeout", 5.0)),
                 poll_interval=float(config.get("poll_interval", 60.0)),
                 store_path=Path(store) if store else None,
+                profile_dirs=tuple(Path(d) for d in config.get("profile_dirs", ())),
                 devices=devices,
             )
         except (TypeError, ValueError, KeyError) as err:
@@ -165,7 +168,7 @@ class BroadlinkIntegration(Integration):
         self._store = await IrStore.load(self._settings.store_path)
         for cfg in self._settings.devices:
             try:
-                profile = load_profile(cfg.profile)
+                profile = load_profile(cfg.profile, self._settings.profile_dirs)
             except ProfileError as err:
                 _LOG.error("IR device %s skipped: %s", cfg.name, err)
                 continue
@@ -231,7 +234,7 @@ class BroadlinkIntegration(Integration):
             raise CommandFailed(f"{device_id} has no writable properties (it is a blaster)")
         profile = dev.profile
         if profile.ac is not None:
-            state = {**DEFAULT_AC_STATE, **dev.state, **changes}
+            state = {**DEFAULT_AC_STATE, **profile.ac.defaults, **dev.state, **changes}
             code = encode_ac(profile.ac, {k: state[k] for k in _AC_KEYS})
             await self._send(dev, code)
             await self._assume(dev, {k: state[k] for k in _AC_KEYS})

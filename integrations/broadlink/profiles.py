@@ -1,29 +1,33 @@
 """IR device profiles: which named commands a device has, as Broadlink code packets.
 
-A profile is a code set name (resolved through `ir_codes.codesets`) or an inline mapping:
+A profile is a code set name (`ir_codes.codesets.load_profile`: packaged profiles such as
+``samsung_tv`` or ``daikin_ac``, or YAML/JSON files in the configured user directories) or an
+inline mapping in the same file form:
 
     {"kind": "tv",
      "commands": {"power": {"protocol": "nec", "address": 4, "command": 8},
                   "volume_up": "JgBGAJKV...",            # Broadlink base64 or hex, as learned
-                  "mute": {"broadlink": "2600...0d05"}},
+                  "mute": {"broadlink": "2600...0d05"},
+                  "input": {"pronto": "0000 006D ..."}},       # any form ir_codes reads
      "power": {"toggle": "power"}}                      # or {"on": "power_on", "off": "power_off"}
 
     {"kind": "ac", "brand": "daikin", "modes": ["cool", "heat", "dry", "fan", "auto"],
      "min_temperature": 18, "max_temperature": 30}
 
 Codes are resolved to bytes when the profile loads, so a bad code fails at startup with its name.
+Broadlink packets are kept byte for byte (a learned code is replayed exactly as it was heard);
+every other form goes through ir_codes (code set parsing, protocol encoders, Broadlink format).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from integrations.broadlink import captures
 from integrations.broadlink import packet as pk
 from integrations.errors import CommandFailed, IntegrationError
 
@@ -47,6 +51,7 @@ class AcSpec:
     max_temperature: float = 30.0
     fan_speeds: tuple[str, ...] = AC_FAN_SPEEDS
     swings: tuple[str, ...] = AC_SWINGS
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # state assumed before any send
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,37 +102,41 @@ def parse_code_text(text: str) -> bytes:
         raise ProfileError(f"not a Broadlink code packet: {err.reason}") from err
 
 
-def _encode_protocol(spec: Mapping[str, Any]) -> bytes:
-    extras = {k: v for k, v in spec.items() if k not in ("protocol", "address", "command")}
-    protocol = str(spec["protocol"])
-    address, command = int(spec["address"]), int(spec["command"])
+def _via_ir_codes(spec: Any, where: str) -> bytes:
+    from ir_codes import IrCode, IrCodesError, encode_code
+    from ir_codes.codesets import parse_code
+    from ir_codes.formats import broadlink as bl_format
+
     try:
-        import ir_codes
-        from ir_codes.formats import broadlink as bl_format
-    except ImportError:  # pragma: no cover - ir_codes ships with homehub
-        if protocol.lower() == "nec" and not extras:
-            return captures.nec_packet(address, command)
-        raise ProfileError(f"protocol {protocol!r} needs the ir_codes package") from None
-    try:
-        return bl_format.to_packet(ir_codes.encode(protocol, address, command, **extras))
-    except ir_codes.IrCodesError as err:
-        raise ProfileError(f"cannot encode {dict(spec)}: {err}") from err
+        code = parse_code(spec, where)
+        raw = encode_code(code) if isinstance(code, IrCode) else code
+        return bl_format.to_packet(raw)
+    except IrCodesError as err:  # ir_codes' messages name the field and what it accepts
+        raise ProfileError(str(err)) from err
 
 
-def resolve_code(spec: Any) -> bytes:
-    """A code spec (hex/base64 text, {"broadlink": ...} or {"protocol", ...}) as a packet."""
+def resolve_code(spec: Any, where: str = "code") -> bytes:
+    """A command's code as a Broadlink packet: Broadlink text kept exactly, else via ir_codes."""
     if isinstance(spec, bytes | bytearray):
-        return pk.trim_code(bytes(spec))
+        try:
+            return pk.trim_code(bytes(spec))
+        except pk.PacketError as err:
+            raise ProfileError(f"{where}: not a Broadlink code packet: {err.reason}") from err
     if isinstance(spec, str):
-        return parse_code_text(spec)
+        try:
+            return parse_code_text(spec)
+        except ProfileError as as_broadlink:
+            try:
+                return _via_ir_codes(spec, where)  # Pronto, Nature Remo JSON, raw timings ...
+            except ProfileError as err:
+                raise ProfileError(f"{err} (as a Broadlink packet: {as_broadlink})") from err
     if isinstance(spec, Mapping):
         if "broadlink" in spec:
             return parse_code_text(str(spec["broadlink"]))
-        if {"protocol", "address", "command"} <= spec.keys():
-            return _encode_protocol(spec)
+        return _via_ir_codes(spec, where)
     raise ProfileError(
-        f"cannot read code {spec!r}: give Broadlink hex/base64 text or "
-        '{"protocol": "nec", "address": 4, "command": 8}'
+        f"{where}: cannot read {spec!r}: give Broadlink hex/base64 text or "
+        '{"protocol": "NEC", "address": 4, "command": 8}'
     )
 
 
@@ -136,14 +145,12 @@ def _ac_spec(data: Mapping[str, Any]) -> AcSpec:
         return tuple(str(v) for v in data.get(key, default))
 
     brand = str(data["brand"]).lower()
-    try:
-        from ir_codes import UnknownBrand
-        from ir_codes.ac import brand as ac_brand
+    from ir_codes import UnknownBrand
+    from ir_codes.ac import brand as ac_brand
 
+    try:
         low, high = ac_brand(brand).temp_range
-    except ImportError:  # pragma: no cover - ir_codes ships with homehub
-        low, high = 16.0, 30.0
-    except UnknownBrand as err:
+    except UnknownBrand as err:  # the message lists the known brands
         raise ProfileError(str(err)) from err
     return AcSpec(
         brand=brand,
@@ -152,6 +159,7 @@ def _ac_spec(data: Mapping[str, Any]) -> AcSpec:
         max_temperature=float(data.get("max_temperature", high)),
         fan_speeds=strings("fan_speeds", AC_FAN_SPEEDS),
         swings=strings("swings", AC_SWINGS),
+        defaults=dict(data.get("defaults", {})),
     )
 
 
@@ -160,7 +168,7 @@ def parse_profile(data: Mapping[str, Any], name: str = "inline") -> IrProfile:
     commands: dict[str, bytes] = {}
     for cmd, spec in dict(data.get("commands", {})).items():
         try:
-            commands[str(cmd)] = resolve_code(spec)
+            commands[str(cmd)] = resolve_code(spec, f"commands.{cmd}")
         except (ProfileError, pk.PacketError, ValueError, KeyError) as err:
             raise ProfileError(f"profile {name}: command {cmd!r}: {err}") from err
     power = data.get("power", {})
@@ -180,25 +188,20 @@ def parse_profile(data: Mapping[str, Any], name: str = "inline") -> IrProfile:
     return IrProfile(name, kind, commands, on, off, toggle, ac)
 
 
-def load_profile(spec: str | Mapping[str, Any]) -> IrProfile:
-    """A profile by code set name (via ir_codes.codesets) or an inline mapping."""
+def load_profile(
+    spec: str | Mapping[str, Any], user_dirs: Sequence[str | Path] = ()
+) -> IrProfile:
+    """A profile by code set name (user directories first, then packaged) or inline mapping."""
     if isinstance(spec, Mapping):
         return parse_profile(spec, str(spec.get("name", "inline")))
+    from ir_codes import IrCodesError
+    from ir_codes.codesets import load_profile as load_code_set
+
     try:
-        # imported by name: the code set module is optional and its types are not ours
-        codesets: Any = importlib.import_module("ir_codes.codesets")
-        loaded = codesets.load_profile(spec)
-    except (ImportError, AttributeError):
-        raise ProfileError(
-            f"profile {spec!r} is a code set name, but this install has no ir_codes code sets; "
-            "give the profile inline instead"
-        ) from None
-    except Exception as err:  # ir_codes' own errors carry the list of known names
-        raise ProfileError(f"cannot load IR profile {spec!r}: {err}") from err
-    data = loaded.to_dict() if hasattr(loaded, "to_dict") else loaded
-    if not isinstance(data, Mapping):
-        raise ProfileError(f"code set {spec!r} has a shape this integration does not read")
-    return parse_profile(data, spec)
+        loaded = load_code_set(spec, user_dirs)
+    except IrCodesError as err:  # the message lists the known profile names
+        raise ProfileError(str(err)) from err
+    return parse_profile(loaded.to_dict(), spec)
 
 
 # The hub's fan_speed levels and swing choices onto ir_codes' A/C vocabulary.

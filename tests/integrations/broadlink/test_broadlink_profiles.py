@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
@@ -32,16 +33,36 @@ def test_codes_in_hex_base64_and_protocol_form() -> None:
     sony = resolve_code({"protocol": "SONY", "address": 1, "command": 21, "bits": 12})
     decoded = ir_codes.decode(bl_format.from_packet(sony))
     assert (decoded.protocol, decoded.address, decoded.command) == ("SONY", 1, 21)
+    # other formats ir_codes reads: Pronto hex and Nature Remo JSON of the same NEC button
+    nec_raw = ir_codes.encode("NEC", 4, 8)
+    pronto = ir_codes.formats.pronto.to_pronto(nec_raw)
+    for spec in (pronto, {"pronto": pronto}):
+        decoded = ir_codes.decode(bl_format.from_packet(resolve_code(spec)))
+        assert (decoded.protocol, decoded.address, decoded.command) == ("NEC", 4, 8)
+
+
+def test_named_code_sets_from_ir_codes_and_user_dirs(tmp_path: Path) -> None:
+    tv = load_profile("samsung_tv")
+    assert (tv.power_on, tv.power_off) == ("power_on", "power_off")
+    decoded = ir_codes.decode(bl_format.from_packet(tv.commands["volume_up"]))
+    assert (decoded.protocol, decoded.address, decoded.command) == ("SAMSUNG32", 0x07, 0x07)
+    ac = load_profile("daikin_ac").ac
+    assert ac is not None and ac.brand == "daikin" and ac.defaults["power"] is True
+    (tmp_path / "my_fan.yaml").write_text(
+        "name: my_fan\nkind: fan\ncommands:\n  speed: {broadlink: " + POWER.hex() + "}\n"
+    )
+    assert load_profile("my_fan", [tmp_path]).commands == {"speed": POWER}
 
 
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("zz not a code", "Broadlink hex or base64"),
-        ("9900040011223344", "not IR"),
+        ("zz not a code", "could not recognise the input format.*Broadlink hex or base64"),
+        (bytes.fromhex("9900040011223344"), "not IR"),
         ("26001000aabb", "only 6 arrived"),
-        ({"protocol": "NOPE", "address": 1, "command": 2}, "cannot encode"),
-        (42, "cannot read code 42"),
+        ({"protocol": "NOPE", "address": 1, "command": 2}, "NOPE"),
+        ({"pronto": "0000 006D 0001"}, "Pronto code too short"),
+        (42, "cannot read 42"),
     ],
 )
 def test_bad_codes_say_what_is_wrong(spec: object, message: str) -> None:
@@ -80,8 +101,8 @@ def test_ac_profiles_take_the_brand_range_from_ir_codes() -> None:
         encode_ac(ac, {"fan_speed": "7"})
 
 
-def test_named_profiles_need_code_sets() -> None:
-    with pytest.raises(ProfileError, match="no-such-profile"):
+def test_unknown_profile_names_list_the_known_ones() -> None:
+    with pytest.raises(ProfileError, match=r"no-such-profile.*samsung_tv"):
         load_profile("no-such-profile")
 
 
