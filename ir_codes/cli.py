@@ -18,7 +18,7 @@ from typing import Any
 
 from ir_codes.ac import FANS, MODES, AcState, decode_ac, encode_ac, known_brands
 from ir_codes.errors import IrCodesError
-from ir_codes.formats import FORMATS, NamedSignal, read_signals, render
+from ir_codes.formats import FORMATS, NamedSignal, detect_format, read_signals, render
 from ir_codes.formats.flipper import FlipperSignal, to_flipper
 from ir_codes.formats.lirc import to_lirc
 from ir_codes.model import IrCode, RawSignal
@@ -170,11 +170,12 @@ def _decode_signal(signal: NamedSignal) -> IrCode:
 
 def _cmd_decode(args: argparse.Namespace) -> int:
     data = _read_input(args.input)
-    signals = read_signals(data, args.source)
+    fmt = args.source or detect_format(data)
+    signals = read_signals(data, fmt)
     if len(signals) == 1:
         code = _decode_signal(signals[0])
         if args.json:
-            print(json.dumps(_code_json(code, signals[0].raw)))
+            print(json.dumps(_code_json(code, signals[0].raw, format=fmt)))
         else:
             print(_describe(code))
         return EXIT_OK

@@ -29,8 +29,10 @@ def _checksum(state: bytes | bytearray) -> int:
 
 def build(s: AcState) -> bytes:
     """State bytes for the settings (fan limits per mode as the unit enforces them)."""
-    if s.swing is not None:
-        raise EncodeError("hitachi encoder has no swing control; leave swing unset")
+    if s.swing == "on":
+        raise EncodeError(
+            "the hitachi encoder has no swing control; set swing off or leave it unset"
+        )
     temp = whole_degrees("hitachi", s, 16, 32)
     fan = FANS[s.fan]
     if s.mode == "fan" and fan == FANS["auto"]:

@@ -7,6 +7,7 @@ from operator import xor
 
 from ir_codes.ac._frames import AcLayout
 from ir_codes.ac.state import AcBrand, AcState, lookup, whole_degrees
+from ir_codes.errors import EncodeError
 from ir_codes.protocols._timing import PulseDistance
 
 LAYOUT = AcLayout(
@@ -25,6 +26,9 @@ FANS = {"auto": 0, "min": 2, "low": 3, "medium": 4, "high": 5, "max": 6}
 
 def build(s: AcState) -> bytes:
     """State bytes for the settings."""
+    if s.swing == "on":
+        # The remote sends swing as a separate short command, not part of the state frame.
+        raise EncodeError("the toshiba state frame has no swing setting; set swing off or unset")
     temp = whole_degrees("toshiba", s, 17, 30)
     state = bytearray(TEMPLATE)
     state[5] = (int(temp) - 17) << 4

@@ -17,7 +17,8 @@ from ir_codes.ac import BRANDS, FANS, MODES, brand, decode_ac, encode_ac, known_
 def brand_and_state(draw: st.DrawFn) -> tuple[str, AcState]:
     name = draw(st.sampled_from(sorted(BRANDS)))
     low, high = BRANDS[name].temp_range
-    swing = None if name == "hitachi" else draw(st.sampled_from([None, "on", "off"]))
+    no_swing = name in ("hitachi", "toshiba")
+    swing = draw(st.sampled_from([None, "off"] if no_swing else [None, "on", "off"]))
     state = AcState(
         power=draw(st.booleans()),
         mode=draw(st.sampled_from(MODES)),
@@ -83,6 +84,13 @@ def test_bad_settings_name_the_choices() -> None:
         AcState(mode="boost")
     with pytest.raises(EncodeError, match="fan 'turbo'"):
         AcState(fan="turbo")
+
+
+@pytest.mark.parametrize("name", ["hitachi", "toshiba"])
+def test_swing_on_is_refused_where_the_frame_has_no_swing(name: str) -> None:
+    with pytest.raises(EncodeError, match="swing"):
+        encode_ac(name, AcState(swing="on"))
+    assert decode_ac(encode_ac(name, AcState(swing="off")))[0] == name
 
 
 def test_daikin_keeps_half_degrees() -> None:

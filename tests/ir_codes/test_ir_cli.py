@@ -59,7 +59,8 @@ def test_decode_reads_stdin_and_files(
     packet = broadlink.to_base64(ir_codes.encode("SAMSUNG32", 7, 2))
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(packet.encode())))
     code, out, _ = run(["ir", "decode", "--json"], capsys)
-    assert code == 0 and json.loads(out)["protocol"] == "SAMSUNG32"
+    doc = json.loads(out)
+    assert code == 0 and (doc["protocol"], doc["format"]) == ("SAMSUNG32", "broadlink")
     path = tmp_path / "tv.ir"
     path.write_text(
         "Filetype: IR signals file\nVersion: 1\n#\nname: Power\ntype: parsed\n"
