@@ -9,6 +9,7 @@ homehub ir ac daikin --power on --mode cool --temp 26 --fan auto --format nature
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -123,8 +124,9 @@ def _describe(code: IrCode) -> str:
     extras = {k: v for k, v in code.extras.items() if k != "state"}
     if "state" in code.extras:
         text += f" state={code.extras['state']}"
-        _, settings, _ = decode_ac(code)
-        text += " (" + ", ".join(f"{k}={v}" for k, v in settings.to_dict().items()) + ")"
+        with contextlib.suppress(IrCodesError):  # a valid frame with settings we cannot name
+            _, settings, _ = decode_ac(code)
+            text += " (" + ", ".join(f"{k}={v}" for k, v in settings.to_dict().items()) + ")"
     if extras:
         text += " " + " ".join(f"{k}={v}" for k, v in extras.items())
     return text
@@ -135,7 +137,8 @@ def _code_json(code: IrCode | None, raw: RawSignal, **more: Any) -> dict[str, An
     if code is not None:
         out.update(code.to_dict())
         if "state" in code.extras:
-            out["ac"] = decode_ac(code)[1].to_dict()
+            with contextlib.suppress(IrCodesError):
+                out["ac"] = decode_ac(code)[1].to_dict()
     out.update(raw.to_dict())
     return out
 

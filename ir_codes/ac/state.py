@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ir_codes.ac._frames import AcLayout
-from ir_codes.errors import EncodeError
+from ir_codes.errors import DecodeError, EncodeError
 
 MODES = ("auto", "cool", "heat", "dry", "fan")
 FANS = ("auto", "min", "low", "medium", "high", "max")
@@ -91,8 +91,8 @@ def whole_degrees(brand: str, state: AcState, low: float, high: float, step: flo
 
 
 def lookup(table: Mapping[str, int], value: int, what: str, brand: str) -> str:
-    """Reverse lookup in a name -> code table."""
+    """Reverse lookup in a name -> code table (DecodeError for a code we do not know)."""
     for name, code in table.items():
         if code == value:
             return name
-    raise EncodeError(f"{brand} state has an unknown {what} code 0x{value:x}")
+    raise DecodeError(f"{brand} state has a {what} code 0x{value:x} this library does not know")

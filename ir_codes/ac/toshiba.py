@@ -20,7 +20,7 @@ LAYOUT = AcLayout(
 # Byte 1 = ~byte 0; byte 2 = state length - 6 (3 for the 9-byte form).
 TEMPLATE = bytes.fromhex("f20d03fc0170010070")
 MODES = {"auto": 0, "cool": 1, "dry": 2, "heat": 3, "fan": 4}
-MODE_OFF = 7  # "power off" is a mode value in this protocol
+MODE_OFF = 7  # "power off" is a mode value here (IRremoteESP8266 kToshibaAcOff = 0b111)
 FANS = {"auto": 0, "min": 2, "low": 3, "medium": 4, "high": 5, "max": 6}
 
 

@@ -146,3 +146,17 @@ def test_module_entry_point_runs_as_a_subprocess() -> None:
         capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
     )  # fmt: skip
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_decode_shows_a_valid_ac_frame_even_with_settings_it_cannot_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state = bytearray(ir_codes.ac.state_bytes("daikin", ir_codes.AcState()))
+    state[24] = 0x20  # a fan code no Daikin table here knows
+    state[34] = sum(state[16:34]) & 0xFF
+    raw = ir_codes.encode("DAIKIN", state=state.hex())
+    code, out, _ = run(["ir", "decode", " ".join(map(str, raw.timings_us))], capsys)
+    assert code == 0
+    assert out.strip() == f"DAIKIN address=0x0 command=0x0 bits=280 state={state.hex()}"
+    with pytest.raises(ir_codes.DecodeError, match="fan code 0x2 this library does not know"):
+        ir_codes.decode_ac(raw)
