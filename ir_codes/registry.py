@@ -6,14 +6,13 @@ decoder last, so a Daikin or Kaseikyo capture is not reported as plain AEHA.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ir_codes import ac
 from ir_codes.errors import DecodeError, EncodeError
 from ir_codes.model import IrCode, RawSignal
 from ir_codes.protocols import aeha, jvc, nec, rc5, rc6, samsung, sharp, sony
-from ir_codes.protocols._codec import Codec
+from ir_codes.protocols._codec import Codec, extra_int
 
 __all__ = ["CODECS", "Codec", "codec", "decode_any", "encode", "encode_code", "protocol_names"]
 
@@ -80,16 +79,16 @@ def encode_code(code: IrCode) -> RawSignal:
 
 def encode(protocol: str, address: int = 0, command: int = 0, **extras: Any) -> RawSignal:
     """Timings for (protocol, address, command); extras such as bits=15, toggle=1, repeats=2."""
-    bits = int(extras.pop("bits", 0) or _BITS_BY_NAME.get(protocol.upper(), 0))
     c = codec(protocol)
+    bits = extra_int(extras, "bits", 0) or _BITS_BY_NAME.get(protocol.upper(), 0)
+    extras.pop("bits", None)
     return c.encode(IrCode(c.name, address, command, bits or c.default_bits, extras))
 
 
 def decode_any(raw: RawSignal) -> IrCode:
     """Identify the protocol of a capture (tolerating ±20 % jitter) and decode it."""
-    tried: list[Callable[[RawSignal], IrCode | None]] = [c.decode for c in CODECS]
-    for decode_one in tried:
-        code = decode_one(raw)
+    for c in CODECS:
+        code = c.decode(raw)
         if code is not None:
             return code
     raise DecodeError(
