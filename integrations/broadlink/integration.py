@@ -168,7 +168,10 @@ class BroadlinkIntegration(Integration):
         self._store = await IrStore.load(self._settings.store_path)
         for cfg in self._settings.devices:
             try:
-                profile = load_profile(cfg.profile, self._settings.profile_dirs)
+                # code set files are read from disk: not on the event loop
+                profile = await asyncio.to_thread(
+                    load_profile, cfg.profile, self._settings.profile_dirs
+                )
             except ProfileError as err:
                 _LOG.error("IR device %s skipped: %s", cfg.name, err)
                 continue
@@ -306,6 +309,36 @@ class BroadlinkIntegration(Integration):
         self._store.commands.setdefault(device_id, {})[command] = pk.trim_code(code).hex()
         await self._store.save()
         await self._register_ir(device_id)
+
+    async def export_profile(
+        self, device_id: str, name: str, directory: str | Path | None = None
+    ) -> Path:
+        """Save an IR device's codes (learned ones included) as an ir_codes code set file.
+
+        The file goes to `directory` or the first of `profile_dirs`; other IR devices can then
+        use it by `name`. Codes that decode to a known protocol are stored as protocol codes.
+        """
+        from ir_codes import IrCodesError
+        from ir_codes.codesets import Profile
+
+        dev = self._ir_device(device_id)
+        folder = Path(directory) if directory else next(iter(self._settings.profile_dirs), None)
+        if folder is None:
+            raise CommandFailed(
+                "no directory for your IR profiles: set profile_dirs in [integrations.broadlink]"
+            )
+        p = dev.profile
+        ac = {"brand": p.ac.brand} if p.ac else {}
+        power = {k: v for k, v in (("on", p.power_on), ("off", p.power_off),
+                                   ("toggle", p.power_toggle)) if v}  # fmt: skip
+        try:
+            code_set = Profile(name, p.kind, f"exported from {dev.config.name}", power=power, ac=ac)
+            for command, code in sorted(p.commands.items()):
+                code_set.add_command(command, code)
+            code_set.validate()
+            return await asyncio.to_thread(code_set.save, folder)
+        except (IrCodesError, OSError) as err:
+            raise CommandFailed(f"cannot save profile {name!r} in {folder}: {err}") from err
 
     def ir_commands(self, device_id: str) -> dict[str, bytes]:
         """The named codes of an IR device."""

@@ -56,6 +56,7 @@ def config(pro: BroadlinkEmulator, tmp_path: Path, **extra: Any) -> dict[str, An
         "timeout": 2,
         "poll_interval": 0.3,
         "store_path": str(tmp_path / "broadlink.json"),
+        "profile_dirs": [str(tmp_path / "profiles")],
         "devices": [
             {
                 "id": "living-tv",
@@ -82,6 +83,12 @@ def config(pro: BroadlinkEmulator, tmp_path: Path, **extra: Any) -> dict[str, An
                     "power_on": {"protocol": "NEC", "address": 0x10, "command": 0x01},
                     "power_off": {"protocol": "NEC", "address": 0x10, "command": 0x02},
                 }},
+            },
+            {
+                "id": "bedroom-tv",
+                "name": "Bedroom TV",
+                "blaster": PRO_ADDR,
+                "profile": "samsung_tv",  # a code set shipped with ir_codes
             },
             {  # a bad code: this device is skipped with a log line, the others still work
                 "id": "broken-remote",
@@ -507,3 +514,36 @@ async def test_a_blaster_that_starts_late_is_picked_up(tmp_path: Path) -> None:
                 result = await press_button(rh, "bedroom-fan", "power_on", {"repeat": "lots"})
                 assert result["status"] == "failed"
                 assert "repeat must be a whole number" in result["reason"]
+
+
+async def test_named_code_set_device(
+    hub: tuple[RunningHub, BroadlinkIntegration],
+    emulators: tuple[BroadlinkEmulator, BroadlinkEmulator],
+) -> None:
+    rh, _ = hub
+    pro, _ = emulators
+    await put_desired(rh, "bedroom-tv", {"power": True})
+    result = await press_button(rh, "bedroom-tv", "volume_up")
+    assert result["status"] == "confirmed"
+    decoded = [ir_codes.decode(bl_format.from_packet(code)) for code in pro.sent]
+    assert [(d.protocol, d.address, d.command) for d in decoded] == [
+        ("SAMSUNG32", 0x07, 0x99), ("SAMSUNG32", 0x07, 0x07)
+    ]
+
+
+async def test_export_learned_codes_as_a_user_profile(
+    hub: tuple[RunningHub, BroadlinkIntegration],
+    emulators: tuple[BroadlinkEmulator, BroadlinkEmulator],
+    tmp_path: Path,
+) -> None:
+    from ir_codes.codesets import load_profile as load_code_set
+
+    _, integ = hub
+    await integ.save_learned("living-tv", "netflix", captures.nec_packet(0x04, 0x55))
+    path = await integ.export_profile("living-tv", "my_living_tv")
+    assert path == tmp_path / "profiles" / "my_living_tv.yaml"
+    code_set = load_code_set("my_living_tv", [tmp_path / "profiles"])
+    assert code_set.power == {"toggle": "power"}
+    netflix = code_set.commands["netflix"]
+    assert (netflix.protocol, netflix.address, netflix.command) == ("NEC", 0x04, 0x55)
+    assert sorted(code_set.commands) == ["netflix", "power", "volume_up"]
