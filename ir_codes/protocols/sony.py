@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ir_codes.errors import EncodeError
 from ir_codes.model import IrCode, RawSignal
-from ir_codes.protocols._codec import Codec, check_field
+from ir_codes.protocols._codec import Codec, check_field, extra_int
 from ir_codes.protocols._timing import Timeline, bits_lsb, int_lsb, near
 
 CARRIER_HZ = 40_000
@@ -27,27 +27,33 @@ def _bits_for(code: IrCode) -> int:
 
 
 def encode(code: IrCode) -> RawSignal:
-    """One SIRC frame padded to the 45 ms frame period."""
+    """SIRC frames padded to the 45 ms period; extra `repeats` adds copies.
+
+    Sony receivers usually act only after 2-3 identical frames (remotes send at least 3),
+    so profiles for Sony gear should set repeats: 2.
+    """
     nbits = _bits_for(code)
     check_field("SONY", "command", code.command, 7)
     check_field(f"SONY{nbits}", "address", code.address, ADDRESS_BITS[nbits])
     line = Timeline()
-    line.mark(HEADER_MARK)
-    line.space(SPACE)
-    for bit in bits_lsb(code.command, 7) + bits_lsb(code.address, ADDRESS_BITS[nbits]):
-        line.mark(ONE_MARK if bit else ZERO_MARK)
+    bits = bits_lsb(code.command, 7) + bits_lsb(code.address, ADDRESS_BITS[nbits])
+    for _ in range(1 + extra_int(code.extras, "repeats", 0)):
+        line.start_frame()
+        line.mark(HEADER_MARK)
         line.space(SPACE)
-    line.gap(MIN_GAP, FRAME_US)
+        for bit in bits:
+            line.mark(ONE_MARK if bit else ZERO_MARK)
+            line.space(SPACE)
+        line.gap(MIN_GAP, FRAME_US)
     return RawSignal(CARRIER_HZ, line.result(), 33)
 
 
-def decode(raw: RawSignal) -> IrCode | None:
-    """Decode one SIRC frame; its length (12, 15 or 20 bits) picks the variant."""
-    t = raw.timings_us
-    if len(t) < 2 or not near(t[0], HEADER_MARK) or not near(t[1], SPACE):
+def _read(t: tuple[int, ...], i: int) -> tuple[list[int], int] | None:
+    """Bits of the frame starting at t[i] and the index after its final gap."""
+    if i + 1 >= len(t) or not near(t[i], HEADER_MARK) or not near(t[i + 1], SPACE):
         return None
     bits: list[int] = []
-    i = 2
+    i += 2
     while i < len(t):
         mark = t[i]
         bit = 1 if mark > (ONE_MARK + ZERO_MARK) / 2 else 0
@@ -61,7 +67,21 @@ def decode(raw: RawSignal) -> IrCode | None:
         i += 2
     if len(bits) not in ADDRESS_BITS:
         return None
-    return IrCode("SONY", int_lsb(bits[7:]), int_lsb(bits[:7]), len(bits))
+    return bits, i + 2
+
+
+def decode(raw: RawSignal) -> IrCode | None:
+    """Decode a SIRC frame (its length picks 12, 15 or 20 bits) and count identical repeats."""
+    first = _read(raw.timings_us, 0)
+    if first is None:
+        return None
+    bits, i = first
+    repeats = 0
+    while (again := _read(raw.timings_us, i)) is not None and again[0] == bits:
+        repeats += 1
+        i = again[1]
+    extras = {"repeats": repeats} if repeats else {}
+    return IrCode("SONY", int_lsb(bits[7:]), int_lsb(bits[:7]), len(bits), extras)
 
 
 CODEC = Codec(

@@ -28,7 +28,9 @@ def nec_codes(draw: st.DrawFn) -> IrCode:
 def sony_codes(draw: st.DrawFn) -> IrCode:
     bits = draw(st.sampled_from([12, 15, 20]))
     width = {12: 5, 15: 8, 20: 13}[bits]
-    return IrCode("SONY", draw(st.integers(0, (1 << width) - 1)), draw(st.integers(0, 127)), bits)
+    extras = {"repeats": draw(st.integers(1, 2))} if draw(st.booleans()) else {}
+    address = draw(st.integers(0, (1 << width) - 1))
+    return IrCode("SONY", address, draw(st.integers(0, 127)), bits, extras)
 
 
 @st.composite
@@ -133,6 +135,12 @@ def test_nec_extended_address_is_sent_low_byte_first() -> None:
     assert (code.address, code.command) == (0x6619, 0x84)
     raw = ir_codes.encode("NECext", 0x12, 0x34, extended=True)
     assert ir_codes.decode(raw).extras["extended"] is True
+
+
+def test_sony_repeats_are_whole_45ms_frames() -> None:
+    raw = ir_codes.encode("SONY", 1, 21, bits=12, repeats=2)
+    assert len(raw.timings_us) == 3 * 26 and sum(raw.timings_us) == 3 * 45_000
+    assert ir_codes.decode(raw).extras["repeats"] == 2
 
 
 def test_sony_alias_picks_the_bit_count() -> None:
