@@ -66,7 +66,7 @@ async def _serve(emulator: BroadlinkEmulator) -> None:
     await emulator.start()
     model = emulator.model
     print(
-        f"Broadlink {model.name} (devtype {model.devtype:#06x}, MAC {emulator.mac_text}) "
+        f"Broadlink {model.name} (devtype {emulator.devtype:#06x}, MAC {emulator.mac_text}) "
         f"listening on udp://{emulator.bind}:{emulator.port}; Ctrl-C to stop",
         flush=True,
     )

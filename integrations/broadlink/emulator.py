@@ -67,6 +67,7 @@ class BroadlinkEmulator(asyncio.DatagramProtocol):
         port: int = pk.PORT,
         *,
         model: str = "rm4mini",
+        devtype: int | None = None,
         mac: bytes | None = None,
         name: str = "Emulated RM",
         firmware: int = 55,
@@ -78,6 +79,8 @@ class BroadlinkEmulator(asyncio.DatagramProtocol):
             known = ", ".join(MODELS)
             raise ValueError(f"unknown Broadlink model {model!r}; choose one of {known}")
         self.model = MODELS[model]
+        # another product id of the same family (e.g. 0x6539 RM4C mini) behaves like `model`
+        self.devtype = self.model.devtype if devtype is None else devtype
         self.bind = bind
         self.port = port
         self.mac = mac if mac is not None else b"\x34\xea\x34" + os.urandom(3)
@@ -173,7 +176,7 @@ class BroadlinkEmulator(asyncio.DatagramProtocol):
         if pk.is_discovery_request(data):
             pk.decode_discovery_request(data)
             return pk.encode_discovery_reply(
-                pk.DiscoveryReply(self.model.devtype, self.mac, self.name, self.locked, self.bind)
+                pk.DiscoveryReply(self.devtype, self.mac, self.name, self.locked, self.bind)
             )
         if len(data) == pk.DISCOVERY_SIZE and data[0x26] == 0x01:
             return None  # watchdog ping: no answer
@@ -267,7 +270,7 @@ class BroadlinkEmulator(asyncio.DatagramProtocol):
         self, head: pk.CommandHeader, command: int, body: bytes, key: bytes, error: int = 0
     ) -> bytes:
         header = pk.CommandHeader(
-            devtype=self.model.devtype,
+            devtype=self.devtype,
             command=command,
             counter=head.counter,
             mac=self.mac,

@@ -214,3 +214,11 @@ async def test_locked_device_says_so_and_refuses_auth() -> None:
         assert dev.is_locked
         with pytest.raises(blx.AuthenticationError):
             await blocking(dev.auth)
+
+
+async def test_other_product_ids_of_a_family() -> None:
+    async with BroadlinkEmulator("127.0.0.24", model="rm4mini", devtype=0x6539) as em:
+        dev = await library_device(em)
+        assert (type(dev), dev.devtype, dev.model) == (broadlink.rm4mini, 0x6539, "RM4C mini")
+        await blocking(dev.send_data, CODE)
+        assert em.sent == [CODE]
