@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ir_codes.errors import FormatError, IrCodesError
-from ir_codes.formats import broadlink, flipper, lirc, nature, pronto
+from ir_codes.formats import broadlink, esphome, flipper, lirc, nature, pronto
 from ir_codes.model import IrCode, RawSignal
 from ir_codes.registry import decode_any, encode
 
@@ -27,6 +27,7 @@ __all__ = [
     "broadlink",
     "convert",
     "detect_format",
+    "esphome",
     "flipper",
     "lirc",
     "nature",

@@ -273,3 +273,14 @@ def test_convert_reads_every_signal_of_a_file() -> None:
 def test_convert_to_an_unknown_format_names_the_choices() -> None:
     with pytest.raises(FormatError, match="choose one of raw, pronto"):
         convert("9000 4500 560", to="wav")
+
+
+def test_esphome_signed_timings_round_trip_and_merge() -> None:
+    from ir_codes.formats import esphome
+
+    signed = esphome.to_signed(NEC)
+    assert signed[:4] == [8960, -4480, 560, -560]
+    assert esphome.from_signed(signed) == RawSignal(38_000, NEC.timings_us)
+    assert esphome.from_signed([-50, 100, 200, -300, -10]).timings_us == (300, 310)
+    with pytest.raises(FormatError, match="no mark"):
+        esphome.from_signed([-100, 0])
