@@ -67,8 +67,11 @@ def relay_main(data_dir: str, port: int, spread: float) -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
+        t0 = time.monotonic()
         await server.drain()
+        t1 = time.monotonic()
         await server.stop()
+        print(f"# drain {t1 - t0:.2f}s stop {time.monotonic() - t1:.2f}s", file=sys.stderr)
 
     asyncio.run(run())
 
@@ -277,8 +280,8 @@ async def fleet_main(port: int, count: int, sources: list[str]) -> None:
     tasks = []
     for i in range(count):
         tasks.append(asyncio.create_task(fleet.keep(i)))
-        if i % 200 == 199:
-            await asyncio.sleep(0.05)
+        if i % 100 == 99:
+            await asyncio.sleep(0.1)  # ~1,000 new hubs a second, below the admission rate
     while True:
         print(
             json.dumps(
@@ -426,7 +429,7 @@ async def main(args: argparse.Namespace) -> None:
         totals_before = sum(f.last["total"] for f in fleets)
         t_storm = time.time()
         relay.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(relay.wait, 60)
+        await asyncio.to_thread(relay.wait, 300)
         relay, _ = start_relay(str(tmp / "relay"), port=port, spread=args.spread)
         ok = await wait_connected(fleets, held, args.storm_timeout)
         while ok and sum(f.last["total"] for f in fleets) - totals_before < held:
@@ -483,5 +486,5 @@ if __name__ == "__main__":
         parser.add_argument("--seconds", type=float, default=10.0)
         parser.add_argument("--spread", type=float, default=5.0, help="drain spread (s)")
         parser.add_argument("--connect-timeout", type=float, default=150.0)
-        parser.add_argument("--storm-timeout", type=float, default=120.0)
+        parser.add_argument("--storm-timeout", type=float, default=180.0)
         asyncio.run(main(parser.parse_args()))

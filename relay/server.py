@@ -142,8 +142,8 @@ class RelayServer:
                         p.CLOSE_GOING_AWAY, "relay node restarting; reconnect later"
                     )
 
-        for start in range(0, len(sessions), 500):
-            await asyncio.gather(*(tell(s) for s in sessions[start : start + 500]))
+        for start in range(0, len(sessions), 2000):
+            await asyncio.gather(*(tell(s) for s in sessions[start : start + 2000]))
 
     async def stop(self) -> None:
         """Close every tunnel and the database."""
@@ -276,8 +276,8 @@ class RelayServer:
             heartbeat=None,
             compress=False,
         )
-        await ws.prepare(request)
         try:
+            await ws.prepare(request)
             auth, raw_key, hub_id = await tunnel_handshake(ws, self.config.max_frame_bytes)
         except HandshakeFailed as err:
             await ws.close(code=err.code, message=err.reason.encode()[:120])

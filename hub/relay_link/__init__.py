@@ -3,10 +3,12 @@
 from hub.relay_link.client import LinkError, TunnelClient, TunnelHandler, tunnel_url
 from hub.relay_link.component import RelayLink, relay_link_factory
 from hub.relay_link.control import claim_code_for_data_dir, fetch_claim_code
+from hub.relay_link.demo import DemoRelayInfo, claim_for_demo
 from hub.relay_link.identity import HubIdentity
 from hub.relay_link.reconnect import LinkState, ReconnectLogic
 
 __all__ = [
+    "DemoRelayInfo",
     "HubIdentity",
     "LinkError",
     "LinkState",
@@ -15,6 +17,7 @@ __all__ = [
     "TunnelClient",
     "TunnelHandler",
     "claim_code_for_data_dir",
+    "claim_for_demo",
     "fetch_claim_code",
     "relay_link_factory",
     "tunnel_url",

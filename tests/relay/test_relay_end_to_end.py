@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import aiohttp
+import httpx
 from relay_testkit import Phone, claim_code, eventually, linked_hub
 
 from relay import RelayServer
@@ -121,3 +122,25 @@ async def test_timeouts_and_in_flight_limits_answer_with_reasons(
         finally:
             gate.set()
             await phone.close()
+
+
+async def test_demo_wiring_links_and_claims_automatically(tmp_path: Path) -> None:
+    from relay_testkit import running_relay
+
+    from hub.relay_link import ReconnectLogic, RelayLink, claim_for_demo
+    from hub.testing import running_hub
+    from integrations.virtual.integration import VirtualIntegration, demo_devices
+
+    async with running_relay(tmp_path / "relay") as relay:
+        link = RelayLink(relay.url, reconnect=ReconnectLogic(base_s=0.05, cap_s=0.5))
+        async with running_hub(
+            tmp_path / "hub", [VirtualIntegration(demo_devices())],
+            config={"api_host": "127.0.6.2"}, components=[link],
+        ):
+            info = await claim_for_demo(link, relay)
+            async with httpx.AsyncClient(
+                base_url=info.phone_url, headers={"Authorization": f"Bearer {info.token}"}
+            ) as phone:
+                hubs = (await phone.get("/v1/hubs")).json()["hubs"]
+            assert [h["hub_id"] for h in hubs] == [info.hub_id]
+            assert info.to_dict()["relay_hub_id"] == info.hub_id
