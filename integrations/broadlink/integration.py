@@ -274,6 +274,12 @@ class BroadlinkIntegration(Integration):
         elif command == p.power_toggle and "power" in dev.state:
             await self._assume(dev, {"power": not dev.state["power"]})
 
+    async def remove(self, device_id: str) -> None:
+        """Forget a device the user removed (configured ones come back on the next start)."""
+        self._ir.pop(device_id, None)
+        self._blasters.pop(device_id, None)
+        self._online.pop(device_id, None)
+
     # --- learning -----------------------------------------------------------------------------
 
     async def learn(
