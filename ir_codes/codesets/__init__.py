@@ -18,13 +18,15 @@ A profile file (YAML or JSON) looks like this; packaged ones live in `profiles/`
     min_temperature: 18
     max_temperature: 30
 
-Users add their own: `Profile.new(...)`, `add_command(name, code)`, `save(directory)`.
+Users add their own: `Profile.new(...)`, `add_command(name, code)` for learned codes,
+`import_signals(file_text)` for Flipper/LIRC files, then `save(directory)`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,7 +37,7 @@ import yaml
 
 from ir_codes.ac import MODES, AcState, brand, encode_ac
 from ir_codes.errors import IrCodesError, ProfileError
-from ir_codes.formats import broadlink, read_signal
+from ir_codes.formats import broadlink, read_signal, read_signals
 from ir_codes.model import IrCode, RawSignal
 from ir_codes.registry import codec, decode_any, encode_code
 
@@ -221,6 +223,15 @@ class Profile:
                 code = decode_any(code)
         self.commands[name] = code
         return code
+
+    def import_signals(self, data: str | bytes, fmt: str | None = None) -> list[str]:
+        """Add every signal of an imported file (Flipper .ir, lircd.conf, ...); returns names."""
+        added: list[str] = []
+        for signal in read_signals(data, fmt):
+            name = re.sub(r"[^A-Za-z0-9_-]+", "_", signal.name).strip("_").lower() or "signal"
+            self.add_command(name, signal.code or signal.raw)
+            added.append(name)
+        return added
 
     def signal(self, command: str) -> RawSignal:
         """Timings for a named command."""

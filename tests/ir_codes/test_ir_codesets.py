@@ -68,6 +68,18 @@ def test_user_profile_from_learned_codes_round_trips_through_a_file(tmp_path: Pa
     assert load_profile(path).name == "living_room_tv"
 
 
+def test_import_a_flipper_file_into_a_profile(tmp_path: Path) -> None:
+    text = (
+        "Filetype: IR signals file\nVersion: 1\n#\nname: Vol Up\ntype: parsed\n"
+        "protocol: Samsung32\naddress: 07 00 00 00\ncommand: 07 00 00 00\n"
+    )
+    profile = Profile.new("imported_tv", kind="tv")
+    assert profile.import_signals(text) == ["vol_up"]
+    profile.properties["volume"] = {"up": "vol_up"}
+    loaded = load_profile(profile.save(tmp_path))
+    assert ir_codes.decode(loaded.signal_for("volume", "up")).command == 7
+
+
 def test_user_profile_overrides_a_packaged_one(tmp_path: Path) -> None:
     mine = Profile.new("samsung_tv", kind="tv")
     mine.add_command("power", ir_codes.IrCode("SAMSUNG32", 7, 0x40, 32))
