@@ -80,6 +80,19 @@ async def handshake(ws: web.WebSocketResponse, limit: int) -> tuple[p.Auth, byte
 class HubSession:
     """One authenticated tunnel; `call()` sends a request and waits for its response."""
 
+    # 20k of these live in one process; slots keep each one small.
+    __slots__ = (
+        "_next_id",
+        "_pending",
+        "connected_at",
+        "hub_id",
+        "last_rx",
+        "name",
+        "server",
+        "state",
+        "ws",
+    )
+
     def __init__(
         self, server: RelayServer, ws: web.WebSocketResponse, hub_id: str, name: str
     ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import subprocess
 import sys
@@ -137,3 +138,25 @@ async def test_cli_claim_code_path_with_the_hub_identity(
             assert await phone.claim(code.code) == hub.relay_hub_id
         finally:
             await phone.close()
+
+
+async def test_relay_code_cli_prints_a_claimable_code(
+    tmp_path: Path, relay: RelayServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from hub.relay_link import cli
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    args = parser.parse_args(
+        ["relay-code", "--data-dir", str(tmp_path / "hub"), "--relay-url", relay.url]
+    )
+    assert await asyncio.to_thread(args.func, args) == 0
+    code = capsys.readouterr().out.split()[0]
+    identity = HubIdentity.load_or_create(tmp_path / "hub")
+    phone = await Phone.login(relay.url, "alice@example.org")
+    try:
+        assert await phone.claim(code) == identity.relay_hub_id
+    finally:
+        await phone.close()
