@@ -163,6 +163,11 @@ class DeviceRegistry:
         rec = self.devices.get(device_id)
         return rec.description if rec else None
 
+    def stored_devices(self, integration: str) -> list[DeviceDescription]:
+        """Every stored device of one integration."""
+        return [r.description for r in self.devices.values()
+                if r.description.integration == integration]
+
     async def add_device(self, description: DeviceDescription) -> None:
         """Register a device or update its description; marks it online."""
         description = self._clean_description(description)
@@ -329,6 +334,9 @@ class DeviceRegistry:
             except CommandFailed as err:
                 self._adopting.pop(key, None)
                 raise Invalid(str(err)) from err
+            except DeviceUnreachable as err:
+                self._adopting.pop(key, None)
+                raise Unavailable(f"{found.name} does not answer: {err}; try again") from err
         self.discovered_devices.pop(key, None)
 
     async def update(self, device_id: str, name: str | None, room: str | None) -> DeviceRecord:

@@ -9,8 +9,8 @@ from hub import __version__
 from hub.api.router import Router
 from hub.config import HubConfig
 from hub.discovery.advertise import Advertisement, advertise
+from hub.discovery.routing import discovery_handler
 from hub.discovery.service import DiscoveryService
-from hub.model import DiscoveredDevice
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -32,7 +32,8 @@ class LanDiscovery:
     async def start(self, hub: Hub) -> None:
         """Browse and advertise (a LAN without multicast only loses the automatic parts)."""
         self._hub = hub
-        self._service = DiscoveryService(self._found, interfaces=self._interfaces)
+        on_found = discovery_handler(hub.registry, hub.registry.integrations)
+        self._service = DiscoveryService(on_found, interfaces=self._interfaces)
         try:
             await self._service.start()
         except OSError as err:
@@ -60,10 +61,6 @@ class LanDiscovery:
             )
         except OSError as err:
             _LOG.warning("could not advertise the hub over mDNS: %s", err)
-
-    async def _found(self, found: DiscoveredDevice) -> None:
-        if self._hub is not None:
-            await self._hub.registry.discovered(found)
 
     async def stop(self) -> None:
         """Say goodbye on the LAN and stop browsing."""

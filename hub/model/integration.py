@@ -37,6 +37,9 @@ class HubPort(Protocol):
     def device(self, device_id: str) -> DeviceDescription | None:
         """The stored description of a device of this hub (with its `extra`), if known."""
 
+    def stored_devices(self, integration: str) -> list[DeviceDescription]:
+        """Every stored device of an integration (to resume adopted devices after a restart)."""
+
 
 @runtime_checkable
 class IrLearner(Protocol):
@@ -86,6 +89,11 @@ class Integration(abc.ABC):
         from integrations.errors import CommandFailed
 
         raise CommandFailed(f"{self.domain} adds its devices by itself; nothing to adopt")
+
+    async def follow(self, found: DiscoveredDevice) -> bool:
+        """A discovered service may be a device this integration already drives (it moved,
+        or it was stored before a restart): reconnect to it and return True. Default: False."""
+        return False
 
     async def remove(self, device_id: str) -> None:  # noqa: B027 - optional hook
         """The user removed a device: stop polling it."""

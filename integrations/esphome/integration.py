@@ -56,7 +56,9 @@ class EsphomeIntegration(Integration):
         entries = config.get("devices", []) or []
         if not isinstance(entries, list):
             raise IntegrationError("esphome.devices must be a list of {host, port, ...} entries")
-        for entry in entries:
+        # Devices adopted earlier resume from what the hub stored (their `extra` is a config entry).
+        stored = [dict(d.extra) for d in hub.stored_devices(DOMAIN) if d.extra.get("host")]
+        for entry in [*entries, *stored]:
             cfg = DeviceConfig.from_mapping(entry)
             if any((link.cfg.host, link.cfg.port) == (cfg.host, cfg.port) for link in self._links):
                 continue  # listed twice (config and a stored adoption): one connection

@@ -64,6 +64,9 @@ class MiniHub:
     def device(self, device_id: str) -> DeviceDescription | None:
         return self.devices.get(device_id)
 
+    def stored_devices(self, integration: str) -> list[DeviceDescription]:
+        return [d for d in self.devices.values() if d.integration == integration]
+
 
 def homehub_found(found: FoundService) -> DiscoveredDevice | None:
     return DiscoveredDevice(

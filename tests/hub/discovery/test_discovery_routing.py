@@ -30,6 +30,9 @@ class Hub:
     def device(self, device_id: str) -> DeviceDescription | None:
         return self.stored.get(device_id)
 
+    def stored_devices(self, integration: str) -> list[DeviceDescription]:
+        return [d for d in self.stored.values() if d.integration == integration]
+
 
 def found(mac: str) -> DiscoveredDevice:
     return DiscoveredDevice(key=f"esphome-{mac}", integration="esphome", name=mac,

@@ -46,6 +46,9 @@ class RecordingHub:
     def device(self, device_id: str) -> DeviceDescription | None:
         return self.devices.get(device_id)
 
+    def stored_devices(self, integration: str) -> list[DeviceDescription]:
+        return [d for d in self.devices.values() if d.integration == integration]
+
 
 async def wait_until(cond: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
     """Poll a condition until it is truthy; fail the test with `what` after `timeout` seconds."""
