@@ -169,6 +169,10 @@ class BroadlinkEmulator(asyncio.DatagramProtocol):
             self.rejected.append(err.reason)
             _LOG.debug("dropped datagram from %s: %s", addr, err.reason)
             return
+        except Exception as err:  # an emulator bug must not close the socket for every client
+            self.rejected.append(f"internal error: {err!r}")
+            _LOG.exception("Broadlink emulator failed on a datagram from %s", addr)
+            return
         if reply is not None and self._transport is not None:
             self._transport.sendto(reply, addr)
 

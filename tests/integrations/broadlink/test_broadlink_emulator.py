@@ -6,6 +6,7 @@ Addresses 127.0.0.20-24 belong to this module.
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -222,3 +223,26 @@ async def test_other_product_ids_of_a_family() -> None:
         assert (type(dev), dev.devtype, dev.model) == (broadlink.rm4mini, 0x6539, "RM4C mini")
         await blocking(dev.send_data, CODE)
         assert em.sent == [CODE]
+
+
+async def test_fuzzed_datagrams_never_stop_the_emulator(emulator: BroadlinkEmulator) -> None:
+    rng = random.Random(4)
+    dev = await library_device(emulator)
+    valid = pk.encode_command(
+        pk.CommandHeader(0x520B, pk.CMD_REMOTE, 0x8001, emulator.mac, dev.id),
+        pk.encode_remote(pk.RemoteMessage(pk.SUB_SEND, CODE), length_prefix=True),
+        bytes(dev.aes.algorithm.key),
+    )
+    datagrams = []
+    for _ in range(300):
+        mutated = bytearray(valid)
+        for _ in range(rng.randint(1, 8)):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        datagrams.append(bytes(mutated[: rng.randint(0, len(mutated))]))
+        datagrams.append(rng.randbytes(rng.randint(1, 200)))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for datagram in datagrams:
+            sock.sendto(datagram, (ADDR, 80))
+    await blocking(dev.send_data, CODE)  # a well-formed request after the storm still works
+    assert emulator.sent[-1] == CODE
+    assert not [r for r in emulator.rejected if r.startswith("internal error")]
