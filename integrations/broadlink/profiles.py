@@ -159,8 +159,18 @@ def _ac_spec(data: Mapping[str, Any]) -> AcSpec:
         max_temperature=float(data.get("max_temperature", high)),
         fan_speeds=strings("fan_speeds", AC_FAN_SPEEDS),
         swings=strings("swings", AC_SWINGS),
-        defaults=dict(data.get("defaults", {})),
+        defaults=_hub_vocabulary(data.get("defaults", {})),
     )
+
+
+def _hub_vocabulary(defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Code set defaults may use ir_codes' words (fan "low", swing "on"): use the hub's."""
+    out = dict(defaults)
+    if "fan_speed" in out:
+        out["fan_speed"] = _IR_TO_FAN.get(str(out["fan_speed"]), str(out["fan_speed"]))
+    if out.get("swing") == "on":
+        out["swing"] = "vertical"
+    return out
 
 
 def parse_profile(data: Mapping[str, Any], name: str = "inline") -> IrProfile:
@@ -207,6 +217,7 @@ def load_profile(
 # The hub's fan_speed levels and swing choices onto ir_codes' A/C vocabulary.
 _FAN_TO_IR = {"auto": "auto", "1": "min", "2": "low", "3": "medium", "4": "high", "5": "max"}
 _SWING_TO_IR = {"off": "off", "vertical": "on", "horizontal": "on", "both": "on"}
+_IR_TO_FAN = {ir: hub for hub, ir in _FAN_TO_IR.items()}
 
 
 def encode_ac(ac: AcSpec, state: Mapping[str, Any]) -> bytes:

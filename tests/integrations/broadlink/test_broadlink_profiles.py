@@ -118,3 +118,9 @@ def test_settings_parse_and_name_bad_keys() -> None:
         Settings.from_config({"devices": [{"name": "TV", "profile": "tv"}]})
     with pytest.raises(IntegrationError, match="not valid"):
         Settings.from_config({"hosts": ["127.0.0.35:http"]})
+
+
+def test_code_set_defaults_are_put_in_hub_words() -> None:
+    ac = load_profile({"brand": "daikin", "defaults": {"fan_speed": "low", "swing": "on"}}).ac
+    assert ac is not None
+    assert ac.defaults == {"fan_speed": "2", "swing": "vertical"}
