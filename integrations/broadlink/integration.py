@@ -12,6 +12,7 @@ Config section ``[integrations.broadlink]``::
     [[integrations.broadlink.devices]]
     id = "living-tv"                             # optional; default from the name
     name = "Living room TV"
+    room = "Living room"                         # optional suggested room
     blaster = "34:ea:34:aa:bb:cc"                # MAC or host of the blaster
     profile = "samsung_tv"                       # code set name or an inline table
 
