@@ -96,13 +96,14 @@ class Device:
         """A meter, solar inverter or battery: something with power or energy history."""
         return any(p in self.properties for p in ENERGY_PROPERTIES)
 
-    def summary(self, limit: int = 3) -> str:
-        """The first few values in one line, for lists."""
+    def summary(self, limit: int = 4) -> str:
+        """The first few values in one short line, for lists: 'on · cool · set 26.0 °C'."""
         parts = []
         for name, prop in self.properties.items():
             if prop.type == "list" or name not in self.values:
                 continue
-            parts.append(f"{name.replace('_', ' ')} {prop.format(self.values[name])}")
+            text = prop.format(self.values[name])
+            parts.append(f"set {text}" if name.startswith("target_") else text)
             if len(parts) == limit:
                 break
         return " · ".join(parts)

@@ -24,7 +24,7 @@ async def test_toggle_lamp_from_dashboard(hub: RunningHub, virtual: VirtualInteg
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(lambda: "virtual-lamp" in app.devices, "the device list")
         assert isinstance(app.screen, DashboardScreen)
-        await wait_for(lambda: "power off" in state_cell(app, "virtual-lamp"), "lamp shown off")
+        await wait_for(lambda: state_cell(app, "virtual-lamp") == "off · 60 %", "lamp shown off")
         table = app.screen.query_one("#devices", DataTable)
         table.move_cursor(row=table.get_row_index("virtual-lamp"))
         await pilot.press("space")
@@ -32,7 +32,7 @@ async def test_toggle_lamp_from_dashboard(hub: RunningHub, virtual: VirtualInteg
         await wait_for(lambda: lamp.values["power"] is True, "the lamp to be switched on")
         assert lamp.applied == [{"power": True}]
         await wait_for(
-            lambda: "power on" in state_cell(app, "virtual-lamp"), "the dashboard to show on"
+            lambda: state_cell(app, "virtual-lamp") == "on · 60 %", "the dashboard to show on"
         )
         assert app.devices["virtual-lamp"].values["power"] is True
 

@@ -54,12 +54,12 @@ async def test_unreachable_then_reconnects(tmp_path: Path) -> None:
                 await wait_for(lambda: bar_text(app) == "", "the message to go")
                 table = app.screen.query_one("#devices", DataTable)
                 await wait_for(
-                    lambda: "power on" in str(table.get_cell("virtual-lamp", "state")),
+                    lambda: str(table.get_cell("virtual-lamp", "state")).startswith("on ·"),
                     "the fresh state after reconnecting",
                 )
                 # and live events flow again
                 await virtual.sense("virtual-motion", {"motion": True})
                 await wait_for(
-                    lambda: "detected" in str(table.get_cell("virtual-motion", "state")),
+                    lambda: str(table.get_cell("virtual-motion", "state")) == "detected",
                     "a live event after reconnecting",
                 )

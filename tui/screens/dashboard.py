@@ -46,8 +46,8 @@ class DashboardScreen(HubScreen):
         """Build the table and follow changes."""
         super().on_mount()
         table: DataTable[str] = self.query_one("#devices", DataTable)
-        table.add_column("Device", key="name", width=20)
-        table.add_column("Room", key="room", width=12)
+        table.add_column("Device", key="name", width=18)
+        table.add_column("Room", key="room", width=11)
         table.add_column("State", key="state")
         self.hub_app.home_changed.subscribe(self, self._home_changed)
         self._rebuild()
@@ -77,8 +77,8 @@ class DashboardScreen(HubScreen):
         highlighted = options.highlighted
         options.clear_options()
         options.add_option(Option(f"All ({len(devices)})", id=ALL_ROOMS))
-        for name, count in rooms.items():
-            options.add_option(Option(f"{name} ({count})", id=name))
+        for name in rooms:
+            options.add_option(Option(name, id=name))
         if highlighted is not None and highlighted < options.option_count:
             options.highlighted = highlighted
 
@@ -89,6 +89,7 @@ class DashboardScreen(HubScreen):
             if self.room in (ALL_ROOMS, room_of(d)):
                 table.add_row(d.name, room_of(d), self._state(d), key=d.id)
         if not self.hub_app.loaded:
+            table.add_row("", "", "waiting for the hub…", key="")
             return
         if not table.row_count:
             table.add_row("(no devices yet)", "", "press n to adopt new devices", key="")

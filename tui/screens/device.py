@@ -86,7 +86,10 @@ class DeviceScreen(HubScreen):
     def _subtitle(device: Device) -> str:
         where = device.room or "no room"
         state = "online" if device.online else "OFFLINE — changes wait until it is back"
-        return f"{where} · {device.integration} {device.model} · {state}"
+        kind = device.integration
+        if device.model and device.model != device.integration:
+            kind += f" {device.model}"
+        return f"{where} · {kind} · {state}"
 
     def _control(self, prop: PropertyInfo, value: Any) -> Iterable[Widget]:
         name = prop.name

@@ -33,13 +33,17 @@ class AdoptDialog(ModalScreen[tuple[str, str] | None]):
             yield Static(f"Adopt {self.found.name} ({self.found.integration})", classes="title")
             with Horizontal(classes="form-row"):
                 yield Label("Name")
-                yield Input(self.found.name, id="adopt-name")
+                yield Input(self.found.name, id="adopt-name", compact=True)
             with Horizontal(classes="form-row"):
                 yield Label("Room")
-                yield Input(placeholder=", ".join(self.rooms[:4]) or "Living room", id="adopt-room")
+                yield Input(
+                    placeholder=", ".join(self.rooms[:4]) or "Living room",
+                    id="adopt-room",
+                    compact=True,
+                )
             with Horizontal(classes="toolbar"):
-                yield Button("Adopt", id="adopt-ok", variant="primary")
-                yield Button("Cancel", id="adopt-cancel")
+                yield Button("Adopt", id="adopt-ok", variant="primary", compact=True)
+                yield Button("Cancel", id="adopt-cancel", compact=True)
 
     @on(Button.Pressed, "#adopt-ok")
     @on(Input.Submitted)

@@ -48,9 +48,9 @@ class IrLearnScreen(HubScreen):
                 yield Select[str]([], id="blaster", prompt="choose a blaster", compact=True)
             with Horizontal(classes="form-row"):
                 yield Label("Timeout (s)")
-                yield Input("20", id="timeout", type="integer")
+                yield Input("20", id="timeout", type="integer", compact=True)
             with Horizontal(classes="toolbar"):
-                yield Button("Start learning", id="start", variant="primary")
+                yield Button("Start learning", id="start", variant="primary", compact=True)
             yield Static("", id="ir-status", classes="message")
             yield ProgressBar(total=20, show_eta=False, id="ir-progress")
             with Vertical(id="ir-save"):
@@ -59,9 +59,9 @@ class IrLearnScreen(HubScreen):
                     yield Select[str]([], id="target", prompt="device to add it to", compact=True)
                 with Horizontal(classes="form-row"):
                     yield Label("Button name")
-                    yield Input(placeholder="power_on", id="command")
+                    yield Input(placeholder="power_on", id="command", compact=True)
                 with Horizontal(classes="toolbar"):
-                    yield Button("Save", id="save", variant="success")
+                    yield Button("Save", id="save", variant="success", compact=True)
 
     def on_mount(self) -> None:
         """Offer the hub's devices as blasters and targets."""

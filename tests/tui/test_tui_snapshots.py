@@ -1,0 +1,178 @@
+"""Snapshots of the main screens at 80x24 against a real hub with fixed data and a fixed clock.
+
+Update after an intended change with `pytest tests/tui/test_tui_snapshots.py --snapshot-update`
+and look at the SVGs (snapshot_report.html shows the differences).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hub_thread import HubThread
+from textual.pilot import Pilot
+from textual.widgets import DataTable, RichLog, Static
+from tui_testkit import T0, FindingVirtual, home_devices, laid_out, seed_meter_history, wait_for
+
+from hub.clock import ManualClock
+from hub.rules import RulesEngine
+from tui import HubClient
+from tui.app import HomehubApp
+from tui.client import LinkState
+from tui.screens.device import DeviceScreen
+
+RULE = {
+    "id": "hall_light",
+    "name": "Light on when the hall sees motion",
+    "triggers": [{"type": "state", "device": "virtual-motion", "property": "motion",
+                  "to": True}],
+    "actions": [{"type": "set", "device": "virtual-lamp", "values": {"power": True}}],
+}
+SIZE = (80, 24)
+
+Snap = Callable[..., bool]
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Times on screen in UTC, whatever this machine's zone."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture(scope="module")
+def home_thread(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubThread]:
+    """One hub for all snapshots: virtual home, a found plug, a rule that has fired, history."""
+    clock = ManualClock(T0)
+    virtual = FindingVirtual(home_devices())
+    rules = RulesEngine()
+    with HubThread(tmp_path_factory.mktemp("snap") / "hub", [virtual], components=[rules],
+                   clock=clock) as ht:
+        resp = ht.call(ht.rh.client.post("/api/v1/rules", json=RULE))
+        assert resp.status_code == 201, resp.text
+        ht.call(seed_meter_history(clock, virtual))
+        ht.call(virtual.sense("virtual-motion", {"motion": True}))
+        ht.call(wait_for(lambda: virtual.devices["virtual-lamp"].values["power"], "the rule"))
+        ht.call(virtual.sense("virtual-motion", {"motion": False}))
+        ht.virtual = virtual  # type: ignore[attr-defined]
+        yield ht
+
+
+def make_app(ht: HubThread) -> HomehubApp:
+    assert ht.clock is not None
+    return HomehubApp(HubClient(ht.rh.url, ht.rh.token), clock=ht.clock.now)
+
+
+async def connected(pilot: Pilot[Any]) -> HomehubApp:
+    app = pilot.app
+    assert isinstance(app, HomehubApp)
+    await wait_for(lambda: app.client is not None and app.client.state is LinkState.CONNECTED
+                   and app.loaded, "the app connected")
+    return app
+
+
+def run(steps: Callable[[Pilot[Any]], Awaitable[None]]) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def before(pilot: Pilot[Any]) -> None:
+        await connected(pilot)
+        await steps(pilot)
+        await pilot.pause()
+
+    return before
+
+
+def test_dashboard(snap_compare: Snap, home_thread: HubThread) -> None:
+    async def steps(pilot: Pilot[Any]) -> None:
+        table = pilot.app.screen.query_one("#devices", DataTable)
+        await wait_for(lambda: table.row_count == 5, "five devices")
+
+    assert snap_compare(make_app(home_thread), terminal_size=SIZE, run_before=run(steps))
+
+
+def test_device_detail(snap_compare: Snap, home_thread: HubThread) -> None:
+    async def steps(pilot: Pilot[Any]) -> None:
+        pilot.app.push_screen(DeviceScreen("virtual-aircon"))
+        await wait_for(lambda: laid_out(pilot.app, "#ctl-fan_speed"), "the aircon's controls")
+
+    assert snap_compare(make_app(home_thread), terminal_size=SIZE, run_before=run(steps))
+
+
+def test_lamp_detail(snap_compare: Snap, home_thread: HubThread) -> None:
+    async def steps(pilot: Pilot[Any]) -> None:
+        pilot.app.push_screen(DeviceScreen("virtual-lamp"))
+        await wait_for(lambda: laid_out(pilot.app, "#ctl-brightness"), "the lamp's controls")
+
+    assert snap_compare(make_app(home_thread), terminal_size=SIZE, run_before=run(steps))
+
+
+def test_rules(snap_compare: Snap, home_thread: HubThread) -> None:
+    async def steps(pilot: Pilot[Any]) -> None:
+        await pilot.press("r")
+        await wait_for(lambda: laid_out(pilot.app, "#rules"), "the rules screen")
+        table = pilot.app.screen.query_one("#rules", DataTable)
+        await wait_for(lambda: table.row_count == 1, "the rule")
+
+    assert snap_compare(make_app(home_thread), terminal_size=SIZE, run_before=run(steps))
+
+
+def test_events_log(snap_compare: Snap, home_thread: HubThread) -> None:
+    virtual = home_thread.virtual  # type: ignore[attr-defined]
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await pilot.press("l")
+        await wait_for(lambda: laid_out(pilot.app, "#log"), "the log screen")
+        await home_thread.wait(virtual.sense("virtual-heater", {"temperature": 19.0}))
+        await home_thread.wait(virtual.unplug("virtual-motion"))
+        await home_thread.wait(virtual.plug_in("virtual-motion"))
+        log = pilot.app.screen.query_one(RichLog)
+        await wait_for(lambda: len(log.lines) == 3, "three events")
+
+    try:
+        assert snap_compare(make_app(home_thread), terminal_size=SIZE, run_before=run(steps))
+    finally:
+        home_thread.call(virtual.sense("virtual-heater", {"temperature": 18.5}))
+
+
+def test_discovery(snap_compare: Snap, home_thread: HubThread) -> None:
+    async def steps(pilot: Pilot[Any]) -> None:
+        await pilot.press("n")
+        await wait_for(lambda: laid_out(pilot.app, "#found"), "the discovery screen")
+        table = pilot.app.screen.query_one("#found", DataTable)
+        await wait_for(lambda: table.row_count == 1, "the found plug")
+
+    assert snap_compare(make_app(home_thread), terminal_size=SIZE, run_before=run(steps))
+
+
+def test_energy(snap_compare: Snap, home_thread: HubThread) -> None:
+    async def steps(pilot: Pilot[Any]) -> None:
+        await pilot.press("e")
+        await wait_for(lambda: laid_out(pilot.app, "#plot"), "the energy screen")
+        message = pilot.app.screen.query_one("#energy-message", Static)
+        await wait_for(lambda: "24 hours" in str(message.content), "the plot")
+
+    assert snap_compare(make_app(home_thread), terminal_size=SIZE, run_before=run(steps))
+
+
+def test_ir_learning(snap_compare: Snap, home_thread: HubThread) -> None:
+    async def steps(pilot: Pilot[Any]) -> None:
+        await pilot.press("i")
+        await wait_for(lambda: laid_out(pilot.app, "#start"), "the IR wizard")
+
+    assert snap_compare(make_app(home_thread), terminal_size=SIZE, run_before=run(steps))
+
+
+def test_unreachable(snap_compare: Snap, tmp_path: Path) -> None:
+    client = HubClient("http://127.0.0.1:9", "token", timeout=2)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, HomehubApp)
+        await wait_for(lambda: "unreachable" in app.link[1], "the unreachable message")
+        await pilot.pause()
+
+    assert snap_compare(HomehubApp(client), terminal_size=SIZE, run_before=before)
