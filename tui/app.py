@@ -21,7 +21,7 @@ from textual.signal import Signal
 from tui.client import HubClient, LinkState
 from tui.config import TokenStore
 from tui.errors import AuthRequired, HubUnreachable, TuiError
-from tui.models import Device
+from tui.models import Device, FoundHub
 from tui.screens.connect import HubPickerScreen, PairScreen
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.discovery import DiscoveryScreen
@@ -96,12 +96,12 @@ class HomehubApp(App[int]):
         if self.client is not None:
             await self.client.close()
 
-    def _hub_chosen(self, url: str | None) -> None:
-        if url is None:
+    def _hub_chosen(self, hub: FoundHub | None) -> None:
+        if hub is None:
             self.exit(1)
             return
-        token = self.store.token_for(url) if self.store is not None else None
-        self.client = HubClient(url, token)
+        token = self.store.token_for(hub.url, hub.hub_id) if self.store is not None else None
+        self.client = HubClient(hub.url, token)
         self.start_session()
 
     def start_session(self) -> None:

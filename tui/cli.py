@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from tui.config import TOKEN_ENV, TokenStore
+from tui.models import FoundHub
 
 BROWSE_S = 3.0
 
@@ -41,8 +42,8 @@ def resolve(args: argparse.Namespace, store: TokenStore) -> tuple[str | None, st
     return url, token
 
 
-async def _browse_one() -> str | None:
-    """The hub's URL if exactly one hub answers quickly (then there is nothing to choose)."""
+async def _browse_one() -> FoundHub | None:
+    """The hub if exactly one answers quickly (then there is nothing to choose)."""
     from tui.browse import HubBrowser
 
     try:
@@ -50,7 +51,7 @@ async def _browse_one() -> str | None:
             hubs = await browser.wait_for_hubs(BROWSE_S)
     except OSError:
         return None
-    return hubs[0].url if len(hubs) == 1 else None
+    return hubs[0] if len(hubs) == 1 else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
     store = TokenStore()
     url, token = resolve(args, store)
     if url is None:
-        url = asyncio.run(_browse_one())
-        if url is not None and token is None:
-            token = store.token_for(url)
+        found = asyncio.run(_browse_one())
+        if found is not None:
+            url = found.url
+            token = token or store.token_for(found.url, found.hub_id)
     client = HubClient(url, token) if url is not None else None
     app = HomehubApp(client, store=store, client_name=args.name)
     result = app.run()

@@ -14,12 +14,13 @@ from textual.widgets.option_list import Option
 
 from tui.browse import HubBrowser
 from tui.errors import ApiError, HubUnreachable, TuiError
+from tui.models import FoundHub
 
 if TYPE_CHECKING:
     from tui.app import HomehubApp
 
 
-class HubPickerScreen(Screen[str | None]):
+class HubPickerScreen(Screen[FoundHub | None]):
     """Hubs announcing themselves over mDNS, live, and a field for an address."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Quit")]
@@ -56,12 +57,16 @@ class HubPickerScreen(Screen[str | None]):
         options.clear_options()
         for hub in hubs:
             options.add_option(Option(f"{hub.name}  {hub.url}", id=hub.url))
+        if hubs:
+            options.highlighted = 0
         found = f"{len(hubs)} hub(s) found; choose one" if hubs else "Looking for hubs…"
         self.query_one("#picker-status", Static).update(found)
 
     @on(OptionList.OptionSelected, "#hubs")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+        chosen = [h for h in self._browser.hubs.values() if h.url == event.option.id]
+        if chosen:
+            self.dismiss(chosen[0])
 
     @on(Input.Submitted, "#url")
     def _typed(self, event: Input.Submitted) -> None:
@@ -70,7 +75,7 @@ class HubPickerScreen(Screen[str | None]):
             return
         if "://" not in url:
             url = f"http://{url}"
-        self.dismiss(url)
+        self.dismiss(FoundHub(name=url, url=url.rstrip("/")))
 
     def action_cancel(self) -> None:
         """Leave without a hub."""

@@ -1,0 +1,88 @@
+"""The hub's mDNS announcement really passes through zeroconf and the TUI finds it.
+
+mDNS needs multicast, which loopback does not carry by default. As root, the test runs a probe
+in a private network namespace whose loopback has multicast switched on (the approach of
+tests/hub/discovery); nothing leaves the machine and the shared namespace is untouched.
+Elsewhere it skips; see the README for running it with `sudo` or `unshare`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui.browse import hub_from_service
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = Path(__file__).with_name("tui_mdns_probe.py")
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    if os.geteuid() != 0:
+        pytest.skip("the TUI mDNS test needs root to create a network namespace with loopback "
+                    "multicast (run it with sudo, or see README: running the mDNS tests)")
+    if shutil.which("ip") is None:
+        pytest.skip("the TUI mDNS test needs the `ip` tool (iproute2) for a network namespace")
+    name = f"hh-tui-{os.getpid()}"
+    try:
+        _ip("netns", "add", name)
+    except subprocess.CalledProcessError as err:
+        pytest.skip(f"cannot create a network namespace here: {err.stderr.decode().strip()}")
+    try:
+        _ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
+        _ip("netns", "exec", name, "ip", "link", "set", "lo", "multicast", "on")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, timeout=20)
+
+
+def run_probe(netns: str) -> list[dict[str, Any]]:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{PROBE.parent}"}
+    proc = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, str(PROBE)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=110,
+    )
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert proc.returncode == 0, f"probe failed: {events[-3:]}\n{proc.stderr[-3000:]}"
+    return events
+
+
+def test_tui_finds_the_hub_over_mdns(netns: str) -> None:
+    events = run_probe(netns)
+    by = {e["event"]: e for e in events}
+    hub = by["hub"]
+    found = [e for e in events if e["event"] == "found"]
+    assert len(found) == 1, events
+    assert found[0] == {"event": "found", "name": "Test flat", "url": hub["url"],
+                        "hub_id": hub["hub_id"], "api": "1"}
+    assert by["health"]["hub_id"] == hub["hub_id"]
+    assert by["picker"]["option"] == f"Test flat  {hub['url']}"
+    assert by["tui"]["url"] == hub["url"]
+    assert by["tui"]["devices"] == ["virtual-heater", "virtual-lamp", "virtual-motion"]
+    assert "removed" in by
+    assert events[-1]["event"] == "done"
+
+
+def test_hub_from_service() -> None:
+    name = "Kitchen hub._homehub._tcp.local."
+    hub = hub_from_service(name, ["127.0.0.5"], 8470, {"id": "hub_1", "api": "1"})
+    assert hub is not None
+    assert (hub.name, hub.url, hub.hub_id, hub.api_version) == (
+        "Kitchen hub", "http://127.0.0.5:8470", "hub_1", "1"
+    )
+    assert hub_from_service(name, [], 8470, {}) is None
+    v6 = hub_from_service(name, ["fe80::1"], 8470, {"name": "Hub"})
+    assert v6 is not None and v6.url == "http://[fe80::1]:8470"
