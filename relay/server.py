@@ -89,6 +89,9 @@ class RelayServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._delivering: dict[str, asyncio.Task[None]] = {}
         self._touch: set[str] = set()
+        # New or renamed hubs, written in batches: one commit per connecting hub would cap a
+        # reconnect storm at the disk's commit rate.
+        self._hub_rows: dict[str, tuple[bytes, str, str, float]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._handshaking = 0
         self.max_tunnels = config.max_tunnels or _fd_budget()
@@ -158,8 +161,7 @@ class RelayServer:
             await self._runner.cleanup()
             self._runner = None
         await self.shadows.stop()
-        if self._touch:
-            await self.store.touch_hubs(self._touch, time.time())
+        await self._write_hub_rows()
         await self.store.close()
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
@@ -179,12 +181,26 @@ class RelayServer:
                 if now - session.last_rx > 3 * hb:
                     _LOG.info("hub %s silent for %.0f s; closing", session.hub_id, 3 * hb)
                     await session.close(4003, "no heartbeat; reconnect")
-            if self._touch:
-                touch, self._touch = self._touch, set()
-                try:
-                    await self.store.touch_hubs(touch, time.time())
-                except Exception:
-                    _LOG.exception("could not update last_seen")
+            try:
+                await self._write_hub_rows()
+            except Exception:
+                _LOG.exception("could not record hubs and their last_seen; will retry")
+
+    async def _write_hub_rows(self) -> None:
+        rows, self._hub_rows = self._hub_rows, {}
+        touch, self._touch = self._touch, set()
+        try:
+            if rows:
+                await self.store.upsert_hubs(
+                    [(h, key, local, name, ts) for h, (key, local, name, ts) in rows.items()]
+                )
+            if touch:
+                await self.store.touch_hubs(touch, time.time())
+        except Exception:
+            for hub_id, row in rows.items():
+                self._hub_rows.setdefault(hub_id, row)
+            self._touch |= touch
+            raise
 
     # ------------------------------------------------------------------ admin / demo API
     async def create_account(self, email: str, password: str) -> str:
@@ -284,13 +300,13 @@ class RelayServer:
             return ws
         except ConnectionError:
             return ws
-        row = await self.store.hub(hub_id)
+        row = None if hub_id in self._hub_rows else await self.store.hub(hub_id)
         now = time.time()
         local_id, name = auth.hub_id[:80], auth.name[:80]
         if row is None or (
             auth.purpose == p.PURPOSE_TUNNEL and (row.local_id, row.name) != (local_id, name)
         ):
-            await self.store.upsert_hub(hub_id, raw_key, local_id, name, now)
+            self._hub_rows[hub_id] = (raw_key, local_id, name, now)
         session = HubSession(self, ws, hub_id, auth.name)
         if auth.purpose == p.PURPOSE_CONTROL:
             await self._serve_control(session)
@@ -337,6 +353,7 @@ class RelayServer:
             await session.run(on_message)
 
     async def _answer_claim_code(self, session: HubSession, message: p.ClaimCodeRequest) -> None:
+        await self._write_hub_rows()  # a claim must find the hub's row
         code = await self.accounts.new_claim_code(session.hub_id)
         await session.send(p.ClaimCode(message.id, code, self.config.claim_code_ttl_s))
 

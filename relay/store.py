@@ -185,6 +185,16 @@ class RelayStore:
             (hub_id, public_key, local_id, name, now, now),
         )
 
+    async def upsert_hubs(self, rows: Sequence[tuple[str, bytes, str, str, float]]) -> None:
+        """Remember several hubs that authenticated, in one transaction."""
+        await self.db.executemany(
+            "INSERT INTO hubs(id, public_key, local_id, name, first_seen, last_seen)"
+            " VALUES(?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET local_id=excluded.local_id,"
+            " name=excluded.name, last_seen=excluded.last_seen",
+            [(h, key, local, name, ts, ts) for h, key, local, name, ts in rows],
+        )
+        await self.db.commit()
+
     async def touch_hubs(self, hub_ids: Iterable[str], now: float) -> None:
         """Update last_seen of several hubs at once."""
         await self.db.executemany(
