@@ -41,7 +41,7 @@ class Database:
 
     async def open(self, migrations: Sequence[tuple[int, str, str]] = MIGRATIONS) -> None:
         """Open (creating the file and folder) and migrate to the newest schema."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         await self._conn.execute("PRAGMA journal_mode=WAL")
         await self._conn.execute("PRAGMA synchronous=FULL")
