@@ -4,6 +4,7 @@ Config section ``[integrations.broadlink]``::
 
     hosts = ["192.168.1.30", "192.168.1.31:80"]  # blasters at known addresses
     discover_address = "255.255.255.255"         # probe target; unset: no probing
+    discover_port = 80                           # where blasters listen (80 on real ones)
     discover_timeout = 2.0                       # seconds a probe listens for replies
     timeout = 5.0                                # seconds per blaster request
     poll_interval = 60.0                         # sensors and reconnects
@@ -75,6 +76,7 @@ class Settings:
 
     hosts: tuple[tuple[str, int], ...] = ()
     discover_address: str | None = None
+    discover_port: int = pk.PORT
     discover_timeout: float = 2.0
     timeout: float = 5.0
     poll_interval: float = 60.0
@@ -92,6 +94,7 @@ class Settings:
             return cls(
                 hosts=hosts,
                 discover_address=config.get("discover_address"),
+                discover_port=int(config.get("discover_port", pk.PORT)),
                 discover_timeout=float(config.get("discover_timeout", 2.0)),
                 timeout=float(config.get("timeout", 5.0)),
                 poll_interval=float(config.get("poll_interval", 60.0)),
@@ -213,7 +216,10 @@ class BroadlinkIntegration(Integration):
             if s.discover_address:
                 try:
                     found = await BroadlinkClient.discover(
-                        s.discover_address, timeout=s.discover_timeout, client_timeout=s.timeout
+                        s.discover_address,
+                        timeout=s.discover_timeout,
+                        port=s.discover_port,
+                        client_timeout=s.timeout,
                     )
                 except IntegrationError as err:
                     _LOG.warning("Broadlink discovery failed: %s", err)

@@ -6,6 +6,7 @@ Addresses 127.0.0.33-34 belong to this module.
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import socket
 import subprocess
@@ -36,15 +37,17 @@ def test_register_adds_broadlink_with_its_options() -> None:
 def test_sim_serves_learning_and_stops_on_ctrl_c() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", "import sys; from hub.cli.main import main; sys.exit(main())",
-         "sim", "broadlink", "--bind", ADDR, "--press-after", "0.2", "--mac", "34:ea:34:01:02:03"],
+         "sim", "broadlink", "--bind", ADDR, "--port", "0", "--press-after", "0.2",
+         "--mac", "34:ea:34:01:02:03"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert f"listening on udp://{ADDR}:80" in line, line
+        found = re.search(rf"listening on udp://{re.escape(ADDR)}:(\d+);", line)
+        assert found, line
         assert "34:ea:34:01:02:03" in line
-        dev = broadlink.hello(ADDR, timeout=5)
+        dev = broadlink.hello(ADDR, port=int(found[1]), timeout=5)
         assert dev.model == "RM4 mini"
         dev.auth()
         learned = []
@@ -64,14 +67,15 @@ def test_sim_serves_learning_and_stops_on_ctrl_c() -> None:
 
 def test_sim_reports_a_bind_failure() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
-        taken.bind(("127.0.0.34", 80))
+        taken.bind(("127.0.0.34", 0))
+        port = taken.getsockname()[1]
         proc = subprocess.run(
             [sys.executable, "-c", "import sys; from hub.cli.main import main; sys.exit(main())",
-             "sim", "broadlink", "--bind", "127.0.0.34"],
+             "sim", "broadlink", "--bind", "127.0.0.34", "--port", str(port)],
             cwd=ROOT, capture_output=True, text=True, timeout=30,
         )
     assert proc.returncode == 1
-    assert "cannot listen on 127.0.0.34:80" in proc.stdout
+    assert f"cannot listen on 127.0.0.34:{port}" in proc.stdout
 
 
 def test_demo_config_is_accepted_by_the_integration_settings() -> None:

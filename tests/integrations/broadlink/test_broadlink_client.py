@@ -1,6 +1,6 @@
 """BroadlinkClient (async, over the real library) against the emulator on loopback.
 
-Addresses 127.0.0.25-29 belong to this module.
+Addresses 127.0.0.25-29 belong to this module (emulators on ephemeral ports).
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[BroadlinkEmulator]:
-    async with BroadlinkEmulator(ADDR, model="rm4mini", name="Desk RM") as em:
+    async with BroadlinkEmulator(ADDR, 0, model="rm4mini", name="Desk RM") as em:
         yield em
 
 
 async def test_connect_send_and_info(emulator: BroadlinkEmulator) -> None:
-    client = await BroadlinkClient.connect(ADDR, timeout=5)
+    client = await BroadlinkClient.connect(ADDR, emulator.port, timeout=5)
     assert client.authenticated
     assert client.info.mac == emulator.mac_text
     assert (client.info.model, client.info.name, client.info.host) == ("RM4 mini", "Desk RM", ADDR)
@@ -48,7 +48,7 @@ async def test_connect_send_and_info(emulator: BroadlinkEmulator) -> None:
 
 
 async def test_discover_finds_the_emulator(emulator: BroadlinkEmulator) -> None:
-    found = await BroadlinkClient.discover(ADDR, timeout=1)
+    found = await BroadlinkClient.discover(ADDR, timeout=1, port=emulator.port)
     assert [c.info.mac for c in found] == [emulator.mac_text]
     assert not found[0].authenticated
     await found[0].send(CODE)  # authenticates on first use
@@ -58,7 +58,7 @@ async def test_discover_finds_the_emulator(emulator: BroadlinkEmulator) -> None:
 async def test_concurrent_sends_are_serialised_and_all_arrive(
     emulator: BroadlinkEmulator,
 ) -> None:
-    client = await BroadlinkClient.connect(ADDR, timeout=5)
+    client = await BroadlinkClient.connect(ADDR, emulator.port, timeout=5)
     codes = [captures.nec_packet(0x04, c) for c in range(8)]
     await asyncio.gather(*(client.send(c) for c in codes))
     assert sorted(emulator.sent) == sorted(codes)
@@ -67,7 +67,7 @@ async def test_concurrent_sends_are_serialised_and_all_arrive(
 async def test_learn_reports_progress_and_returns_the_capture(
     emulator: BroadlinkEmulator,
 ) -> None:
-    client = await BroadlinkClient.connect(ADDR, timeout=5)
+    client = await BroadlinkClient.connect(ADDR, emulator.port, timeout=5)
     progress: list[tuple[float, float]] = []
 
     async def press_when_learning() -> None:
@@ -85,7 +85,7 @@ async def test_learn_reports_progress_and_returns_the_capture(
 
 
 async def test_learn_times_out_with_advice(emulator: BroadlinkEmulator) -> None:
-    client = await BroadlinkClient.connect(ADDR, timeout=5)
+    client = await BroadlinkClient.connect(ADDR, emulator.port, timeout=5)
     progress: list[tuple[float, float]] = []
     with pytest.raises(LearnTimeout, match=r"received no IR code within 0\.3 s; point the remote"):
         await client.learn(0.3, lambda e, r: progress.append((e, r)), poll_interval=0.05)
@@ -94,8 +94,8 @@ async def test_learn_times_out_with_advice(emulator: BroadlinkEmulator) -> None:
 
 
 async def test_learn_on_old_firmware_strips_padding() -> None:
-    async with BroadlinkEmulator("127.0.0.26", model="rmmini3") as em:
-        client = await BroadlinkClient.connect("127.0.0.26", timeout=5)
+    async with BroadlinkEmulator("127.0.0.26", 0, model="rmmini3") as em:
+        client = await BroadlinkClient.connect("127.0.0.26", em.port, timeout=5)
         await client.enter_learning()
         em.press(CODE[:20] + b"\x0d\x05")  # a short code: padding certainly follows it
         short = bytes([0x26, 0]) + (18).to_bytes(2, "little") + CODE[4:20] + b"\x0d\x05"
@@ -105,7 +105,7 @@ async def test_learn_on_old_firmware_strips_padding() -> None:
 
 
 async def test_reauth_once_after_the_blaster_rebooted(emulator: BroadlinkEmulator) -> None:
-    client = await BroadlinkClient.connect(ADDR, timeout=5)
+    client = await BroadlinkClient.connect(ADDR, emulator.port, timeout=5)
     emulator.reset_sessions()
     await client.send(CODE)
     assert emulator.auth_count == 2
@@ -113,7 +113,7 @@ async def test_reauth_once_after_the_blaster_rebooted(emulator: BroadlinkEmulato
 
 
 async def test_unreachable_blaster_says_what_to_check(emulator: BroadlinkEmulator) -> None:
-    client = await BroadlinkClient.connect(ADDR, timeout=1)
+    client = await BroadlinkClient.connect(ADDR, emulator.port, timeout=1)
     emulator.unresponsive = True
     with pytest.raises(DeviceUnreachable, match=r"did not answer within 1 s; check that it is"):
         await client.send(CODE)
@@ -128,7 +128,7 @@ async def test_connect_to_nothing_is_unreachable() -> None:
 
 
 async def test_bad_code_is_refused_before_sending(emulator: BroadlinkEmulator) -> None:
-    client = await BroadlinkClient.connect(ADDR, timeout=5)
+    client = await BroadlinkClient.connect(ADDR, emulator.port, timeout=5)
     with pytest.raises(CommandFailed, match="not a Broadlink code packet"):
         await client.send(b"\x99\x00\x00")
     with pytest.raises(CommandFailed, match="could not send an IR code"):
@@ -139,7 +139,7 @@ async def test_bad_code_is_refused_before_sending(emulator: BroadlinkEmulator) -
 async def test_the_loop_keeps_running_while_the_library_waits(
     emulator: BroadlinkEmulator,
 ) -> None:
-    client = await BroadlinkClient.connect(ADDR, timeout=1)
+    client = await BroadlinkClient.connect(ADDR, emulator.port, timeout=1)
     emulator.unresponsive = True
     ticks = 0
 
@@ -157,11 +157,11 @@ async def test_the_loop_keeps_running_while_the_library_waits(
 
 
 async def test_locked_blaster_tells_how_to_unlock() -> None:
-    async with BroadlinkEmulator("127.0.0.28", locked=True):
-        found = await BroadlinkClient.discover("127.0.0.28", timeout=1)
+    async with BroadlinkEmulator("127.0.0.28", 0, locked=True) as em:
+        found = await BroadlinkClient.discover("127.0.0.28", timeout=1, port=em.port)
         assert found[0].info.locked
         with pytest.raises(CommandFailed, match=r"unlock it in the Broadlink app"):
-            await BroadlinkClient.connect("127.0.0.28", timeout=2)
+            await BroadlinkClient.connect("127.0.0.28", em.port, timeout=2)
 
 
 async def test_the_blocking_guard_is_armed(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The emulator against the real python-broadlink library, over UDP on loopback.
 
-Addresses 127.0.0.20-24 belong to this module.
+Addresses 127.0.0.20-24 belong to this module; emulators take ephemeral ports, so even two runs
+of this suite at once do not collide.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[BroadlinkEmulator]:
-    em = BroadlinkEmulator(ADDR, model="rm4pro", name="Shelf RM")
+    em = BroadlinkEmulator(ADDR, 0, model="rm4pro", name="Shelf RM")
     await em.start()
     yield em
     await em.stop()
@@ -53,11 +54,13 @@ async def library_device(em: BroadlinkEmulator, timeout: float = 5) -> Any:
 
 
 async def test_discover_reports_model_mac_and_name(emulator: BroadlinkEmulator) -> None:
-    devices = await blocking(broadlink.discover, timeout=1, discover_ip_address=ADDR)
+    devices = await blocking(
+        broadlink.discover, timeout=1, discover_ip_address=ADDR, discover_ip_port=emulator.port
+    )
     assert len(devices) == 1
     dev = devices[0]
     assert isinstance(dev, broadlink.rm4pro)
-    assert dev.host == (ADDR, 80)
+    assert dev.host == (ADDR, emulator.port)
     assert dev.mac == emulator.mac
     assert dev.devtype == 0x520B
     assert (dev.model, dev.manufacturer, dev.name) == ("RM4 pro", "Broadlink", "Shelf RM")
@@ -73,7 +76,7 @@ async def test_hello_auth_and_device_hello_check(emulator: BroadlinkEmulator) ->
 
 @pytest.mark.parametrize("model", sorted(MODELS))
 async def test_every_model_sends_learns_and_is_the_library_class(model: str) -> None:
-    async with BroadlinkEmulator("127.0.0.21", model=model) as em:
+    async with BroadlinkEmulator("127.0.0.21", 0, model=model) as em:
         dev = await library_device(em)
         assert dev.devtype == MODELS[model].devtype
         expected_cls = {
@@ -115,7 +118,7 @@ async def test_check_data_errors_until_pressed(emulator: BroadlinkEmulator) -> N
 
 async def test_auto_press_returns_prepared_captures_in_turn() -> None:
     caps = list(captures.DEMO_CAPTURES.values())
-    async with BroadlinkEmulator("127.0.0.22", auto_press=caps, auto_press_delay=0.05) as em:
+    async with BroadlinkEmulator("127.0.0.22", 0, auto_press=caps, auto_press_delay=0.05) as em:
         dev = await library_device(em)
         for expected in [*caps, caps[0]]:
             await blocking(dev.enter_learning)
@@ -130,7 +133,7 @@ async def test_sensors(emulator: BroadlinkEmulator) -> None:
 
 
 async def test_rmpro_temperature() -> None:
-    async with BroadlinkEmulator("127.0.0.22", model="rmpro") as em:
+    async with BroadlinkEmulator("127.0.0.22", 0, model="rmpro") as em:
         em.temperature = 19.5
         dev = await library_device(em)
         assert await blocking(dev.check_temperature) == 19.5
@@ -185,7 +188,7 @@ async def test_garbage_is_dropped_and_the_emulator_keeps_serving(
                pk.MAGIC + bytes(10)]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for datagram in garbage:
-            sock.sendto(datagram, (ADDR, 80))
+            sock.sendto(datagram, (ADDR, emulator.port))
     await wait_for(lambda: len(emulator.rejected) >= len(garbage) - 1)  # b"" is ignored by recv
     reasons = " | ".join(emulator.rejected)
     assert "checksum is" in reasons
@@ -203,22 +206,22 @@ async def test_hello_reply_parses_with_our_codec(emulator: BroadlinkEmulator) ->
         sock.bind(("127.0.0.1", 0))
         sock.setblocking(False)
         probe = pk.encode_discovery_request(pk.DiscoveryRequest(*sock.getsockname()))
-        await loop.sock_sendto(sock, probe, (ADDR, 80))
+        await loop.sock_sendto(sock, probe, (ADDR, emulator.port))
         data = await asyncio.wait_for(loop.sock_recv(sock, 1024), 10)
     reply = pk.decode_discovery_reply(data)
     assert reply == pk.DiscoveryReply(0x520B, emulator.mac, "Shelf RM", False, ADDR)
 
 
 async def test_locked_device_says_so_and_refuses_auth() -> None:
-    async with BroadlinkEmulator("127.0.0.23", locked=True) as em:
-        dev = await blocking(broadlink.hello, em.bind, timeout=5)
+    async with BroadlinkEmulator("127.0.0.23", 0, locked=True) as em:
+        dev = await blocking(broadlink.hello, em.bind, port=em.port, timeout=5)
         assert dev.is_locked
         with pytest.raises(blx.AuthenticationError):
             await blocking(dev.auth)
 
 
 async def test_other_product_ids_of_a_family() -> None:
-    async with BroadlinkEmulator("127.0.0.24", model="rm4mini", devtype=0x6539) as em:
+    async with BroadlinkEmulator("127.0.0.24", 0, model="rm4mini", devtype=0x6539) as em:
         dev = await library_device(em)
         assert (type(dev), dev.devtype, dev.model) == (broadlink.rm4mini, 0x6539, "RM4C mini")
         await blocking(dev.send_data, CODE)
@@ -242,7 +245,7 @@ async def test_fuzzed_datagrams_never_stop_the_emulator(emulator: BroadlinkEmula
         datagrams.append(rng.randbytes(rng.randint(1, 200)))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for datagram in datagrams:
-            sock.sendto(datagram, (ADDR, 80))
+            sock.sendto(datagram, (ADDR, emulator.port))
     await blocking(dev.send_data, CODE)  # a well-formed request after the storm still works
     assert emulator.sent[-1] == CODE
     assert not [r for r in emulator.rejected if r.startswith("internal error")]

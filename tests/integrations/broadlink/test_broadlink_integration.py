@@ -1,6 +1,6 @@
 """The Broadlink integration end to end: hub API -> integration -> real library -> emulator.
 
-Addresses 127.0.0.30-39 belong to this module.
+Addresses 127.0.0.30-31 belong to this module (emulators on ephemeral ports).
 """
 
 from __future__ import annotations
@@ -42,16 +42,17 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float = 15
 
 @pytest.fixture
 async def emulators() -> AsyncIterator[tuple[BroadlinkEmulator, BroadlinkEmulator]]:
-    pro = BroadlinkEmulator(PRO_ADDR, model="rm4pro", name="Living RM4")
-    mini = BroadlinkEmulator(MINI_ADDR, model="rmmini3", name="Bedroom RM")
+    pro = BroadlinkEmulator(PRO_ADDR, 0, model="rm4pro", name="Living RM4")
+    mini = BroadlinkEmulator(MINI_ADDR, 0, model="rmmini3", name="Bedroom RM")
     async with pro, mini:
         yield pro, mini
 
 
-def config(pro: BroadlinkEmulator, tmp_path: Path, **extra: Any) -> dict[str, Any]:
+def config(pro: BroadlinkEmulator, mini: BroadlinkEmulator, tmp_path: Path) -> dict[str, Any]:
     return {
-        "hosts": [MINI_ADDR],
+        "hosts": [f"{MINI_ADDR}:{mini.port}"],
         "discover_address": PRO_ADDR,
+        "discover_port": pro.port,
         "discover_timeout": 0.5,
         "timeout": 2,
         "poll_interval": 0.3,
@@ -104,7 +105,6 @@ def config(pro: BroadlinkEmulator, tmp_path: Path, **extra: Any) -> dict[str, An
                                                         "power_off": FAN_OFF.hex()}},
             },
         ],
-        **extra,
     }
 
 
@@ -112,9 +112,9 @@ def config(pro: BroadlinkEmulator, tmp_path: Path, **extra: Any) -> dict[str, An
 async def hub(
     emulators: tuple[BroadlinkEmulator, BroadlinkEmulator], tmp_path: Path
 ) -> AsyncIterator[tuple[RunningHub, BroadlinkIntegration]]:
-    pro, _ = emulators
+    pro, mini = emulators
     integ = BroadlinkIntegration()
-    cfg = {"integrations": {"broadlink": config(pro, tmp_path)}}
+    cfg = {"integrations": {"broadlink": config(pro, mini, tmp_path)}}
     async with running_hub(tmp_path / "hub", integrations=[integ], config=cfg) as rh:
         await rh.hub.wait_integrations()
         yield rh, integ
@@ -284,12 +284,12 @@ async def test_learning_with_progress_saves_a_command_that_then_sends(
 async def test_learned_codes_survive_a_restart(
     emulators: tuple[BroadlinkEmulator, BroadlinkEmulator], tmp_path: Path
 ) -> None:
-    pro, _ = emulators
+    pro, mini = emulators
     learned = captures.nec_packet(0x04, 0x66)
     store = {"commands": {"living-tv": {"hdmi1": learned.hex()}}}
     (tmp_path / "broadlink.json").write_text(json.dumps(store))
     integ = BroadlinkIntegration()
-    cfg = {"integrations": {"broadlink": config(pro, tmp_path)}}
+    cfg = {"integrations": {"broadlink": config(pro, mini, tmp_path)}}
     async with running_hub(tmp_path / "hub", integrations=[integ], config=cfg) as rh:
         await rh.hub.wait_integrations()
         assert "hdmi1" in (await reported(rh, "living-tv"))["ir_commands"]
@@ -482,8 +482,8 @@ async def test_learning_timeout_through_the_hub_api(
 async def test_assumed_ac_state_survives_a_restart(
     emulators: tuple[BroadlinkEmulator, BroadlinkEmulator], tmp_path: Path
 ) -> None:
-    pro, _ = emulators
-    cfg = {"integrations": {"broadlink": config(pro, tmp_path)}}
+    pro, mini = emulators
+    cfg = {"integrations": {"broadlink": config(pro, mini, tmp_path)}}
     async with running_hub(tmp_path / "hub", [BroadlinkIntegration()], config=cfg) as rh:
         await rh.hub.wait_integrations()
         await put_desired(rh, "bedroom-ac", {"mode": "dry", "target_temperature": 22})
@@ -495,25 +495,26 @@ async def test_assumed_ac_state_survives_a_restart(
 
 
 async def test_a_blaster_that_starts_late_is_picked_up(tmp_path: Path) -> None:
-    pro = BroadlinkEmulator(PRO_ADDR, model="rm4pro")
-    late = BroadlinkEmulator(MINI_ADDR, model="rmmini3")
-    async with pro:
-        cfg = {"integrations": {"broadlink": config(pro, tmp_path)}}
+    pro = BroadlinkEmulator(PRO_ADDR, 0, model="rm4pro")
+    late = BroadlinkEmulator(MINI_ADDR, 0, model="rmmini3")
+    async with pro, late:
+        late.unresponsive = True  # still booting when the hub starts
+        cfg = {"integrations": {"broadlink": config(pro, late, tmp_path)}}
         async with running_hub(tmp_path / "hub", [BroadlinkIntegration()], config=cfg) as rh:
             await rh.hub.wait_integrations()
             assert (await device(rh, "bedroom-fan"))["online"] is False
-            async with late:
+            late.unresponsive = False
 
-                async def fan_online() -> bool:
-                    return bool((await device(rh, "bedroom-fan"))["online"])
+            async def fan_online() -> bool:
+                return bool((await device(rh, "bedroom-fan"))["online"])
 
-                await wait_for(fan_online)
-                result = await press_button(rh, "bedroom-fan", "power_on")
-                assert result["status"] == "confirmed", result
-                assert late.sent == [FAN_ON]
-                result = await press_button(rh, "bedroom-fan", "power_on", {"repeat": "lots"})
-                assert result["status"] == "failed"
-                assert "repeat must be a whole number" in result["reason"]
+            await wait_for(fan_online)
+            result = await press_button(rh, "bedroom-fan", "power_on")
+            assert result["status"] == "confirmed", result
+            assert late.sent == [FAN_ON]
+            result = await press_button(rh, "bedroom-fan", "power_on", {"repeat": "lots"})
+            assert result["status"] == "failed"
+            assert "repeat must be a whole number" in result["reason"]
 
 
 async def test_named_code_set_device(
