@@ -205,3 +205,14 @@ def test_nec_capture_decodes_with_library_to_nec_timings() -> None:
     bits = [1 if pulses[3 + 2 * i] > 1000 else 0 for i in range(32)]
     value = sum(b << i for i, b in enumerate(bits))
     assert value == 0x04 | 0xFB << 8 | 0x08 << 16 | 0xF7 << 24
+
+
+def test_hand_built_captures_decode_as_nec_in_ir_codes() -> None:
+    """The emulator's prepared captures are real NEC codes by an independent decoder."""
+    import ir_codes
+    from ir_codes.formats import broadlink as bl_format
+
+    for (address, command), code in [((0x04, 0x08), captures.DEMO_CAPTURES["tv_power"]),
+                                     ((0x04, 0x02), captures.DEMO_CAPTURES["tv_volume_up"])]:
+        decoded = ir_codes.decode(bl_format.from_packet(code))
+        assert (decoded.protocol, decoded.address, decoded.command) == ("NEC", address, command)
