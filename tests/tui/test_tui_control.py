@@ -16,7 +16,7 @@ from tui.widgets import Slider
 
 def state_cell(app: HomehubApp, device_id: str) -> str:
     table = app.screen.query_one("#devices", DataTable)
-    return str(table.get_cell(device_id, "state"))
+    return str(table.get_cell(device_id, "state")) if device_id in table.rows else ""
 
 
 async def test_toggle_lamp_from_dashboard(hub: RunningHub, virtual: VirtualIntegration) -> None:
@@ -44,6 +44,7 @@ async def test_device_screen_controls_follow_types(
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(lambda: "virtual-aircon" in app.devices, "the device list")
         table = app.screen.query_one("#devices", DataTable)
+        await wait_for(lambda: "virtual-aircon" in table.rows, "the aircon listed")
         table.move_cursor(row=table.get_row_index("virtual-aircon"))
         await pilot.press("enter")
         await wait_for(lambda: laid_out(app, "#ctl-power"), "the device screen")
