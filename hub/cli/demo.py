@@ -161,8 +161,6 @@ async def run_demo(args: argparse.Namespace) -> int:
                     "emulators": home["emulators"],
                     "data_dir": str(data_dir),
                 }
-                if args.json:
-                    print(json.dumps(info), flush=True)
                 _say(
                     f"homehub demo is running.\n  API:   {hub.url}/api/v1  (OpenAPI: "
                     f"{hub.url}/api/v1/openapi.json)\n  token: {token}\n  data:  {data_dir}"
@@ -170,6 +168,8 @@ async def run_demo(args: argparse.Namespace) -> int:
                 for kind, where in home["emulators"].items():
                     _say(f"  emulated {kind:9} at {where}")
                 await hub.wait_integrations()
+                if args.json:  # once the emulated devices are in, so scripts can use them
+                    print(json.dumps(info), flush=True)
                 async with httpx.AsyncClient(
                     base_url=hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
                 ) as client:
