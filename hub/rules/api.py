@@ -84,7 +84,7 @@ def add_routes(router: Router, engine: RulesEngine) -> None:
             raise RuleValidationError(
                 [Problem(f"{i}.id", "imported rules need an id") for i in missing_ids]
             )
-        saved = [await engine.save(rule) for rule in rules]
+        saved = await engine.save_many(rules)
         removed = []
         if replace:
             keep = {r.id for r in saved}

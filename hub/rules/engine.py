@@ -877,6 +877,31 @@ class RulesEngine:
         self._replace(rule)
         return rule
 
+    async def save_many(self, rules: Sequence[Rule]) -> list[Rule]:
+        """Create or replace many rules in one transaction (imports, benchmarks)."""
+        rules = [
+            r if r.id else r.model_copy(update={"id": "rule_" + secrets.token_hex(5)})
+            for r in rules
+        ]
+        problems = [
+            Problem(".".join(str(p) for p in path), msg)
+            for i, r in enumerate(rules)
+            for path, msg in self.problems(r, (i,))
+        ]
+        if problems:
+            raise RuleValidationError(problems)
+        now = self.hub.clock.now()
+        async with self.hub.db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO rules(id, doc, enabled, created, updated) VALUES(?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET doc=excluded.doc, enabled=excluded.enabled, "
+                "updated=excluded.updated",
+                [(r.id, json.dumps(r.to_doc()), int(r.enabled), now, now) for r in rules],
+            )
+        for rule in rules:
+            self._replace(rule)
+        return rules
+
     def _replace(self, rule: Rule) -> None:
         old = self.rules.get(rule.id)
         if old is not None:
