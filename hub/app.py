@@ -86,7 +86,7 @@ class Hub:
         self.clock = clock or SystemClock()
         self.bus = EventBus()
         self.db = Database(config.db_path)
-        self.registry = DeviceRegistry(self.db, self.bus, self.clock)
+        self.registry = DeviceRegistry(self.db, self.bus, self.clock, config.data_dir)
         self.auth = Auth(self.db, self.clock)
         self.presence = Presence(self.db, self.bus, self.clock)
         self.ir_learning = IrLearning(self.registry)

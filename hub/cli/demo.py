@@ -42,14 +42,14 @@ def _say(text: str) -> None:
 @contextlib.asynccontextmanager
 async def emulated_home() -> AsyncIterator[dict[str, Any]]:
     """Start every emulator; yield their addresses and the hub's integration config."""
-    from integrations.broadlink.emulator import BroadlinkEmulator
+    from integrations.broadlink.demo import demo_config, demo_emulator
     from integrations.echonet.emulator import EchonetNode
     from integrations.esphome.emulator import EsphomeEmulator
 
     echonet = EchonetNode(
         ECHONET_NODE, ["aircon", "meter", "solar", "battery", "light", "water_heater"]
     )
-    broadlink = BroadlinkEmulator(BROADLINK_ADDR, port=0, name="Living room RM4")
+    broadlink = demo_emulator(BROADLINK_ADDR)
     esphome = EsphomeEmulator("balcony-sensor", bind=ESPHOME_ADDR, port=0)
     started: list[Any] = []
     try:
@@ -70,7 +70,7 @@ async def emulated_home() -> AsyncIterator[dict[str, Any]]:
                     "multicast": False,
                     "poll_interval_s": 5.0,
                 },
-                "broadlink": {"hosts": [f"{BROADLINK_ADDR}:{broadlink.port}"]},
+                "broadlink": demo_config(broadlink),
                 "esphome": {"devices": [{"host": ESPHOME_ADDR, "port": esphome.port}]},
             },
             "objects": {"echonet": echonet, "broadlink": broadlink, "esphome": esphome},

@@ -14,6 +14,7 @@ import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hub.clock import Clock, SystemClock
@@ -97,8 +98,11 @@ def new_id(prefix: str) -> str:
 class DeviceRegistry:
     """Owns every device record; integrations talk to it through HubPort methods."""
 
-    def __init__(self, db: Database, bus: EventBus, clock: Clock | None = None) -> None:
+    def __init__(
+        self, db: Database, bus: EventBus, clock: Clock | None = None, data_dir: Path | None = None
+    ) -> None:
         self.db = db
+        self.data_dir = data_dir or db.path.parent
         self.bus = bus
         self.clock = clock or SystemClock()
         self.devices: dict[str, DeviceRecord] = {}
@@ -162,6 +166,10 @@ class DeviceRegistry:
         """The stored description of a device (integrations read their `extra` from it)."""
         rec = self.devices.get(device_id)
         return rec.description if rec else None
+
+    def storage_dir(self, integration: str) -> Path:
+        """`<data dir>/integrations/<name>`, for files an integration keeps."""
+        return self.data_dir / "integrations" / integration
 
     def stored_devices(self, integration: str) -> list[DeviceDescription]:
         """Every stored device of one integration."""

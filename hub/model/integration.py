@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from hub.model.device import DeviceDescription, DiscoveredDevice
@@ -39,6 +40,9 @@ class HubPort(Protocol):
 
     def stored_devices(self, integration: str) -> list[DeviceDescription]:
         """Every stored device of an integration (to resume adopted devices after a restart)."""
+
+    def storage_dir(self, integration: str) -> Path:
+        """A folder for files an integration keeps (learned codes ...); create it when needed."""
 
 
 @runtime_checkable

@@ -8,7 +8,8 @@ Config section ``[integrations.broadlink]``::
     discover_timeout = 2.0                       # seconds a probe listens for replies
     timeout = 5.0                                # seconds per blaster request
     poll_interval = 60.0                         # sensors and reconnects
-    store_path = "/var/lib/homehub/broadlink.json"  # learned codes, assumed state; unset: memory
+    store_path = "/var/lib/homehub/broadlink.json"  # learned codes, assumed state; default:
+                                                    # <data dir>/integrations/broadlink/
     profile_dirs = ["/var/lib/homehub/ir_profiles"]  # your own code sets (YAML/JSON), by name
     [[integrations.broadlink.devices]]
     id = "living-tv"                             # optional; default from the name
@@ -169,7 +170,8 @@ class BroadlinkIntegration(Integration):
         """Read the config, register the IR devices and start the poll loop."""
         self._hub = hub
         self._settings = Settings.from_config(config)
-        self._store = await IrStore.load(self._settings.store_path)
+        store_path = self._settings.store_path or hub.storage_dir(DOMAIN) / "learned.json"
+        self._store = await IrStore.load(store_path)
         for cfg in self._settings.devices:
             try:
                 # code set files are read from disk: not on the event loop
