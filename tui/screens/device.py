@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -14,6 +15,11 @@ from textual.widgets import Button, Label, Select, Static, Switch
 from tui.models import Device, PropertyInfo
 from tui.screens.base import HubScreen
 from tui.widgets import Slider
+
+
+def widget_key(name: str) -> str:
+    """A Textual-safe id fragment for a property or command name ('power.lamp' -> 'power_2e_')."""
+    return re.sub(r"[^A-Za-z0-9_-]", lambda m: f"_{ord(m.group()):x}_", name)
 
 
 def _step(prop: PropertyInfo) -> float:
@@ -41,6 +47,15 @@ class DeviceScreen(HubScreen):
         super().__init__()
         self.device_id = device_id
         self._commands: list[str] = []
+        self._keyed_names: dict[str, str] = {}  # widget key -> property or command name
+
+    def _key_for(self, name: str) -> str:
+        key = widget_key(name)
+        self._keyed_names[key] = name
+        return key
+
+    def _name_for(self, widget_id: str | None, prefix: str) -> str:
+        return self._keyed_names.get((widget_id or "").removeprefix(prefix), "")
 
     def _ir_commands(self) -> list[str]:
         device = self.device
@@ -62,11 +77,11 @@ class DeviceScreen(HubScreen):
             for prop in device.properties.values():
                 if prop.type == "list":
                     continue
-                with Horizontal(classes="prop-row", id=f"row-{prop.name}"):
+                with Horizontal(classes="prop-row", id=f"row-{self._key_for(prop.name)}"):
                     yield Label(prop.name.replace("_", " "), classes="prop-name")
                     yield Label(
                         prop.format(device.values.get(prop.name)),
-                        id=f"val-{prop.name}",
+                        id=f"val-{self._key_for(prop.name)}",
                         classes="prop-value",
                     )
                     if prop.writable:
@@ -80,7 +95,7 @@ class DeviceScreen(HubScreen):
                             "no learned buttons yet (press i to learn one)", classes="muted"
                         )
                     for command in commands:
-                        yield Button(command, id=f"ir-{command}", classes="ir-command")
+                        yield Button(command, id=f"ir-{self._key_for(command)}", classes="ir-command")
 
     @staticmethod
     def _subtitle(device: Device) -> str:
@@ -92,7 +107,7 @@ class DeviceScreen(HubScreen):
         return f"{where} · {kind} · {state}"
 
     def _control(self, prop: PropertyInfo, value: Any) -> Iterable[Widget]:
-        name = prop.name
+        name = self._key_for(prop.name)
         if prop.type == "bool":
             yield Switch(bool(value), id=f"ctl-{name}", classes="prop-control")
         elif prop.type == "enum":
@@ -144,20 +159,20 @@ class DeviceScreen(HubScreen):
             text = prop.format(value)
             if prop.name in device.pending:
                 text += " …"
-            for label in self.query(f"#val-{prop.name}").results(Label):
+            for label in self.query(f"#val-{widget_key(prop.name)}").results(Label):
                 label.update(text)
             self._sync_control(prop, value)
 
     def _sync_control(self, prop: PropertyInfo, value: Any) -> None:
         # Reported values move the controls, without echoing a write back to the hub.
-        for switch in self.query(f"#ctl-{prop.name}").results(Switch):
+        for switch in self.query(f"#ctl-{widget_key(prop.name)}").results(Switch):
             with switch.prevent(Switch.Changed):
                 switch.value = bool(value)
-        for select in self.query(f"#ctl-{prop.name}").results(Select):
+        for select in self.query(f"#ctl-{widget_key(prop.name)}").results(Select):
             if value in (prop.choices or ()):
                 with select.prevent(Select.Changed):
                     select.value = value
-        for slider in self.query(f"#ctl-{prop.name}").results(Slider):
+        for slider in self.query(f"#ctl-{widget_key(prop.name)}").results(Slider):
             if isinstance(value, int | float):
                 slider.value = float(value)
 
@@ -170,16 +185,16 @@ class DeviceScreen(HubScreen):
     @on(Switch.Changed)
     async def _switched(self, event: Switch.Changed) -> None:
         if event.switch.id and event.switch.id.startswith("ctl-"):
-            await self._write(event.switch.id[4:], event.value)
+            await self._write(self._name_for(event.switch.id, "ctl-"), event.value)
 
     @on(Select.Changed)
     async def _chosen(self, event: Select.Changed) -> None:
         if event.select.id and event.select.id.startswith("ctl-") and isinstance(event.value, str):
-            await self._write(event.select.id[4:], event.value)
+            await self._write(self._name_for(event.select.id, "ctl-"), event.value)
 
     @on(Slider.Changed)
     async def _slid(self, event: Slider.Changed) -> None:
-        name = (event.slider.id or "")[4:]
+        name = self._name_for(event.slider.id, "ctl-")
         device = self.device
         if device is None or name not in device.properties:
             return
@@ -188,7 +203,8 @@ class DeviceScreen(HubScreen):
 
     @on(Button.Pressed, ".step")
     async def _stepped(self, event: Button.Pressed) -> None:
-        direction, _, name = (event.button.id or "").partition("-")
+        direction, _, key = (event.button.id or "").partition("-")
+        name = self._keyed_names.get(key, "")
         device = self.device
         if device is None or name not in device.properties:
             return

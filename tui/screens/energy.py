@@ -146,6 +146,8 @@ class EnergyScreen(HubScreen):
         self.plot_title = f"{prop} ({unit}), last {label}" if unit else f"{prop}, last {label}"
         plt.title(self.plot_title)
         plt.xlabel("hours before now")
+        span_h = next(span for name, span in RANGES if name == label) / 3600
+        plt.xlim(-span_h, 0)
         if xs:
             plt.plot(xs, ys, marker="braille")
         widget.refresh()
