@@ -95,7 +95,9 @@ class DeviceScreen(HubScreen):
                             "no learned buttons yet (press i to learn one)", classes="muted"
                         )
                     for command in commands:
-                        yield Button(command, id=f"ir-{self._key_for(command)}", classes="ir-command")
+                        yield Button(
+                            command, id=f"ir-{self._key_for(command)}", classes="ir-command"
+                        )
 
     @staticmethod
     def _subtitle(device: Device) -> str:
