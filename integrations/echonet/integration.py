@@ -51,10 +51,10 @@ class EchonetConfig:
         """Validate a config section; raises IntegrationError naming the bad key."""
         known = set(cls.__dataclass_fields__)
         unknown = set(config) - known
-        if unknown:
-            raise IntegrationError(
-                f"unknown [integrations.echonet] keys: {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(sorted(known))}"
+        if unknown:  # a typo should be visible, but keys the hub adds must not stop us
+            _LOGGER.warning(
+                "ignoring unknown [integrations.echonet] keys: %s; known: %s",
+                ", ".join(sorted(unknown)), ", ".join(sorted(known)),
             )
         hosts = config.get("hosts", ())
         if isinstance(hosts, str) or not all(isinstance(h, str) for h in hosts):

@@ -156,11 +156,13 @@ async def test_generic_class_exposes_raw_properties(nodes: list[EchonetNode]) ->
         await extra.stop()
 
 
-def test_config_is_validated() -> None:
+def test_config_is_validated(caplog: pytest.LogCaptureFixture) -> None:
     from integrations.echonet.integration import EchonetConfig
 
-    with pytest.raises(IntegrationError, match="unknown"):
-        EchonetConfig.from_mapping({"bnd": "x"})
+    assert EchonetConfig.from_mapping({"bnd": "x"}).bind == "0.0.0.0"
+    assert "unknown [integrations.echonet] keys: bnd" in caplog.text
+    with pytest.raises(IntegrationError, match="bad value"):
+        EchonetConfig.from_mapping({"port": "x"})
     with pytest.raises(IntegrationError, match="hosts"):
         EchonetConfig.from_mapping({"hosts": "127.0.0.1"})
     cfg = EchonetConfig.from_mapping({"hosts": ["10.0.0.5"], "retries": 0})
