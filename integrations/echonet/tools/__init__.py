@@ -1,0 +1,1 @@
+"""Developer tools (table generation from the ECHONET MRA)."""
