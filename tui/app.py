@@ -7,6 +7,7 @@ app.run()
 from __future__ import annotations
 
 import collections
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -147,9 +148,14 @@ class HomehubApp(App[int]):
                 await self.reload()
             except HubUnreachable:
                 return  # the events socket notices too and retries
+            except TuiError as err:
+                self.set_link("problem", f"the hub answered with an error: {err}")
+                return
             self.set_link("ok", "")
         elif state is LinkState.RETRYING:
             self.set_link("problem", "hub unreachable — retrying…")
+        elif state is LinkState.REFUSED:
+            self.set_link("problem", f"{reason} — retrying…")
 
     async def reload(self) -> None:
         """Read every device again (after connecting, or after missed events)."""
@@ -167,7 +173,9 @@ class HomehubApp(App[int]):
         if kind == "hello":
             return
         if kind == "overflow":
-            await self.reload()
+            # events were dropped while we were slow: read everything again
+            with contextlib.suppress(TuiError):
+                await self.reload()
             return
         self.event_log.append(event)
         self.event_seen.publish(event)

@@ -38,7 +38,8 @@ class LinkState(enum.Enum):
 
     CONNECTING = "connecting"  # first attempt, nothing known yet
     CONNECTED = "connected"  # events flow
-    RETRYING = "retrying"  # lost or refused; waiting before the next attempt
+    RETRYING = "retrying"  # no answer or connection lost; waiting before the next attempt
+    REFUSED = "refused"  # something answered, but not with the events stream; retrying
     CLOSED = "closed"  # close() was called
 
 
@@ -129,11 +130,20 @@ class HubClient:
                 f"the hub at {self.url} does not answer ({type(err).__name__}); "
                 "is it running and on this network?"
             ) from err
+        except (httpx.HTTPError, httpx.InvalidURL) as err:
+            raise HubUnreachable(f"cannot reach {self.url}: {err}; check the address") from err
         if resp.status_code >= 400:
             raise _error_from(resp)
         if not resp.content:
             return None
-        return resp.json()
+        try:
+            return resp.json()
+        except ValueError as err:
+            raise ApiError(
+                resp.status_code,
+                f"{self.url} answered {path} with something that is not JSON; "
+                "is that address really a homehub hub?",
+            ) from err
 
     async def close(self) -> None:
         """Stop the events connection and close the HTTP pools."""
@@ -300,16 +310,23 @@ class HubClient:
 
         url = self.events_url(types, devices)
         while not self._closed.is_set():
+            state = LinkState.RETRYING
             try:
                 await self._stream_once(url, on_event, report)
                 reason = "the hub closed the events connection"
             except AuthRequired:
                 raise
+            except aiohttp.WSServerHandshakeError as err:
+                state = LinkState.REFUSED
+                reason = (
+                    f"{self.url} answered HTTP {err.status} instead of the events stream; "
+                    "is it a homehub hub?"
+                )
             except (aiohttp.ClientError, OSError, TimeoutError) as err:
                 reason = str(err) or type(err).__name__
             if self._closed.is_set():
                 break
-            await report(LinkState.RETRYING, reason)
+            await report(state, reason)
             delay = self._backoff.next_delay()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), delay)

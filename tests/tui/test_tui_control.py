@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.widgets import DataTable, Label, Select, Switch
 from tui_testkit import laid_out, wait_for
 
-from hub.testing import RunningHub
-from integrations.virtual import VirtualIntegration
+from hub.model import spec_for
+from hub.testing import RunningHub, running_hub
+from integrations.virtual import VirtualDevice, VirtualIntegration
 from tui import HubClient
 from tui.app import HomehubApp
 from tui.screens.dashboard import DashboardScreen
-from tui.screens.device import DeviceScreen
+from tui.screens.device import DeviceScreen, widget_key
 from tui.widgets import Slider
 
 
@@ -108,3 +111,30 @@ async def test_offline_device_is_shown(hub: RunningHub, virtual: VirtualIntegrat
         await wait_for(lambda: state_cell(app, "virtual-heater") == "offline", "offline shown")
         await virtual.plug_in("virtual-heater")
         await wait_for(lambda: state_cell(app, "virtual-heater") != "offline", "back online")
+
+
+async def test_suffixed_properties_get_working_controls(tmp_path: Path) -> None:
+    """An ESPHome-style node has 'power.lamp', 'brightness.lamp': names that are no widget ids."""
+    node = VirtualDevice(
+        "virtual-node", "Balcony node",
+        {"power.lamp": spec_for("power.lamp"), "brightness.lamp": spec_for("brightness.lamp"),
+         "mode.thermostat": spec_for("mode.thermostat")},
+        {"power.lamp": False, "brightness.lamp": 40, "mode.thermostat": "auto"},
+    )
+    virtual = VirtualIntegration([node])
+    async with running_hub(tmp_path / "hub", [virtual]) as rh:
+        await rh.hub.wait_integrations()
+        app = HomehubApp(HubClient(rh.url, rh.token))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(lambda: app.loaded, "the device list")
+            app.push_screen(DeviceScreen("virtual-node"))
+            key = widget_key("power.lamp")
+            await wait_for(lambda: laid_out(app, f"#ctl-{key}"), "the node's controls")
+            await pilot.click(f"#ctl-{key}")
+            await wait_for(lambda: node.values["power.lamp"] is True, "the lamp output on")
+            slider = app.screen.query_one(f"#ctl-{widget_key('brightness.lamp')}", Slider)
+            slider.focus()
+            await pilot.press("left")
+            await wait_for(lambda: node.values["brightness.lamp"] == 30, "brightness 30")
+            app.screen.query_one(f"#ctl-{widget_key('mode.thermostat')}", Select).value = "heat"
+            await wait_for(lambda: node.values["mode.thermostat"] == "heat", "heat mode")

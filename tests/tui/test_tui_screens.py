@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
 from textual.widgets import DataTable, RichLog, Select, Static
 from tui_testkit import wait_for
 
@@ -105,3 +106,27 @@ async def test_unreachable_hub_is_a_typed_error() -> None:
             await client.devices()
     finally:
         await client.close()
+
+
+async def test_something_else_at_the_address() -> None:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<html>router login</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    client = HubClient(f"http://127.0.0.1:{port}", "t")
+    try:
+        with pytest.raises(ApiError, match="not JSON"):
+            await client.devices()
+        tui = HomehubApp(client)
+        async with tui.run_test(size=(80, 24)):
+            await wait_for(lambda: "is it a homehub hub? — retrying" in tui.link[1], "the message")
+            assert "answered HTTP 200 instead of the events stream" in tui.link[1]
+    finally:
+        await client.close()
+        await runner.cleanup()
