@@ -176,3 +176,28 @@ def test_unreachable(snap_compare: Snap, tmp_path: Path) -> None:
         await pilot.pause()
 
     assert snap_compare(HomehubApp(client), terminal_size=SIZE, run_before=before)
+
+
+def test_adopt_dialog(snap_compare: Snap, home_thread: HubThread) -> None:
+    async def steps(pilot: Pilot[Any]) -> None:
+        await pilot.press("n")
+        await wait_for(lambda: laid_out(pilot.app, "#found"), "the discovery screen")
+        table = pilot.app.screen.query_one("#found", DataTable)
+        await wait_for(lambda: table.row_count == 1, "the found plug")
+        table.focus()
+        await pilot.press("enter")
+        await wait_for(lambda: laid_out(pilot.app, "#adopt-room"), "the adopt dialog")
+        pilot.app.screen.query_one("#adopt-room").focus()
+
+    assert snap_compare(make_app(home_thread), terminal_size=SIZE, run_before=run(steps))
+
+
+def test_pairing(snap_compare: Snap) -> None:
+    client = HubClient("http://127.0.0.1:9")  # no token yet: the app asks for the code first
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await wait_for(lambda: laid_out(pilot.app, "#code"), "the pairing screen")
+        await pilot.press(*"12345")
+        await pilot.pause()
+
+    assert snap_compare(HomehubApp(client), terminal_size=SIZE, run_before=before)
