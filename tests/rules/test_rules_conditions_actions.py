@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Env, make_env, settle, wait_for
+from rules_env import Env, make_env, settle, wait_for
 
 from hub.clock import ManualClock
 from hub.events import Notification

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from conftest import Env, make_env, settle, wait_for
+from rules_env import Env, make_env, settle, wait_for
 
 from hub.clock import ManualClock
 

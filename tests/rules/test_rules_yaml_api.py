@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import T0, Env, make_env, settle, wait_for
+from rules_env import T0, Env, make_env, settle, wait_for
 
 from hub.clock import ManualClock
 from hub.rules import RuleValidationError, dump_rules_yaml, load_rules_yaml
