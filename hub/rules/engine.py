@@ -714,6 +714,12 @@ class RulesEngine:
         if trace["steps"]:
             trace["steps"][-1]["result"] = "done"
         ctx = dict(timer.payload["context"])
+        run_id = timer.payload.get("run_id")
+        # The waiting run (restored as a placeholder) and its old trace give way to the resumed one.
+        state.active = [r for r in state.active if r.id != run_id]
+        kept = [t for t in state.traces if t.get("run_id") != run_id]
+        state.traces.clear()
+        state.traces.extend(kept)
         self._start_run(state, ctx, trace, int(timer.payload["next"]))
 
     async def _restore_timers(self) -> None:
@@ -736,6 +742,18 @@ class RulesEngine:
                 self._spawn(self._late_firing(handler, timer), f"rule-late-{timer.id}")
             else:
                 self.wheel.arm(timer, handler, persist=False)
+                if timer.kind == "delay":
+                    # A run waiting in a delay is still running (mode single/queued see it).
+                    payload = timer.payload
+                    state.active.append(
+                        Run(
+                            str(payload.get("run_id")),
+                            timer.rule_id,
+                            dict(payload.get("context") or {}),
+                            dict(payload.get("trace") or {"steps": []}),
+                            delay_timer=timer.id,
+                        )
+                    )
 
     async def _late_firing(
         self, handler: Callable[[Timer, bool], Awaitable[None]], timer: Timer

@@ -316,3 +316,34 @@ async def test_missed_deadlines_follow_policy(tmp_path: Path, policy: str, fires
         # The schedule continues from now, not from the missed due times.
         await env.advance(300)
         await wait_for(lambda: [n.message for n in env.sink.notices].count("tick") == fires + 1)
+
+
+async def test_delay_survives_restart_and_counts_as_running(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    rule = {
+        "id": "later",
+        "triggers": [{"type": "event", "name": "go"}],
+        "actions": [
+            {"type": "notify", "message": "before"},
+            {"type": "delay", "for": "5m"},
+            {"type": "notify", "message": "after"},
+        ],
+    }
+    async with make_env(tmp_path, clock) as env:
+        await env.rule(rule)
+        await env.client.post("/api/v1/events/go", json={})
+        await wait_for(lambda: len(env.sink.notices) == 1)
+        await env.advance(120)
+        await env.engine.store.flush()
+    async with make_env(tmp_path, clock) as env:
+        await env.client.post("/api/v1/events/go", json={})  # mode single: still running
+        await settle()
+        assert env.traces("later")[-1]["result"] == "skipped"
+        await env.advance(179)
+        assert env.sink.notices == []
+        await env.advance(1)
+        await wait_for(lambda: [n.message for n in env.sink.notices] == ["after"])
+        done = [t for t in env.traces("later") if t["result"] == "done"]
+        assert len(done) == 1
+        assert [s["type"] for s in done[0]["steps"]] == ["notify", "delay", "notify"]
+        assert done[0]["steps"][1]["until"] == T0 + 300
