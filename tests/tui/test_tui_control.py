@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable, Label, Select, Switch
+from textual.widgets import DataTable, Input, Label, Select, Static, Switch
 from tui_testkit import laid_out, wait_for
 
 from hub.model import spec_for
@@ -138,3 +138,25 @@ async def test_suffixed_properties_get_working_controls(tmp_path: Path) -> None:
             await wait_for(lambda: node.values["brightness.lamp"] == 30, "brightness 30")
             app.screen.query_one(f"#ctl-{widget_key('mode.thermostat')}", Select).value = "heat"
             await wait_for(lambda: node.values["mode.thermostat"] == "heat", "heat mode")
+
+
+async def test_rename_and_move_from_device_screen(hub: RunningHub) -> None:
+    app = HomehubApp(HubClient(hub.url, hub.token))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.loaded, "the device list")
+        app.push_screen(DeviceScreen("virtual-lamp"))
+        await wait_for(lambda: laid_out(app, "#ctl-power"), "the lamp screen")
+        screen = app.screen
+        await pilot.press("m")
+        await wait_for(lambda: laid_out(app, "#dlg-name"), "the dialog")
+        app.screen.query_one("#dlg-name", Input).value = "Desk lamp"
+        app.screen.query_one("#dlg-room", Input).value = "Office"
+        await pilot.click("#dlg-ok")
+        await wait_for(lambda: app.devices["virtual-lamp"].room == "Office", "the move")
+        body = (await hub.client.get("/api/v1/devices/virtual-lamp")).json()
+        assert (body["name"], body["room"]) == ("Desk lamp", "Office")
+        await wait_for(
+            lambda: str(screen.query_one("#device-title", Static).content) == "Desk lamp",
+            "the new name on screen",
+        )
+        assert str(screen.query_one("#device-sub", Static).content).startswith("Office · ")

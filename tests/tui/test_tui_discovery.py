@@ -12,7 +12,8 @@ from tui_testkit import FindingVirtual, home_devices, wait_for
 from hub.testing import RunningHub, running_hub
 from tui import HubClient
 from tui.app import HomehubApp
-from tui.screens.discovery import AdoptDialog, DiscoveryScreen
+from tui.screens.dialogs import NameRoomDialog
+from tui.screens.discovery import DiscoveryScreen
 
 
 @pytest.fixture
@@ -37,12 +38,12 @@ async def test_adopt_with_name_and_room(
         assert str(table.get_cell("virtual-plug", "address")) == "127.0.0.77"
         table.focus()
         await pilot.press("enter")
-        await wait_for(lambda: isinstance(app.screen, AdoptDialog), "the adopt dialog")
-        name = app.screen.query_one("#adopt-name", Input)
+        await wait_for(lambda: isinstance(app.screen, NameRoomDialog), "the adopt dialog")
+        name = app.screen.query_one("#dlg-name", Input)
         assert name.value == "Smart plug 3F2A"
         name.value = "Desk plug"
-        app.screen.query_one("#adopt-room", Input).value = "Office"
-        await pilot.click("#adopt-ok")
+        app.screen.query_one("#dlg-room", Input).value = "Office"
+        await pilot.click("#dlg-ok")
 
         await wait_for(lambda: "virtual-plug" in app.devices, "the adopted plug in the TUI")
         plug = app.devices["virtual-plug"]

@@ -186,8 +186,8 @@ def test_adopt_dialog(snap_compare: Snap, home_thread: HubThread) -> None:
         await wait_for(lambda: table.row_count == 1, "the found plug")
         table.focus()
         await pilot.press("enter")
-        await wait_for(lambda: laid_out(pilot.app, "#adopt-room"), "the adopt dialog")
-        pilot.app.screen.query_one("#adopt-room").focus()
+        await wait_for(lambda: laid_out(pilot.app, "#dlg-room"), "the adopt dialog")
+        pilot.app.screen.query_one("#dlg-room").focus()
 
     assert snap_compare(make_app(home_thread), terminal_size=SIZE, run_before=run(steps))
 

@@ -6,14 +6,16 @@ import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from textual import on
+from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Label, Select, Static, Switch
 
+from tui.errors import TuiError
 from tui.models import Device, PropertyInfo
 from tui.screens.base import HubScreen
+from tui.screens.dialogs import NameRoomDialog
 from tui.widgets import Slider
 
 
@@ -41,7 +43,10 @@ def is_slider(prop: PropertyInfo) -> bool:
 class DeviceScreen(HubScreen):
     """Controls for one device; values update live."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("m", "rename", "Name/room"),
+    ]
 
     def __init__(self, device_id: str) -> None:
         super().__init__()
@@ -153,6 +158,7 @@ class DeviceScreen(HubScreen):
             self._commands = self._ir_commands()
             self.call_later(self.recompose)
             return
+        self.query_one("#device-title", Static).update(device.name)
         self.query_one("#device-sub", Static).update(self._subtitle(device))
         for prop in device.properties.values():
             if prop.type == "list":
@@ -230,3 +236,28 @@ class DeviceScreen(HubScreen):
     def action_back(self) -> None:
         """Back to the dashboard."""
         self.app.pop_screen()
+
+    def action_rename(self) -> None:
+        """Rename the device or move it to another room."""
+        device = self.device
+        if device is None:
+            return
+        rooms = sorted({d.room for d in self.hub_app.devices.values() if d.room})
+
+        def done(answer: tuple[str, str] | None) -> None:
+            if answer is not None:
+                self._update(*answer)
+
+        dialog = NameRoomDialog(
+            f"Rename or move {device.name}", device.name, device.room, rooms, "Save"
+        )
+        self.app.push_screen(dialog, done)
+
+    @work(group="rename")
+    async def _update(self, name: str, room: str) -> None:
+        try:
+            await self.client.update_device(self.device_id, name=name, room=room)
+        except TuiError as err:
+            self.notify(str(err), severity="error")
+            return
+        self.notify(f"saved {name}" + (f" in {room}" if room else ""))

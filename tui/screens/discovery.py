@@ -6,55 +6,14 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import DataTable, Static
 
 from tui.errors import TuiError
 from tui.models import Discovered
 from tui.screens.base import HubScreen
-
-
-class AdoptDialog(ModalScreen[tuple[str, str] | None]):
-    """Name the device and choose its room."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, found: Discovered, rooms: list[str]) -> None:
-        super().__init__()
-        self.found = found
-        self.rooms = rooms
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="adopt"):
-            yield Static(f"Adopt {self.found.name} ({self.found.integration})", classes="title")
-            with Horizontal(classes="form-row"):
-                yield Label("Name")
-                yield Input(self.found.name, id="adopt-name", compact=True)
-            with Horizontal(classes="form-row"):
-                yield Label("Room")
-                yield Input(
-                    placeholder=", ".join(self.rooms[:4]) or "Living room",
-                    id="adopt-room",
-                    compact=True,
-                )
-            with Horizontal(classes="toolbar"):
-                yield Button("Adopt", id="adopt-ok", variant="primary", compact=True)
-                yield Button("Cancel", id="adopt-cancel", compact=True)
-
-    @on(Button.Pressed, "#adopt-ok")
-    @on(Input.Submitted)
-    def _ok(self, event: Any) -> None:
-        name = self.query_one("#adopt-name", Input).value.strip() or self.found.name
-        self.dismiss((name, self.query_one("#adopt-room", Input).value.strip()))
-
-    @on(Button.Pressed, "#adopt-cancel")
-    def action_cancel(self) -> None:
-        """Close without adopting."""
-        self.dismiss(None)
+from tui.screens.dialogs import NameRoomDialog
 
 
 class DiscoveryScreen(HubScreen):
@@ -131,7 +90,8 @@ class DiscoveryScreen(HubScreen):
             if answer is not None:
                 self._adopt(found, *answer)
 
-        self.app.push_screen(AdoptDialog(found, rooms), adopt)
+        title = f"Adopt {found.name} ({found.integration})"
+        self.app.push_screen(NameRoomDialog(title, found.name, "", rooms, "Adopt"), adopt)
 
     @work(group="adopt")
     async def _adopt(self, found: Discovered, name: str, room: str) -> None:
