@@ -408,6 +408,7 @@ class RulesEngine:
                     return None
                 trace["result"] = "queued"
                 state.queue.append((ctx, trace))
+                self._keep_trace(state, trace)
                 return None
             elif len(state.active) >= rule.max_runs:
                 trace["result"] = "skipped"
@@ -775,7 +776,7 @@ class RulesEngine:
         }
 
     def _keep_trace(self, state: _RuleState, trace: dict[str, Any]) -> None:
-        if not state.traces or state.traces[-1] is not trace:
+        if not any(t is trace for t in state.traces):
             state.traces.append(trace)
         self._dirty_traces.add(state.rule.id)
 

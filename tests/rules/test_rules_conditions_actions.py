@@ -181,10 +181,15 @@ async def test_scene_action(env: Env) -> None:
     assert (await c.get("/api/v1/scenes")).json()["scenes"][0]["name"] == "evening"
 
 
-async def test_notify_reaches_websocket_through_bus_sink(tmp_path: Path) -> None:
+async def test_notify_reaches_websocket_through_bus_sink(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from hub.rules import RulesEngine
     from hub.testing import running_hub
 
+    import logging
+
+    caplog.set_level(logging.INFO, logger="hub.rules.notify")
     engine = RulesEngine()  # default sinks: log + event bus
     async with running_hub(tmp_path, components=[engine]) as rh:
         got: list[Notification] = []
@@ -211,6 +216,10 @@ async def test_notify_reaches_websocket_through_bus_sink(tmp_path: Path) -> None
         assert msg["type"] == "notification"
         assert (msg["title"], msg["message"], msg["rule_id"]) == ("Hi", "hello", "n")
         assert len(got) == 1
+        # The log sink wrote it too.
+        assert any(
+            "hello" in r.getMessage() for r in caplog.records if r.name == "hub.rules.notify"
+        )
 
 
 async def test_delay_action_waits_on_the_clock(env: Env) -> None:
@@ -227,6 +236,7 @@ async def test_delay_action_waits_on_the_clock(env: Env) -> None:
     )
     await env.sense("lamp", power=True)
     await wait_for(lambda: len(env.sink.notices) == 1)
+    await wait_for(lambda: _delays_armed(env) == 1)
     await env.advance(299)
     assert len(env.sink.notices) == 1
     await env.advance(1)
@@ -246,10 +256,18 @@ async def _mode_rule(env: Env, mode: str, max_runs: int = 2) -> None:
     )
 
 
+def _delays_armed(env: Env) -> int:
+    return sum(1 for t in env.engine.wheel.armed.values() if t[0].kind == "delay")
+
+
 async def _go(env: Env, times: int) -> None:
+    """Fire the rule and wait until each resulting run is waiting in its (clock-based) delay."""
     for _ in range(times):
+        before = len(env.traces("m"))
         await env.client.post("/api/v1/events/go", json={})
-        await settle()
+        await wait_for(lambda b=before: len(env.traces("m")) == b + 1)
+        running = sum(1 for t in env.traces("m") if t["result"] == "running")
+        await wait_for(lambda r=running: _delays_armed(env) == r)
 
 
 async def test_mode_single_ignores_while_running(env: Env) -> None:

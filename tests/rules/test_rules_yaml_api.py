@@ -333,6 +333,7 @@ async def test_delay_survives_restart_and_counts_as_running(tmp_path: Path) -> N
         await env.rule(rule)
         await env.client.post("/api/v1/events/go", json={})
         await wait_for(lambda: len(env.sink.notices) == 1)
+        await wait_for(lambda: any(t.kind == "delay" for t, _ in env.engine.wheel.armed.values()))
         await env.advance(120)
         await env.engine.store.flush()
     async with make_env(tmp_path, clock) as env:
