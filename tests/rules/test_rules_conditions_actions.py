@@ -184,10 +184,10 @@ async def test_scene_action(env: Env) -> None:
 async def test_notify_reaches_websocket_through_bus_sink(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    import logging
+
     from hub.rules import RulesEngine
     from hub.testing import running_hub
-
-    import logging
 
     caplog.set_level(logging.INFO, logger="hub.rules.notify")
     engine = RulesEngine()  # default sinks: log + event bus
