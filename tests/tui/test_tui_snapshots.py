@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_thread import HubThread
 from textual.pilot import Pilot
 from textual.widgets import DataTable, RichLog, Static
+from tui_hub_thread import HubThread
 from tui_testkit import T0, FindingVirtual, home_devices, laid_out, seed_meter_history, wait_for
 
 from hub.clock import ManualClock
