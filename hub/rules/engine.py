@@ -55,6 +55,7 @@ from hub.rules.model import (
     SunTrigger,
     TimeTrigger,
     Trigger,
+    WaitAction,
 )
 from hub.rules.notify import BusSink, LogSink, Notice, NotificationSink
 from hub.rules.schedule import Place, ScheduledTrigger, next_fire
@@ -119,6 +120,26 @@ class _RuleState:
 _Entry = tuple[str, int]  # (rule id, trigger index)
 
 
+@dataclass(slots=True)
+class _Waiter:
+    """A run paused in a `wait` action until its condition holds (or the timeout timer fires)."""
+
+    timer: Timer
+    condition: Condition
+    devices: frozenset[str]
+    on_met: Callable[[], Awaitable[None]]
+
+
+def _condition_devices(cond: Condition) -> set[str]:
+    out: set[str] = set()
+    device = getattr(cond, "device", None)
+    if isinstance(device, str):
+        out.add(device)
+    for sub in getattr(cond, "conditions", None) or ():
+        out |= _condition_devices(sub)
+    return out
+
+
 class RulesEngine:
     """Holds the rules and runs them; a HubComponent (start/stop/register_routes)."""
 
@@ -143,6 +164,9 @@ class RulesEngine:
         self.started_at = 0.0
         self._stopping = False
         self._late: set[str] = set()  # overdue timers being handled at start-up
+        # Runs paused in a `wait`, by the devices their condition reads (few; checked on change).
+        self._waiters: dict[str, _Waiter] = {}
+        self._waiters_by_device: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -188,6 +212,7 @@ class RulesEngine:
                 self._index(state.rule)
         self.store.start()
         await self._restore_timers()
+        self._check_waiters(list(self._waiters))
         for state in self.rules.values():
             if state.rule.enabled:
                 self._schedule_time_triggers(state.rule)
@@ -266,6 +291,8 @@ class RulesEngine:
 
     # ------------------------------------------------------------------ bus handlers
     def _on_state(self, ev: StateChanged) -> None:
+        if ev.device in self._waiters_by_device:
+            self._check_waiters(self._waiters_by_device[ev.device])
         index = self._state_index
         for key, new in ev.changes.items():
             entries = index.get((ev.device, key))
@@ -321,6 +348,8 @@ class RulesEngine:
             self.wheel.arm(timer, self._for_due)
 
     def _on_availability(self, ev: DeviceAvailability) -> None:
+        if ev.device in self._waiters_by_device:
+            self._check_waiters(self._waiters_by_device[ev.device])
         for rule_id, i in self._avail_index.get(ev.device, ()):
             trig = self.rules[rule_id].rule.triggers[i]
             assert isinstance(trig, AvailabilityTrigger)
@@ -336,6 +365,8 @@ class RulesEngine:
             self._edge(rule_id, i, trig.for_, inside, inside, ctx)
 
     def _on_presence(self, ev: PresenceChanged) -> None:
+        if self._waiters:
+            self._check_waiters(set(self._waiters))
         if not self._presence_index:
             return
         home_now = sum(1 for h in self.facts.people().values() if h)
@@ -366,6 +397,33 @@ class RulesEngine:
         for rule_id, i in self._event_index.get(ev.name, ()):
             ctx = {"trigger": i, "type": "event", "ts": ev.ts, "name": ev.name, "data": ev.data}
             self.fire(rule_id, ctx)
+
+    # ------------------------------------------------------------------ waits
+    def _add_waiter(self, waiter: _Waiter) -> None:
+        timer_id = waiter.timer.id
+        self._waiters[timer_id] = waiter
+        for device in waiter.devices:
+            self._waiters_by_device.setdefault(device, set()).add(timer_id)
+
+    def _drop_waiter(self, timer_id: str) -> _Waiter | None:
+        waiter = self._waiters.pop(timer_id, None)
+        if waiter is not None:
+            for device in waiter.devices:
+                ids = self._waiters_by_device.get(device)
+                if ids is not None:
+                    ids.discard(timer_id)
+                    if not ids:
+                        del self._waiters_by_device[device]
+        return waiter
+
+    def _check_waiters(self, timer_ids: Iterable[str]) -> None:
+        for timer_id in list(timer_ids):
+            waiter = self._waiters.get(timer_id)
+            if waiter is None or not check(waiter.condition, self.facts)[0]:
+                continue
+            self._drop_waiter(timer_id)
+            self.wheel.cancel(timer_id, forget=False)
+            self._spawn(waiter.on_met(), f"rule-wait-{timer_id}")
 
     # ------------------------------------------------------------------ firing
     def fire(self, rule_id: str, ctx: dict[str, Any]) -> Run | None:
@@ -432,6 +490,7 @@ class RulesEngine:
             run.task.cancel()
         if run.delay_timer is not None:
             self.wheel.cancel(run.delay_timer)
+            self._drop_waiter(run.delay_timer)
         run.trace["result"] = "cancelled"
         run.trace["reason"] = why
         self._dirty_traces.add(state.rule.id)
@@ -446,36 +505,20 @@ class RulesEngine:
                 action = rule.actions[index]
                 step: dict[str, Any] = {"action": index, "type": action.type}
                 trace["steps"].append(step)
-                if isinstance(action, DelayAction):
-                    due = self.hub.clock.now() + action.for_
-                    step["until"] = due
-                    timer_id = f"{rule.id}#run-{run.id}"
-                    run.delay_timer = timer_id
-                    waited = asyncio.get_running_loop().create_future()
-
-                    async def resume(timer: Timer, done: asyncio.Future[bool] = waited) -> None:
-                        got = await self.store.claim(timer)
-                        if not done.done():
-                            done.set_result(got)
-
-                    timer = Timer(
-                        timer_id,
-                        rule.id,
-                        "delay",
-                        due,
-                        {
-                            "run_id": run.id,
-                            "next": index + 1,
-                            "context": run.context,
-                            "trace": trace,
-                        },
-                    )
-                    self.wheel.arm(timer, resume)
-                    if not await waited:
+                if isinstance(action, DelayAction | WaitAction):
+                    outcome = await self._pause(rule, run, action, index, step)
+                    run.delay_timer = None
+                    if outcome is None:
                         step["result"] = "cancelled"
                         return
-                    run.delay_timer = None
-                    step["result"] = "done"
+                    step["result"] = outcome
+                    if (
+                        outcome == "timeout"
+                        and isinstance(action, WaitAction)
+                        and action.on_timeout == "stop"
+                    ):
+                        trace["result"] = "timeout"
+                        return
                     continue
                 try:
                     step["result"] = await self._act(rule, action, index, run)
@@ -502,6 +545,57 @@ class RulesEngine:
             ):
                 ctx, queued_trace = state.queue.popleft()
                 self._start_run(state, ctx, queued_trace, 0)
+
+    async def _pause(
+        self,
+        rule: Rule,
+        run: Run,
+        action: DelayAction | WaitAction,
+        index: int,
+        step: dict[str, Any],
+    ) -> str | None:
+        """Wait on a durable timer (delay, or a wait's timeout); the outcome, None if lost."""
+        now = self.hub.clock.now()
+        if isinstance(action, WaitAction):
+            ok, why = check(action.until, self.facts)
+            if ok:
+                return f"condition held: {why}"
+            due = now + action.timeout
+            kind = "wait"
+        else:
+            due = now + action.for_
+            kind = "delay"
+        step["until"] = due
+        timer_id = f"{rule.id}#run-{run.id}"
+        run.delay_timer = timer_id
+        outcome: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+
+        async def finish(timer: Timer, result: str) -> None:
+            got = await self.store.claim(timer)
+            if not outcome.done():
+                outcome.set_result(result if got else None)
+
+        payload = {"run_id": run.id, "next": index + 1, "context": run.context, "trace": run.trace}
+        timer = Timer(timer_id, rule.id, kind, due, payload)
+        if isinstance(action, WaitAction):
+            self._add_waiter(
+                _Waiter(
+                    timer,
+                    action.until,
+                    frozenset(_condition_devices(action.until)),
+                    lambda: finish(timer, "condition met"),
+                )
+            )
+
+        async def on_due(t: Timer) -> None:
+            self._drop_waiter(t.id)
+            await finish(t, "timeout" if kind == "wait" else "done")
+
+        self.wheel.arm(timer, on_due)
+        try:
+            return await outcome
+        finally:
+            self._drop_waiter(timer_id)
 
     async def _act(self, rule: Rule, action: Action, index: int, run: Run) -> Any:
         hub = self.hub
@@ -699,29 +793,62 @@ class RulesEngine:
             ctx["late"] = True
         self.fire(timer.rule_id, ctx)
 
-    async def _delay_due_after_restart(self, timer: Timer, late: bool = False) -> None:
+    async def _paused_due_after_restart(self, timer: Timer, late: bool = False) -> None:
+        """A delay restored from the store ended, or a restored wait timed out."""
+        self._drop_waiter(timer.id)
+        state = self.rules.get(timer.rule_id)
+        action = self._paused_action(state, timer)
+        outcome = "done"
+        if isinstance(action, WaitAction):
+            held, why = check(action.until, self.facts)
+            outcome = f"condition held: {why}" if held else "timeout"
+        await self._resume_after_restart(timer, late, outcome)
+
+    def _paused_action(self, state: _RuleState | None, timer: Timer) -> Action | None:
+        index = int(timer.payload.get("next", 0)) - 1
+        if state is None or not 0 <= index < len(state.rule.actions):
+            return None
+        return state.rule.actions[index]
+
+    async def _resume_after_restart(self, timer: Timer, late: bool, outcome: str) -> None:
         if not await self.store.claim(timer):
             return
         state = self.rules.get(timer.rule_id)
         if state is None or not state.rule.enabled:
             return
-        trace = dict(timer.payload.get("trace") or {})
-        trace.setdefault("steps", [])
-        if late and state.rule.missed is MissedPolicy.SKIP:
-            trace.update(result="skipped", reason="delay ended while the hub was down")
-            self._keep_trace(state, trace)
-            return
-        trace["resumed"] = self.hub.clock.now()
-        if trace["steps"]:
-            trace["steps"][-1]["result"] = "done"
-        ctx = dict(timer.payload["context"])
         run_id = timer.payload.get("run_id")
         # The waiting run (restored as a placeholder) and its old trace give way to the resumed one.
         state.active = [r for r in state.active if r.id != run_id]
         kept = [t for t in state.traces if t.get("run_id") != run_id]
         state.traces.clear()
         state.traces.extend(kept)
+        trace = dict(timer.payload.get("trace") or {})
+        trace.setdefault("steps", [])
+        if late and state.rule.missed is MissedPolicy.SKIP:
+            trace.update(result="skipped", reason=f"{timer.kind} ended while the hub was down")
+            self._keep_trace(state, trace)
+            return
+        trace["resumed"] = self.hub.clock.now()
+        if trace["steps"]:
+            trace["steps"][-1]["result"] = outcome
+        action = self._paused_action(state, timer)
+        if outcome == "timeout" and isinstance(action, WaitAction) and action.on_timeout == "stop":
+            trace.update(result="timeout", finished=self.hub.clock.now())
+            self._keep_trace(state, trace)
+            return
+        ctx = dict(timer.payload["context"])
         self._start_run(state, ctx, trace, int(timer.payload["next"]))
+
+    def _restore_waiter(self, state: _RuleState, timer: Timer) -> None:
+        action = self._paused_action(state, timer)
+        if not isinstance(action, WaitAction):
+            return
+
+        async def met() -> None:
+            await self._resume_after_restart(timer, False, "condition met")
+
+        devices = frozenset(_condition_devices(action.until))
+        self._add_waiter(_Waiter(timer, action.until, devices, met))
 
     async def _restore_timers(self) -> None:
         now = self.hub.clock.now()
@@ -729,7 +856,8 @@ class RulesEngine:
             "for": self._for_due,
             "remind": self._remind_due,
             "schedule": self._at_due,
-            "delay": self._delay_due_after_restart,
+            "delay": self._paused_due_after_restart,
+            "wait": self._paused_due_after_restart,
         }
         for timer in await self.store.load():
             state = self.rules.get(timer.rule_id)
@@ -743,8 +871,9 @@ class RulesEngine:
                 self._spawn(self._late_firing(handler, timer), f"rule-late-{timer.id}")
             else:
                 self.wheel.arm(timer, handler, persist=False)
-                if timer.kind == "delay":
-                    # A run waiting in a delay is still running (mode single/queued see it).
+                if timer.kind in ("delay", "wait"):
+                    # A run paused in a delay or wait is still running (modes see it).
+                    self._restore_waiter(state, timer)
                     payload = timer.payload
                     state.active.append(
                         Run(
@@ -862,6 +991,8 @@ class RulesEngine:
         for k, action in enumerate(rule.actions):
             if isinstance(action, RemindAction) and action.while_ is not None:
                 walk([action.while_], ("actions", k, "while"))
+            if isinstance(action, WaitAction):
+                walk([action.until], ("actions", k, "until"))
         return out
 
     def validate(self, rule: Rule) -> None:

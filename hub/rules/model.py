@@ -13,6 +13,8 @@ The same models validate API bodies and YAML files and generate the OpenAPI sche
       - {type: presence, state: everyone_away}
     actions:
       - {type: set, device: virtual-heater, values: {power: false}}
+      - {type: wait, until: {type: state, device: virtual-heater, property: power, is: false},
+         timeout: 2m, on_timeout: continue}
       - {type: remind, message: Heater still on, every: 5m, max: 3,
          while: {type: state, device: virtual-heater, property: power, is: true}}
 """
@@ -334,6 +336,16 @@ class DelayAction(BaseModel):
     for_: PositiveDuration = Field(alias="for")
 
 
+class WaitAction(BaseModel):
+    """Wait until a condition holds, at most `timeout`; durable like a delay."""
+
+    model_config = _MODEL
+    type: Literal["wait"] = "wait"
+    until: Condition
+    timeout: PositiveDuration
+    on_timeout: Literal["stop", "continue"] = "stop"
+
+
 class NotifyAction(BaseModel):
     """Send a message to people (log, API WebSocket, later the relay's push)."""
 
@@ -369,6 +381,7 @@ Action = Annotated[
     | CommandAction
     | SceneAction
     | DelayAction
+    | WaitAction
     | NotifyAction
     | RemindAction
     | EventAction,
@@ -437,4 +450,5 @@ AndCondition.model_rebuild()
 OrCondition.model_rebuild()
 NotCondition.model_rebuild()
 RemindAction.model_rebuild()
+WaitAction.model_rebuild()
 Rule.model_rebuild()

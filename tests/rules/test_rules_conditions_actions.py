@@ -382,3 +382,54 @@ async def test_time_condition_uses_configured_timezone(tmp_path: Path) -> None:
         )
         await fire_and_wait(env, "c", 1)
         await wait_for(lambda: results(env, "c") == ["done"])
+
+
+def _waits_armed(env: Env) -> int:
+    return sum(1 for t in env.engine.wheel.armed.values() if t[0].kind == "wait")
+
+
+WAIT_RULE = {
+    "id": "w",
+    "triggers": [{"type": "event", "name": "go"}],
+    "actions": [
+        {"type": "set", "device": "lamp", "values": {"power": True}},
+        {
+            "type": "wait",
+            "until": {"type": "state", "device": "door", "property": "contact", "is": False},
+            "timeout": "10m",
+        },
+        {"type": "notify", "message": "door closed"},
+    ],
+}
+
+
+async def test_wait_continues_when_condition_holds(env: Env) -> None:
+    await env.sense("door", contact=True)
+    await env.rule(WAIT_RULE)
+    await env.client.post("/api/v1/events/go", json={})
+    await wait_for(lambda: _waits_armed(env) == 1)
+    await env.advance(120)
+    assert env.sink.notices == []
+    await env.sense("door", contact=False)
+    await wait_for(lambda: [n.message for n in env.sink.notices] == ["door closed"])
+    await wait_for(lambda: results(env, "w") == ["done"])
+    assert env.traces("w")[0]["steps"][1]["result"] == "condition met"
+    assert env.engine._waiters == {}
+
+
+async def test_wait_times_out_and_stops_or_continues(env: Env) -> None:
+    await env.sense("door", contact=True)
+    await env.rule(WAIT_RULE)
+    await env.client.post("/api/v1/events/go", json={})
+    await wait_for(lambda: _waits_armed(env) == 1)
+    await env.advance(600)
+    await wait_for(lambda: results(env, "w") == ["timeout"])
+    assert env.sink.notices == []
+    cont = {**WAIT_RULE, "actions": [dict(a) for a in WAIT_RULE["actions"]]}
+    cont["actions"][1]["on_timeout"] = "continue"
+    assert (await env.client.put("/api/v1/rules/w", json=cont)).status_code == 200
+    await env.client.post("/api/v1/events/go", json={})
+    await wait_for(lambda: _waits_armed(env) == 1)
+    await env.advance(600)
+    await wait_for(lambda: [n.message for n in env.sink.notices] == ["door closed"])
+    assert env.engine._waiters == {}

@@ -49,6 +49,10 @@ rules:
     actions:
       - {type: scene, scene: morning}
       - {type: delay, for: 1h30m}
+      - type: wait
+        until: {type: state, device: lamp, property: power, in: [true, "on"]}
+        timeout: 2m
+        on_timeout: continue
       - {type: command, device: heater, command: power_toggle}
       - {type: event, name: done, data: {x: 1}}
       - {type: notify, title: Morning, message: Good morning}
@@ -348,3 +352,36 @@ async def test_delay_survives_restart_and_counts_as_running(tmp_path: Path) -> N
         assert len(done) == 1
         assert [s["type"] for s in done[0]["steps"]] == ["notify", "delay", "notify"]
         assert done[0]["steps"][1]["until"] == T0 + 300
+
+
+async def test_wait_survives_restart(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    rule = {
+        "id": "w",
+        "triggers": [{"type": "event", "name": "go"}],
+        "actions": [
+            {
+                "type": "wait",
+                "until": {"type": "state", "device": "door", "property": "contact", "is": False},
+                "timeout": "10m",
+            },
+            {"type": "notify", "message": "closed"},
+        ],
+    }
+    opened = {"door": {"contact": True}}
+    async with make_env(tmp_path, clock, values=opened) as env:
+        await env.rule(rule)
+        await env.client.post("/api/v1/events/go", json={})
+        await wait_for(lambda: any(t.kind == "wait" for t, _ in env.engine.wheel.armed.values()))
+        await env.advance(60)
+        await env.engine.store.flush()
+    async with make_env(tmp_path, clock, values=opened) as env:
+        assert env.sink.notices == []
+        await env.sense("door", contact=False)
+        await wait_for(lambda: [n.message for n in env.sink.notices] == ["closed"])
+        done = [t for t in env.traces("w") if t["result"] == "done"]
+        assert len(done) == 1
+        assert done[0]["steps"][0]["result"] == "condition met"
+        await env.advance(3600)  # the timeout never fires after the condition was met
+        await settle()
+        assert len(env.sink.notices) == 1
