@@ -3,7 +3,11 @@
 mDNS needs multicast, which loopback does not carry by default. As root, the test runs a probe
 in a private network namespace whose loopback has multicast switched on (the approach of
 tests/hub/discovery); nothing leaves the machine and the shared namespace is untouched.
-Elsewhere it skips; see the README for running it with `sudo` or `unshare`.
+Elsewhere it skips. With HOMEHUB_MDNS_HERE=1 the probe runs in the current namespace instead,
+for a namespace you prepared yourself, e.g. without root:
+
+    unshare -rn sh -c 'ip link set lo up && ip link set lo multicast on &&
+        HOMEHUB_MDNS_HERE=1 .venv/bin/python -m pytest tests/tui/test_tui_mdns.py'
 """
 
 from __future__ import annotations
@@ -30,10 +34,14 @@ def _ip(*args: str) -> None:
 
 
 @pytest.fixture
-def netns() -> Iterator[str]:
+def netns() -> Iterator[str | None]:
+    if os.environ.get("HOMEHUB_MDNS_HERE") == "1":
+        yield None  # the caller made this namespace multicast-capable
+        return
     if os.geteuid() != 0:
         pytest.skip("the TUI mDNS test needs root to create a network namespace with loopback "
-                    "multicast (run it with sudo, or see README: running the mDNS tests)")
+                    "multicast; run it with sudo, or inside `unshare -rn` with "
+                    "HOMEHUB_MDNS_HERE=1 (see this module's docstring)")
     if shutil.which("ip") is None:
         pytest.skip("the TUI mDNS test needs the `ip` tool (iproute2) for a network namespace")
     name = f"hh-tui-{os.getpid()}"
@@ -49,10 +57,11 @@ def netns() -> Iterator[str]:
         subprocess.run(["ip", "netns", "del", name], check=False, timeout=20)
 
 
-def run_probe(netns: str) -> list[dict[str, Any]]:
+def run_probe(netns: str | None) -> list[dict[str, Any]]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{PROBE.parent}"}
+    inside = ["ip", "netns", "exec", netns] if netns is not None else []
     proc = subprocess.run(
-        ["ip", "netns", "exec", netns, sys.executable, str(PROBE)],
+        [*inside, sys.executable, str(PROBE)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=110,
     )
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -60,7 +69,7 @@ def run_probe(netns: str) -> list[dict[str, Any]]:
     return events
 
 
-def test_tui_finds_the_hub_over_mdns(netns: str) -> None:
+def test_tui_finds_the_hub_over_mdns(netns: str | None) -> None:
     events = run_probe(netns)
     by = {e["event"]: e for e in events}
     hub = by["hub"]
