@@ -224,6 +224,9 @@ class HubFleet:
             )
         self.connected = 0
         self.connects_total = 0
+        # A hub has one connection attempt at a time; a fleet of them has a bounded number in
+        # progress, as a NAT or a real population would, instead of a SYN flood.
+        self.connecting = asyncio.Semaphore(200)
 
     def welcomed(self) -> None:
         self.connected += 1
@@ -245,12 +248,18 @@ class HubFleet:
                 await asyncio.sleep(delay)
             proto: MiniHub | None = None
             try:
-                _, proto = await loop.create_connection(
-                    lambda: MiniHub(self, key, public), RELAY_HOST, self.port, local_addr=(src, 0)
-                )
-                ok = await proto.done
-            except OSError:
+                async with self.connecting, asyncio.timeout(30):
+                    _, proto = await loop.create_connection(
+                        lambda: MiniHub(self, key, public),
+                        RELAY_HOST,
+                        self.port,
+                        local_addr=(src, 0),
+                    )
+                    ok = await proto.done
+            except (OSError, TimeoutError):
                 ok = False
+                if proto is not None and proto.transport is not None:
+                    proto.transport.abort()
             if not ok:
                 logic.failed()
                 if proto is not None and proto.retry_hint is not None:
@@ -280,8 +289,8 @@ async def fleet_main(port: int, count: int, sources: list[str]) -> None:
     tasks = []
     for i in range(count):
         tasks.append(asyncio.create_task(fleet.keep(i)))
-        if i % 100 == 99:
-            await asyncio.sleep(0.1)  # ~1,000 new hubs a second, below the admission rate
+        if i % 50 == 49:
+            await asyncio.sleep(0.1)  # ~500 new hubs a second per fleet
     while True:
         print(
             json.dumps(
@@ -399,6 +408,8 @@ async def main(args: argparse.Namespace) -> None:
     per_process_max = hard - 1000
     target = min(args.tunnels, per_process_max)
     tmp = Path(tempfile.mkdtemp(prefix="relay-bench-"))
+    # Spread the drain so that returning hubs arrive at about what one node admits per second.
+    args.spread = args.spread or max(5.0, target / 1000)
     relay, port = start_relay(str(tmp / "relay"), spread=args.spread)
     url = f"http://{RELAY_HOST}:{port}"
     results: dict[str, Any] = {}
@@ -484,7 +495,7 @@ if __name__ == "__main__":
         parser.add_argument("--tunnels", type=int, default=20_000)
         parser.add_argument("--rate", type=float, default=200.0, help="latency requests per s")
         parser.add_argument("--seconds", type=float, default=10.0)
-        parser.add_argument("--spread", type=float, default=5.0, help="drain spread (s)")
+        parser.add_argument("--spread", type=float, default=0.0, help="drain spread (s)")
         parser.add_argument("--connect-timeout", type=float, default=150.0)
         parser.add_argument("--storm-timeout", type=float, default=180.0)
         asyncio.run(main(parser.parse_args()))

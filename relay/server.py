@@ -52,13 +52,17 @@ def _error(status: int, message: str, headers: Mapping[str, str] | None = None) 
     return web.Response(status=status, text=body, content_type="application/json", headers=headers)
 
 
-@web.middleware
-async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except RelayError as err:
-        headers = {"Retry-After": "1"} if err.status in (429, 503) else None
-        return _error(err.status, err.message, headers)
+def _guard(handler: _Handler) -> _Handler:
+    """Phone API errors become JSON. (Not a middleware: tunnels would carry its frame.)"""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except RelayError as err:
+            headers = {"Retry-After": "1"} if err.status in (429, 503) else None
+            return _error(err.status, err.message, headers)
+
+    return guarded
 
 
 def _fd_budget() -> int:
@@ -117,7 +121,7 @@ class RelayServer:
         app = self.build_app()
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port, backlog=4096)
+        site = web.TCPSite(self._runner, self.config.host, self.config.port, backlog=512)
         await site.start()
         self.port = self.config.port
         for address in self._runner.addresses:
@@ -155,8 +159,12 @@ class RelayServer:
             self._sweeper.cancel()
         for task in list(self._tasks) + list(self._delivering.values()):
             task.cancel()
-        for session in list(self.sessions.values()):
-            await session.close(p.CLOSE_GOING_AWAY, "relay node stopping")
+        sessions = list(self.sessions.values())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(3.0):
+                await asyncio.gather(
+                    *(s.close(p.CLOSE_GOING_AWAY, "relay node stopping") for s in sessions)
+                )
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -177,10 +185,11 @@ class RelayServer:
         while True:
             await asyncio.sleep(min(hb, 5.0))
             now = time.monotonic()
-            for session in list(self.sessions.values()):
-                if now - session.last_rx > 3 * hb:
-                    _LOG.info("hub %s silent for %.0f s; closing", session.hub_id, 3 * hb)
-                    await session.close(4003, "no heartbeat; reconnect")
+            silent = [s for s in self.sessions.values() if now - s.last_rx > 3 * hb]
+            for session in silent:
+                _LOG.info("hub %s silent for %.0f s; closing", session.hub_id, 3 * hb)
+                # A dead peer never answers the close handshake: do not wait for it here.
+                self._spawn(session.close(4003, "no heartbeat; reconnect"), "relay-close")
             try:
                 await self._write_hub_rows()
             except Exception:
@@ -219,23 +228,23 @@ class RelayServer:
     # ------------------------------------------------------------------ app
     def build_app(self) -> web.Application:
         """The aiohttp application: tunnel endpoint and phone API."""
-        app = web.Application(middlewares=[_errors], client_max_size=p.MAX_BODY_BYTES)
+        app = web.Application(client_max_size=p.MAX_BODY_BYTES)
         r = app.router
-        r.add_get("/v1/health", self._health)
+        r.add_get("/v1/health", _guard(self._health))
         r.add_get("/v1/hub/connect", self._hub_connect)
-        r.add_post("/v1/accounts", self._signup)
-        r.add_post("/v1/sessions", self._login)
-        r.add_delete("/v1/sessions/current", self._logout)
-        r.add_get("/v1/hubs", self._list_hubs)
-        r.add_post("/v1/hubs/claim", self._claim)
-        r.add_get("/v1/hubs/{hub_id}", self._get_hub)
-        r.add_delete("/v1/hubs/{hub_id}", self._unclaim)
-        r.add_get("/v1/hubs/{hub_id}/devices", self._devices)
-        r.add_get("/v1/hubs/{hub_id}/devices/{device_id}", self._device)
-        r.add_put("/v1/hubs/{hub_id}/devices/{device_id}/desired", self._desired)
-        r.add_get("/v1/hubs/{hub_id}/queue", self._queue)
-        r.add_get("/v1/hubs/{hub_id}/events", self._events)
-        r.add_route("*", "/v1/hubs/{hub_id}/api/{tail:.*}", self._proxy)
+        r.add_post("/v1/accounts", _guard(self._signup))
+        r.add_post("/v1/sessions", _guard(self._login))
+        r.add_delete("/v1/sessions/current", _guard(self._logout))
+        r.add_get("/v1/hubs", _guard(self._list_hubs))
+        r.add_post("/v1/hubs/claim", _guard(self._claim))
+        r.add_get("/v1/hubs/{hub_id}", _guard(self._get_hub))
+        r.add_delete("/v1/hubs/{hub_id}", _guard(self._unclaim))
+        r.add_get("/v1/hubs/{hub_id}/devices", _guard(self._devices))
+        r.add_get("/v1/hubs/{hub_id}/devices/{device_id}", _guard(self._device))
+        r.add_put("/v1/hubs/{hub_id}/devices/{device_id}/desired", _guard(self._desired))
+        r.add_get("/v1/hubs/{hub_id}/queue", _guard(self._queue))
+        r.add_get("/v1/hubs/{hub_id}/events", _guard(self._events))
+        r.add_route("*", "/v1/hubs/{hub_id}/api/{tail:.*}", _guard(self._proxy))
         return app
 
     async def _health(self, request: web.Request) -> web.Response:
@@ -268,75 +277,68 @@ class RelayServer:
             )
             refusal.force_close()
             return refusal
+        # One coroutine (no helper frames) per tunnel: 20k of them stay suspended here.
         self._handshaking += 1
-        handshaking = [True]
-
-        def handshake_over() -> None:
-            if handshaking[0]:
-                handshaking[0] = False
-                self._handshaking -= 1
-
+        counted = True
         try:
-            return await self._tunnel(request, handshake_over)
-        finally:
-            handshake_over()
-
-    async def _tunnel(
-        self, request: web.Request, handshake_over: Callable[[], None]
-    ) -> web.StreamResponse:
-        ws = web.WebSocketResponse(
-            # aiohttp closes frames over its own limit with a bare 1009; up to twice our limit
-            # we close ourselves with a reason.
-            max_msg_size=2 * self.config.max_frame_bytes,
-            autoping=True,
-            heartbeat=None,
-            compress=False,
-        )
-        try:
-            await ws.prepare(request)
-            auth, raw_key, hub_id = await tunnel_handshake(ws, self.config.max_frame_bytes)
-        except HandshakeFailed as err:
-            await ws.close(code=err.code, message=err.reason.encode()[:120])
-            return ws
-        except ConnectionError:
-            return ws
-        row = None if hub_id in self._hub_rows else await self.store.hub(hub_id)
-        now = time.time()
-        local_id, name = auth.hub_id[:80], auth.name[:80]
-        if row is None or (
-            auth.purpose == p.PURPOSE_TUNNEL and (row.local_id, row.name) != (local_id, name)
-        ):
-            self._hub_rows[hub_id] = (raw_key, local_id, name, now)
-        session = HubSession(self, ws, hub_id, auth.name)
-        if auth.purpose == p.PURPOSE_CONTROL:
-            await self._serve_control(session)
-            return ws
-        handshake_over()  # from here on it counts as a tunnel
-        old = await self.routing.attach(session)
-        if old is not None and isinstance(old, HubSession):
-            await old.close(CLOSE_REPLACED, "replaced by a newer connection of the same hub")
-        self.sessions[hub_id] = session
-        session.state = SessionState.ONLINE
-        self._touch.add(hub_id)
-        try:
-            await session.send(
-                p.Welcome(hub_id, self.config.heartbeat_s, await self.shadows.digests(hub_id))
+            ws = web.WebSocketResponse(
+                # aiohttp closes frames over its own limit with a bare 1009; up to twice our limit
+                # we close ourselves with a reason.
+                max_msg_size=2 * self.config.max_frame_bytes,
+                autoping=True,
+                heartbeat=None,
+                compress=False,
+                timeout=2.0,  # how long close() waits for the hub's answer
             )
-            self.routing.publish(hub_id, {"type": "hub_online", "hub_id": hub_id, "ts": now})
-            self._kick_queue(hub_id)
-            await session.run(self._on_hub_message)
-        except (RelayError, ConnectionError):
-            pass
-        finally:
-            await self.routing.detach(session)
-            if self.sessions.get(hub_id) is session:
-                del self.sessions[hub_id]
-                self.shadows.unload(hub_id)
-                self.routing.publish(
-                    hub_id, {"type": "hub_offline", "hub_id": hub_id, "ts": time.time()}
-                )
+            try:
+                await ws.prepare(request)
+                auth, raw_key, hub_id = await tunnel_handshake(ws, self.config.max_frame_bytes)
+            except HandshakeFailed as err:
+                await ws.close(code=err.code, message=err.reason.encode()[:120])
+                return ws
+            except ConnectionError:
+                return ws
+            row = None if hub_id in self._hub_rows else await self.store.hub(hub_id)
+            now = time.time()
+            local_id, name = auth.hub_id[:80], auth.name[:80]
+            if row is None or (
+                auth.purpose == p.PURPOSE_TUNNEL and (row.local_id, row.name) != (local_id, name)
+            ):
+                self._hub_rows[hub_id] = (raw_key, local_id, name, now)
+            session = HubSession(self, ws, hub_id, auth.name)
+            if auth.purpose == p.PURPOSE_CONTROL:
+                await self._serve_control(session)
+                return ws
+            self._handshaking -= 1  # from here on it counts as a tunnel
+            counted = False
+            old = await self.routing.attach(session)
+            if old is not None and isinstance(old, HubSession):
+                await old.close(CLOSE_REPLACED, "replaced by a newer connection of the same hub")
+            self.sessions[hub_id] = session
+            session.state = SessionState.ONLINE
             self._touch.add(hub_id)
-        return ws
+            try:
+                await session.send(
+                    p.Welcome(hub_id, self.config.heartbeat_s, await self.shadows.digests(hub_id))
+                )
+                self.routing.publish(hub_id, {"type": "hub_online", "hub_id": hub_id, "ts": now})
+                self._kick_queue(hub_id)
+                await session.run(self._on_hub_message)
+            except (RelayError, ConnectionError):
+                pass
+            finally:
+                await self.routing.detach(session)
+                if self.sessions.get(hub_id) is session:
+                    del self.sessions[hub_id]
+                    self.shadows.unload(hub_id)
+                    self.routing.publish(
+                        hub_id, {"type": "hub_offline", "hub_id": hub_id, "ts": time.time()}
+                    )
+                self._touch.add(hub_id)
+            return ws
+        finally:
+            if counted:
+                self._handshaking -= 1
 
     async def _serve_control(self, session: HubSession) -> None:
         """A short connection that asks for claim codes and does not carry traffic."""

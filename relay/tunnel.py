@@ -157,7 +157,12 @@ class HubSession:
         """Read frames until the tunnel closes."""
         limit = self.server.config.max_frame_bytes
         try:
-            async for msg in self.ws:
+            while True:
+                msg = await self.ws.receive()
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                    break
+                if msg.type == WSMsgType.ERROR:
+                    break
                 self.last_rx = time.monotonic()
                 if msg.type == WSMsgType.TEXT:
                     try:
