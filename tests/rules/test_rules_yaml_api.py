@@ -385,3 +385,40 @@ async def test_wait_survives_restart(tmp_path: Path) -> None:
         await env.advance(3600)  # the timeout never fires after the condition was met
         await settle()
         assert len(env.sink.notices) == 1
+
+
+async def test_reminders_missed_while_down_count_against_max(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    rule = {
+        "id": "door",
+        "triggers": [{"type": "state", "device": "door", "property": "contact", "to": True}],
+        "actions": [{"type": "remind", "message": "open", "every": "5m", "max": 3}],
+    }
+    opened = {"door": {"contact": True}}
+    async with make_env(tmp_path, clock) as env:
+        await env.rule(rule)
+        await env.sense("door", contact=True)
+        await wait_for(lambda: any(t.kind == "remind" for t, _ in env.engine.wheel.armed.values()))
+        t0 = env.traces("door")[0]["trigger"]["ts"]
+        await env.advance(240)
+        await env.engine.store.flush()
+    await clock.set(t0 + 720)  # down from t0+4m to t0+12m: the t0+5m and t0+10m ones are missed
+    async with make_env(tmp_path, clock, values=opened) as env:
+        await wait_for(lambda: len(env.sink.notices) == 1)  # fire_once: one late reminder
+        await env.advance(179)
+        await settle()
+        assert len(env.sink.notices) == 1
+        await env.advance(1)  # t0+15m: the third and last slot
+        await wait_for(lambda: len(env.sink.notices) == 2)
+        await env.advance(3600)
+        await settle()
+        assert len(env.sink.notices) == 2
+        dues = [t["timer"]["due"] for t in env.traces("door") if t.get("timer")]
+        assert dues == [t0 + 300, t0 + 900]
+
+
+def test_public_names_exist() -> None:
+    import hub.rules
+
+    for name in hub.rules.__all__:
+        assert getattr(hub.rules, name) is not None
