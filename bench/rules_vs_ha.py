@@ -5,8 +5,9 @@ Workload (both sides, one process, one event loop, N = 10,000 rules loaded):
     `sensor.s<i>`, state trigger; homehub: virtual device `bench-<i>`, `state` trigger on its
     `temperature` property), has one numeric condition on that same value (`above: 10`) and
     one action that fires an event on the event bus (HA: `event: bench_done`; homehub:
-    `{type: event, name: bench_done}`). Each rule runs in mode single, keeps traces (both
-    engines' defaults: HA keeps 5 per automation, homehub 20, written to SQLite once a second).
+    `{type: event, name: bench_done}`). Each rule runs in mode single and keeps traces (both
+    engines' defaults: HA keeps 5 per automation in memory; homehub keeps 20 in memory and
+    writes them to SQLite once a second, so part of that write may fall after the timed burst).
   * Throughput: N state changes in one burst, one per entity, every value different (HA
     drops a state write that changes nothing), timed until the N-th action event arrives.
     `*_events_per_s` = N / that time: complete trigger -> condition -> action runs per second.
