@@ -53,7 +53,7 @@ def home_thread(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubThread]
     virtual = FindingVirtual(home_devices())
     rules = RulesEngine()
     with HubThread(tmp_path_factory.mktemp("snap") / "hub", [virtual], components=[rules],
-                   clock=clock) as ht:
+                   clock=clock, config={"name": "Test flat"}) as ht:
         resp = ht.call(ht.rh.client.post("/api/v1/rules", json=RULE))
         assert resp.status_code == 201, resp.text
         ht.call(seed_meter_history(clock, virtual))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Coroutine, Sequence
+from collections.abc import Awaitable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,11 +30,13 @@ class HubThread:
         *,
         components: Sequence[HubComponent] = (),
         clock: ManualClock | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.integrations = list(integrations)
         self.components = list(components)
         self.clock = clock
+        self.config = config
         self.loop = asyncio.new_event_loop()
         self.rh: RunningHub
         self._ready: Future[None] = Future()
@@ -45,7 +47,11 @@ class HubThread:
         self._stop = asyncio.Event()
         try:
             async with running_hub(
-                self.data_dir, self.integrations, clock=self.clock, components=self.components
+                self.data_dir,
+                self.integrations,
+                config=self.config,
+                clock=self.clock,
+                components=self.components,
             ) as rh:
                 await rh.hub.wait_integrations()
                 self.rh = rh

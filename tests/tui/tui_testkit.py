@@ -10,12 +10,34 @@ from typing import Any
 from hub.clock import ManualClock
 from hub.model import DiscoveredDevice, spec_for
 from integrations.virtual import VirtualDevice, VirtualIntegration
-from integrations.virtual.integration import demo_devices
 
 
 def home_devices() -> list[VirtualDevice]:
-    """The virtual demo flat plus an air conditioner and a smart meter, all with fixed values."""
-    devices = demo_devices()
+    """A small flat with fixed values (the snapshots depend on every one of them)."""
+    devices = [
+        VirtualDevice(
+            "virtual-lamp",
+            "Reading lamp",
+            {"power": spec_for("power"), "brightness": spec_for("brightness")},
+            {"power": False, "brightness": 60},
+            room="Living room",
+        ),
+        VirtualDevice(
+            "virtual-heater",
+            "Bathroom heater",
+            {
+                "power": spec_for("power"),
+                "target_temperature": spec_for("target_temperature", minimum=10, maximum=30),
+                "temperature": spec_for("temperature"),
+            },
+            {"power": False, "target_temperature": 21.0, "temperature": 18.5},
+            room="Bathroom",
+        ),
+        VirtualDevice(
+            "virtual-motion", "Hall motion", {"motion": spec_for("motion")}, {"motion": False},
+            room="Hall",
+        ),
+    ]
     devices.append(
         VirtualDevice(
             "virtual-aircon",
