@@ -19,10 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from hub.errors import HubError, NotFound
 from hub.events import DeviceAvailability, NamedEvent, PresenceChanged, StateChanged
-from hub.model import PropertyValueError
-from hub.model.vocabulary import spec_for
+from hub.rules.checks import rule_problems
 from hub.rules.conditions import (
-    MISSING,
     check,
     check_all,
     describe_range,
@@ -30,6 +28,7 @@ from hub.rules.conditions import (
     same_value,
 )
 from hub.rules.errors import RuleValidationError
+from hub.rules.facts import HubFacts
 from hub.rules.model import (
     SCHEDULED_TRIGGERS,
     Action,
@@ -52,7 +51,6 @@ from hub.rules.model import (
     SetAction,
     StateCondition,
     StateTrigger,
-    SunTrigger,
     TimeTrigger,
     Trigger,
     WaitAction,
@@ -70,31 +68,6 @@ _LOG = logging.getLogger(__name__)
 
 TRACES_PER_RULE = 20
 TRACE_FLUSH_S = 1.0
-
-
-class _HubFacts:
-    """Conditions read the registry's shadows, the presence table and the hub clock."""
-
-    def __init__(self, hub: Hub, place: Place) -> None:
-        self._hub = hub
-        self.place = place
-
-    def value(self, device: str, prop: str) -> Any:
-        rec = self._hub.registry.devices.get(device)
-        if rec is None:
-            return MISSING
-        reported = rec.shadow.reported.get(prop)
-        return MISSING if reported is None else reported.value
-
-    def now(self) -> float:
-        return self._hub.clock.now()
-
-    def people(self) -> Mapping[str, bool]:
-        return {p: bool(v.get("home")) for p, v in self._hub.presence.people.items()}
-
-    def online(self, device: str) -> bool | None:
-        rec = self._hub.registry.devices.get(device)
-        return None if rec is None else rec.online
 
 
 @dataclass(slots=True)
@@ -160,7 +133,7 @@ class RulesEngine:
         self.place = Place()
         self.store: TimerStore
         self.wheel: TimerWheel
-        self.facts: _HubFacts
+        self.facts: HubFacts
         self.started_at = 0.0
         self._stopping = False
         self._late: set[str] = set()  # overdue timers being handled at start-up
@@ -181,7 +154,7 @@ class RulesEngine:
         self._hub = hub
         cfg = hub.config
         self.place = Place(cfg.timezone, cfg.latitude, cfg.longitude)
-        self.facts = _HubFacts(hub, self.place)
+        self.facts = HubFacts(hub, self.place)
         self.sinks = (
             list(self._sinks_arg)
             if self._sinks_arg is not None
@@ -957,43 +930,7 @@ class RulesEngine:
 
     def problems(self, rule: Rule, base: Path = ()) -> list[tuple[Path, str]]:
         """Checks that need the hub: property names, location for sun triggers."""
-        out: list[tuple[Path, str]] = []
-
-        def prop(path: Path, name: str) -> None:
-            try:
-                spec_for(name)
-            except PropertyValueError as err:
-                out.append(((*base, *path, "property"), str(err)))
-
-        for i, trig in enumerate(rule.triggers):
-            if isinstance(trig, StateTrigger | NumericTrigger):
-                prop(("triggers", i), trig.property)
-            if isinstance(trig, SunTrigger) and (
-                self.place.latitude is None or self.place.longitude is None
-            ):
-                out.append(
-                    (
-                        (*base, "triggers", i, "event"),
-                        "sun triggers need the hub's location: set [location] latitude and "
-                        "longitude in homehub.toml",
-                    )
-                )
-
-        def walk(conds: Iterable[Condition], path: Path) -> None:
-            for j, c in enumerate(conds):
-                if isinstance(c, StateCondition | NumericCondition):
-                    prop((*path, j), c.property)
-                sub = getattr(c, "conditions", None)
-                if sub:
-                    walk(sub, (*path, j, "conditions"))
-
-        walk(rule.conditions, ("conditions",))
-        for k, action in enumerate(rule.actions):
-            if isinstance(action, RemindAction) and action.while_ is not None:
-                walk([action.while_], ("actions", k, "while"))
-            if isinstance(action, WaitAction):
-                walk([action.until], ("actions", k, "until"))
-        return out
+        return rule_problems(rule, self.place, base)
 
     def validate(self, rule: Rule) -> None:
         """Raise RuleValidationError for hub-dependent problems."""
