@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiohttp import web
-from textual.widgets import DataTable, RichLog, Select, Static
+from textual.widgets import DataTable, Input, RichLog, Select, Static
 from tui_testkit import wait_for
 
 from hub.testing import RunningHub
@@ -32,6 +32,16 @@ async def test_events_log_shows_live_events(hub: RunningHub, virtual: VirtualInt
         await wait_for(lambda: "Bathroom heater temperature=19.5" in log_text(log), "old event")
         await virtual.unplug("virtual-motion")
         await wait_for(lambda: "Hall motion offline (unplugged)" in log_text(log), "new event")
+        await pilot.press("slash", *"heater")
+        await wait_for(lambda: "Hall motion" not in log_text(log), "the filter")
+        assert "Bathroom heater temperature=19.5" in log_text(log)
+        await virtual.sense("virtual-heater", {"temperature": 20.0})
+        await virtual.sense("virtual-motion", {"motion": True})
+        await wait_for(lambda: "temperature=20.0" in log_text(log), "a new matching event")
+        assert "Hall motion" not in log_text(log)
+        app.screen.query_one("#filter", Input).value = ""
+        await wait_for(lambda: "Hall motion" in log_text(log), "everything again")
+        log.focus()
         await pilot.press("c")
         await wait_for(lambda: not log.lines, "a cleared log")
 

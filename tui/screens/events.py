@@ -7,9 +7,10 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
+from textual import on
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
-from textual.widgets import RichLog
+from textual.widgets import Input, RichLog
 
 from tui.screens.base import HubScreen
 
@@ -54,25 +55,52 @@ def _short(value: Any) -> str:
 class EventsScreen(HubScreen):
     """A scrolling log of live events (the last 500)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("c", "clear", "Clear")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "clear", "Clear"),
+        Binding("slash", "filter", "Filter"),
+    ]
 
     def compose_body(self) -> Iterable[Widget]:
+        yield Input(
+            placeholder="/ filter: a device, a property, an event type", id="filter", compact=True
+        )
         yield RichLog(id="log", wrap=False, markup=False, max_lines=2000)
 
     def on_mount(self) -> None:
         """Show what was seen so far, then follow."""
         super().on_mount()
-        log = self.query_one(RichLog)
-        for event in self.hub_app.event_log:
-            log.write(self._line(event))
+        self._rewrite()
         self.hub_app.event_seen.subscribe(self, self._seen)
+        self.query_one(RichLog).focus()
 
     def _line(self, event: Mapping[str, Any]) -> str:
         names = {d.id: d.name for d in self.hub_app.devices.values()}
         return describe(event, names)
 
+    def _wanted(self, line: str) -> bool:
+        needle = self.query_one("#filter", Input).value.strip().lower()
+        return not needle or needle in line.lower()
+
+    def _rewrite(self) -> None:
+        log = self.query_one(RichLog)
+        log.clear()
+        for event in self.hub_app.event_log:
+            line = self._line(event)
+            if self._wanted(line):
+                log.write(line)
+
     def _seen(self, event: dict[str, Any]) -> None:
-        self.query_one(RichLog).write(self._line(event))
+        line = self._line(event)
+        if self._wanted(line):
+            self.query_one(RichLog).write(line)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        self._rewrite()
+
+    def action_filter(self) -> None:
+        """Type a filter."""
+        self.query_one("#filter", Input).focus()
 
     def action_clear(self) -> None:
         """Clear the log."""
