@@ -208,3 +208,46 @@ async def test_admission_rate_is_bounded(tmp_path: Path) -> None:
         assert statuses[:3] == [101, 101, 101]
         assert 503 in statuses[3:]
         assert RELAY_HOST in relay.url
+
+
+async def test_cache_resyncs_after_a_gap(tmp_path: Path) -> None:
+    async with running_relay(tmp_path / "relay") as relay:
+        await relay.create_account("alice@example.org", "correct horse battery")
+        async with linked_hub(tmp_path / "hub", relay.url) as hub:
+            client = hub.link.client
+            assert client is not None
+            phone = await Phone.login(relay.url, "alice@example.org")
+            try:
+                hub_id = await phone.claim(await claim_code(hub))
+
+                async def cached() -> dict:
+                    r = await phone.client.get(f"/v1/hubs/{hub_id}/devices")
+                    return {d["id"]: d for d in r.json()["devices"]}
+
+                await eventually(lambda: _has(cached(), "virtual-motion"), what="first sync")
+                await client.stop()
+                await eventually(lambda: hub_id not in relay.sessions, what="hub offline")
+                # While the link is down: a reading changes, a device is removed, one renamed.
+                await hub.virtual.sense("virtual-heater", {"temperature": 30.5})
+                await hub.rh.hub.registry.remove("virtual-motion")
+                await hub.rh.hub.registry.update("virtual-lamp", "Desk lamp", None)
+                stale = await cached()
+                assert stale["virtual-heater"]["shadow"]["reported"]["temperature"]["value"] == 18.5
+                client.start()
+
+                async def converged() -> bool:
+                    now = await cached()
+                    return (
+                        "virtual-motion" not in now
+                        and now["virtual-lamp"]["name"] == "Desk lamp"
+                        and now["virtual-heater"]["shadow"]["reported"]["temperature"]["value"]
+                        == 30.5
+                    )
+
+                await eventually(converged, what="cache to converge after the gap")
+            finally:
+                await phone.close()
+
+
+async def _has(devices: object, device_id: str) -> bool:
+    return device_id in await devices  # type: ignore[misc]
