@@ -127,7 +127,9 @@ class RulesEngine:
         self._presence_index: list[_Entry] = []
         self._hub: Hub | None = None
         self._unsubscribe: list[Callable[[], None]] = []
-        self._dirty_traces: set[str] = set()
+        # rule id -> seq -> trace: only traces that changed since the last write are written.
+        self._dirty_traces: dict[str, dict[int, dict[str, Any]]] = {}
+        self._trace_seq = 0
         self._background: set[asyncio.Task[Any]] = set()
         self._flusher: asyncio.Task[None] | None = None
         self.place = Place()
@@ -175,11 +177,12 @@ class RulesEngine:
             self.rules[rid] = _RuleState(rule)
         for name, doc in await hub.db.fetchall("SELECT name, doc FROM rule_scenes"):
             self.scenes[name] = json.loads(doc)
-        for rid, doc in await hub.db.fetchall(
-            "SELECT rule_id, doc FROM rule_traces ORDER BY ts, seq"
+        for rid, seq, doc in await hub.db.fetchall(
+            "SELECT rule_id, seq, doc FROM rule_traces ORDER BY seq"
         ):
+            self._trace_seq = max(self._trace_seq, int(seq))
             if rid in self.rules:
-                self.rules[rid].traces.append(json.loads(doc))
+                self.rules[rid].traces.append({**json.loads(doc), "seq": int(seq)})
         for state in self.rules.values():
             if state.rule.enabled:
                 self._index(state.rule)
@@ -466,7 +469,7 @@ class RulesEngine:
             self._drop_waiter(run.delay_timer)
         run.trace["result"] = "cancelled"
         run.trace["reason"] = why
-        self._dirty_traces.add(state.rule.id)
+        self._mark(state.rule.id, run.trace)
         with contextlib.suppress(ValueError):
             state.active.remove(run)
 
@@ -507,7 +510,7 @@ class RulesEngine:
             trace["result"] = "done"
         finally:
             trace["finished"] = self.hub.clock.now()
-            self._dirty_traces.add(rule.id)
+            self._mark(rule.id, trace)
             with contextlib.suppress(ValueError):
                 state.active.remove(run)
             if (
@@ -879,29 +882,40 @@ class RulesEngine:
 
     def _keep_trace(self, state: _RuleState, trace: dict[str, Any]) -> None:
         if not any(t is trace for t in state.traces):
+            self._trace_seq += 1
+            trace["seq"] = self._trace_seq
             state.traces.append(trace)
-        self._dirty_traces.add(state.rule.id)
+        self._mark(state.rule.id, trace)
+
+    def _mark(self, rule_id: str, trace: dict[str, Any]) -> None:
+        seq = trace.get("seq")
+        if isinstance(seq, int):
+            self._dirty_traces.setdefault(rule_id, {})[seq] = trace
 
     def traces(self, rule_id: str) -> list[dict[str, Any]]:
         """The last runs of a rule, newest last."""
         return list(self._state(rule_id).traces)
 
     async def flush_traces(self) -> None:
-        """Write the traces of rules that ran since the last flush."""
+        """Write the traces that changed since the last flush; drop those that aged out."""
         if not self._dirty_traces:
             return
-        dirty, self._dirty_traces = self._dirty_traces, set()
+        dirty, self._dirty_traces = self._dirty_traces, {}
         async with self.hub.db.transaction() as conn:
-            for rule_id in dirty:
+            for rule_id, changed in dirty.items():
                 state = self.rules.get(rule_id)
-                await conn.execute("DELETE FROM rule_traces WHERE rule_id=?", (rule_id,))
-                if state is None:
-                    continue
+                live = [t["seq"] for t in state.traces] if state is not None else []
+                marks = ",".join("?" * len(live)) or "NULL"
+                await conn.execute(
+                    f"DELETE FROM rule_traces WHERE rule_id=? AND seq NOT IN ({marks})",
+                    (rule_id, *live),
+                )
                 await conn.executemany(
-                    "INSERT INTO rule_traces(rule_id, seq, ts, doc) VALUES(?,?,?,?)",
+                    "INSERT OR REPLACE INTO rule_traces(rule_id, seq, ts, doc) VALUES(?,?,?,?)",
                     [
-                        (rule_id, n, t["ts"], json.dumps(t, default=str))
-                        for n, t in enumerate(state.traces)
+                        (rule_id, seq, t["ts"], json.dumps(t, default=str))
+                        for seq, t in changed.items()
+                        if seq in live
                     ],
                 )
 

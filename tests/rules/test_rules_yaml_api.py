@@ -422,3 +422,30 @@ def test_public_names_exist() -> None:
 
     for name in hub.rules.__all__:
         assert getattr(hub.rules, name) is not None
+
+
+async def test_traces_persist_across_restart_last_20(tmp_path: Path) -> None:
+    import sqlite3
+
+    clock = ManualClock(T0)
+    rule = {
+        "id": "t",
+        "mode": "parallel",
+        "triggers": [{"type": "event", "name": "x"}],
+        "actions": [{"type": "notify", "message": "m"}],
+    }
+    async with make_env(tmp_path, clock) as env:
+        await env.rule(rule)
+        for _ in range(25):
+            await env.client.post("/api/v1/events/x", json={})
+        await wait_for(lambda: len(env.sink.notices) == 25)
+        await wait_for(lambda: all(t["result"] == "done" for t in env.traces("t")))
+        await env.engine.flush_traces()
+        before = [t["run_id"] for t in env.traces("t")]
+    assert len(before) == 20
+    with sqlite3.connect(tmp_path / "homehub.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM rule_traces").fetchone()[0] == 20
+    async with make_env(tmp_path, clock) as env:
+        after = (await env.client.get("/api/v1/rules/t/traces")).json()["traces"]
+        assert [t["run_id"] for t in reversed(after)] == before
+        assert all(t["result"] == "done" for t in after)
