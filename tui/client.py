@@ -263,6 +263,11 @@ class HubClient:
         body = await self.request("GET", f"/rules/{rule_id}/traces")
         return list(body["traces"])
 
+    async def rule_dry_run(self, rule_id: str) -> dict[str, Any]:
+        """Would the rule fire now, and if not, why not (runs nothing)."""
+        result: dict[str, Any] = await self.request("POST", f"/rules/{rule_id}/dry-run")
+        return result
+
     # ------------------------------------------------------------------ IR learning
     async def ir_learn_start(self, blaster_id: str, timeout_s: float = 20.0) -> str:
         """Put a blaster into learning mode; returns the session id."""

@@ -67,11 +67,19 @@ async def test_rules_list_toggle_trace_and_edit(
         assert "virtual-motion" in trace and "result:" in trace
         await pilot.press("escape")
 
-        # switch it off
+        # would it fire now? (the hall sees motion: yes)
         await wait_for(lambda: isinstance(app.screen, RulesScreen), "back to the list")
+        await pilot.press("w")
+        await wait_for(lambda: any("would fire now" in str(n.message)
+                                   for n in app._notifications), "the dry run's answer")
+
+        # switch it off
         await pilot.press("space")
         await wait_for(lambda: cell(app, "enabled") == "no", "the rule off")
         assert (await rh.client.get("/api/v1/rules/hall_light")).json()["enabled"] is False
+        await pilot.press("w")
+        await wait_for(lambda: any("the rule is disabled" in str(n.message)
+                                   for n in app._notifications), "why it would not fire")
 
         # edit as YAML: a mistake is shown at its line, the fix is saved
         await pilot.press("y")

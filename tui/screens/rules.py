@@ -175,6 +175,7 @@ class RulesScreen(HubScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "switch", "On/off"),
         Binding("t", "trace", "Trace"),
+        Binding("w", "would", "Would it fire?"),
         Binding("y", "edit", "Edit YAML"),
         Binding("a", "new", "New"),
         Binding("f5", "refresh", "Refresh"),
@@ -267,6 +268,22 @@ class RulesScreen(HubScreen):
             self.notify(str(err), severity="error")
             return
         self.app.push_screen(TraceScreen(rule_id, traces))
+
+    async def action_would(self) -> None:
+        """Ask the hub whether the highlighted rule would fire now, and why not."""
+        rule_id = self._selected()
+        if rule_id is None:
+            return
+        try:
+            result = await self.client.rule_dry_run(rule_id)
+        except TuiError as err:
+            self.notify(str(err), severity="error")
+            return
+        if result.get("would_fire"):
+            self.notify(f"{rule_id} would fire now", title="Dry run")
+        else:
+            reasons = "; ".join(str(r) for r in result.get("reasons") or ()) or "no reason given"
+            self.notify(f"{rule_id} would not fire: {reasons}", title="Dry run", timeout=10)
 
     @on(DataTable.RowSelected, "#rules")
     async def action_edit(self) -> None:
