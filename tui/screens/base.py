@@ -39,7 +39,7 @@ class HubScreen(Screen[None]):
         yield Header()
         yield ConnectionBar(id="connection")
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> Iterable[Widget]:
         """The screen's own widgets."""

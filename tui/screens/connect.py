@@ -36,7 +36,7 @@ class HubPickerScreen(Screen[FoundHub | None]):
             yield OptionList(id="hubs")
             yield Static("Or type the hub's address:", classes="muted")
             yield Input(placeholder="http://192.168.1.20:8470", id="url")
-        yield Footer()
+        yield Footer(compact=True)
 
     async def on_mount(self) -> None:
         """Start browsing."""

@@ -174,9 +174,9 @@ class RulesScreen(HubScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "switch", "On/off"),
+        Binding("y", "edit", "Edit"),
         Binding("t", "trace", "Trace"),
-        Binding("w", "would", "Would it fire?"),
-        Binding("y", "edit", "Edit YAML"),
+        Binding("w", "would", "Dry run"),
         Binding("a", "new", "New"),
         Binding("f5", "refresh", "Refresh"),
     ]
