@@ -19,6 +19,7 @@ MIN_PASSWORD = 8
 # No 0/O/1/I/L: the code is read off a screen and typed into a phone.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10
+CACHE_S = 30.0
 
 
 def digest(secret: str) -> str:
@@ -41,6 +42,9 @@ class Accounts:
         self._hasher = PasswordHasher()
         # Verify against this when the e-mail is unknown so timing does not reveal accounts.
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        # token digest -> (account id, valid until): a phone request then costs no DB round
+        # trip. Entries live at most CACHE_S so a logout on another node takes effect soon.
+        self._sessions: dict[str, tuple[str, float]] = {}
 
     async def create(self, email: str, password: str) -> str:
         """A new account; returns its id."""
@@ -78,10 +82,23 @@ class Accounts:
         if not header or not header.startswith("Bearer "):
             raise Unauthorized("log in first: POST /v1/sessions, then send Authorization: Bearer")
         token_hash = digest(header[7:].strip())
-        account_id = await self.store.session_account(token_hash, time.time())
+        now = time.time()
+        cached = self._sessions.get(token_hash)
+        if cached is not None and cached[1] > now:
+            return cached[0], token_hash
+        account_id = await self.store.session_account(token_hash, now)
         if account_id is None:
+            self._sessions.pop(token_hash, None)
             raise Unauthorized("the session token is unknown or expired; log in again")
+        if len(self._sessions) > 100_000:
+            self._sessions.clear()
+        self._sessions[token_hash] = (account_id, now + CACHE_S)
         return account_id, token_hash
+
+    async def logout(self, token_hash: str) -> None:
+        """End a session."""
+        self._sessions.pop(token_hash, None)
+        await self.store.delete_session(token_hash)
 
     async def new_claim_code(self, hub_id: str) -> str:
         """A one-time code for a hub (shown on the hub, typed into the phone)."""

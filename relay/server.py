@@ -43,6 +43,7 @@ from relay.tunnel import handshake as tunnel_handshake
 _LOG = logging.getLogger(__name__)
 
 MAX_KEY = 150
+OWNS_CACHE_S = 30.0
 PHONE_WS_QUEUE = 500
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -98,6 +99,7 @@ class RelayServer:
         self._hub_rows: dict[str, tuple[bytes, str, str, float]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._handshaking = 0
+        self._owned_cache: dict[tuple[str, str], float] = {}
         self.max_tunnels = config.max_tunnels or _fd_budget()
         self.port = 0
 
@@ -388,9 +390,25 @@ class RelayServer:
         account_id = await self._account(request)
         hub_id = request.match_info["hub_id"]
         # Same answer for "does not exist" and "not yours": ids reveal nothing.
-        if not await self.store.owns(account_id, hub_id):
+        if not await self._owns(account_id, hub_id):
             raise NotFound(f"no hub {hub_id!r} in your account; GET /v1/hubs lists yours")
         return account_id, hub_id
+
+    async def _owns(self, account_id: str, hub_id: str) -> bool:
+        # Only "yes" is cached (briefly): a new claim counts at once, an unclaim here at once,
+        # an unclaim on another node within OWNS_CACHE_S.
+        key = (account_id, hub_id)
+        now = time.monotonic()
+        until = self._owned_cache.get(key)
+        if until is not None and until > now:
+            return True
+        if not await self.store.owns(account_id, hub_id):
+            self._owned_cache.pop(key, None)
+            return False
+        if len(self._owned_cache) > 100_000:
+            self._owned_cache.clear()
+        self._owned_cache[key] = now + OWNS_CACHE_S
+        return True
 
     @staticmethod
     async def _json(request: web.Request) -> dict[str, Any]:
@@ -420,7 +438,7 @@ class RelayServer:
 
     async def _logout(self, request: web.Request) -> web.Response:
         _, token_hash = await self.accounts.authenticate(request.headers.get("Authorization"))
-        await self.store.delete_session(token_hash)
+        await self.accounts.logout(token_hash)
         return web.Response(status=204)
 
     # ------------------------------------------------------------------ phone API: hubs
@@ -460,6 +478,7 @@ class RelayServer:
 
     async def _unclaim(self, request: web.Request) -> web.Response:
         account_id, hub_id = await self._owned(request)
+        self._owned_cache.pop((account_id, hub_id), None)
         await self.store.remove_claim(account_id, hub_id)
         return web.Response(status=204)
 
@@ -598,7 +617,7 @@ class RelayServer:
             header = f"Bearer {request.query['token']}"  # browsers cannot set WS headers
         account_id, _ = await self.accounts.authenticate(header)
         hub_id = request.match_info["hub_id"]
-        if not await self.store.owns(account_id, hub_id):
+        if not await self._owns(account_id, hub_id):
             raise NotFound(f"no hub {hub_id!r} in your account; GET /v1/hubs lists yours")
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
         await ws.prepare(request)

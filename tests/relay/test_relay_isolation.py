@@ -150,3 +150,18 @@ async def test_relay_db_holds_nothing_to_impersonate_a_hub(
         # The genuine hub is still the one attached.
         assert relay.sessions[hub.relay_hub_id].ws is not None
         assert json.loads(json.dumps(hub.link.status()))["state"] == "connected"
+
+
+async def test_unclaim_and_logout_take_effect_at_once(tmp_path: Path, relay: RelayServer) -> None:
+    async with linked_hub(tmp_path / "hub", relay.url) as hub:
+        alice = await Phone.login(relay.url, "alice@example.org")
+        try:
+            hub_id = await alice.claim(await claim_code(hub))
+            assert (await alice.client.get(f"/v1/hubs/{hub_id}/devices")).status_code == 200
+            assert (await alice.client.delete(f"/v1/hubs/{hub_id}")).status_code == 204
+            assert (await alice.client.get(f"/v1/hubs/{hub_id}/devices")).status_code == 404
+            assert (await alice.client.get(f"/v1/hubs/{hub_id}/api/devices")).status_code == 404
+            assert (await alice.client.delete("/v1/sessions/current")).status_code == 204
+            assert (await alice.client.get("/v1/hubs")).status_code == 401
+        finally:
+            await alice.close()
