@@ -28,7 +28,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 PROTOCOL_VERSION = 1
@@ -226,14 +226,21 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
 
 def encode(message: Message) -> str:
     """One message as a frame's text; raises FrameTooLarge over the limit."""
-    doc = asdict(message)
+    # Shallow: asdict() deep-copies every payload, and payloads are already JSON values.
+    doc = {f.name: getattr(message, f.name) for f in fields(message)}
     doc["t"] = message.t
-    text = json.dumps(doc, separators=(",", ":"))
+    text = json.dumps(doc, separators=(",", ":"), default=_jsonable)
     if len(text) > MAX_FRAME_BYTES:
         raise FrameTooLarge(
             f"{message.t} frame is {len(text)} bytes, over the {MAX_FRAME_BYTES} byte limit"
         )
     return text
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def decode(text: str | bytes, limit: int = MAX_FRAME_BYTES) -> Message:
