@@ -417,6 +417,9 @@ async def main(args: argparse.Namespace) -> None:
     pumps: list[asyncio.Task[None]] = []
     try:
         results.update(await bench_latency(url, tmp, args.rate, args.seconds))
+        if args.latency_only:
+            _report(results)
+            return
         await asyncio.sleep(1.0)
         base_rss = rss_kb(relay.pid)
         per = [
@@ -464,6 +467,10 @@ async def main(args: argparse.Namespace) -> None:
         relay.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             relay.wait(10)
+    _report(results)
+
+
+def _report(results: dict[str, Any]) -> None:
     for name in (
         "tunnels",
         "kb_per_tunnel",
@@ -478,6 +485,8 @@ async def main(args: argparse.Namespace) -> None:
         "storm_peak_connects_per_s",
     ):
         value = results.get(name)
+        if value is None:
+            continue
         print(f"{name}: {round(value, 3) if isinstance(value, float) else value}")
 
 
@@ -498,4 +507,5 @@ if __name__ == "__main__":
         parser.add_argument("--spread", type=float, default=0.0, help="drain spread (s)")
         parser.add_argument("--connect-timeout", type=float, default=150.0)
         parser.add_argument("--storm-timeout", type=float, default=180.0)
+        parser.add_argument("--latency-only", action="store_true", help="skip tunnels and storm")
         asyncio.run(main(parser.parse_args()))
