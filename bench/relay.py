@@ -47,6 +47,7 @@ CLIENT_PROCS = 2
 def relay_main(data_dir: str, port: int, spread: float) -> None:
     """Run a relay node until SIGTERM (drain first), printing its port."""
     from relay import RelayConfig, RelayServer
+    from relay.cli import quiet_accept_errors
 
     async def run() -> None:
         config = RelayConfig(
@@ -62,6 +63,7 @@ def relay_main(data_dir: str, port: int, spread: float) -> None:
             account_burst=100_000.0,  # latency, not limits
         )
         server = RelayServer(config)
+        quiet_accept_errors(asyncio.get_running_loop())
         await server.start()
         print(json.dumps({"port": server.port}), flush=True)
         stop = asyncio.Event()

@@ -10,7 +10,9 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from relay.config import RelayConfig
 from relay.errors import RelayError
@@ -75,6 +77,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 async def serve(config: RelayConfig) -> None:
     """Run until SIGINT/SIGTERM, then drain (hubs reconnect spread out) and stop."""
     server = RelayServer(config)
+    quiet_accept_errors(asyncio.get_running_loop())
     await server.start()
     print(f"relay listening on {server.url}; hubs connect to {server.tunnel_url}", flush=True)
     stop = asyncio.Event()
@@ -87,6 +90,29 @@ async def serve(config: RelayConfig) -> None:
         await server.drain()
     finally:
         await server.stop()
+
+
+def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Out of file handles, asyncio logs every refused accept; say it once a minute instead."""
+    last = [0.0]
+    default = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if "accept() out of system resource" in str(context.get("message", "")):
+            now = time.monotonic()
+            if now - last[0] > 60:
+                last[0] = now
+                logging.getLogger("relay").warning(
+                    "out of file handles, new connections wait; raise the open-file limit "
+                    "(ulimit -n) or lower max_tunnels"
+                )
+            return
+        if default is not None:
+            default(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 def _cmd_account_create(args: argparse.Namespace) -> int:

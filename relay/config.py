@@ -23,6 +23,8 @@ class RelayConfig:
     max_frame_bytes: int = MAX_FRAME_BYTES
     account_rate: float = 20.0  # requests per second per account (sustained)
     account_burst: float = 60.0
+    login_rate: float = 0.2  # log-ins (per address) and claims (per account) per second
+    login_burst: float = 10.0
     admit_rate: float = 2000.0  # new tunnels per second this node accepts
     admit_burst: float = 500.0
     max_handshakes: int = 256  # tunnels authenticating at once; more are told to come back

@@ -90,6 +90,9 @@ class RelayServer:
         self.draining = False
         self._admit = TokenBucket(config.admit_rate, config.admit_burst)
         self._rates = RateLimiter(config.account_rate, config.account_burst)
+        # Password and claim-code guessing: a few tries a minute per address / account.
+        self._login_rates = RateLimiter(config.login_rate, config.login_burst)
+        self._claim_rates = RateLimiter(config.login_rate, config.login_burst)
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._delivering: dict[str, asyncio.Task[None]] = {}
@@ -423,13 +426,19 @@ class RelayServer:
     async def _signup(self, request: web.Request) -> web.Response:
         if not self.config.allow_signup:
             raise NotFound("sign-up is disabled on this relay; ask its operator for an account")
+        self._limit_login(request)
         data = await self._json(request)
         account_id = await self.accounts.create(
             str(data.get("email", "")), str(data.get("password", ""))
         )
         return web.json_response({"account_id": account_id}, status=201)
 
+    def _limit_login(self, request: web.Request) -> None:
+        if not self._login_rates.allow(request.remote or "?"):
+            raise RateLimited("too many log-in attempts from this address; wait a minute")
+
     async def _login(self, request: web.Request) -> web.Response:
+        self._limit_login(request)
         data = await self._json(request)
         account_id, token = await self.accounts.login(
             str(data.get("email", "")), str(data.get("password", ""))
@@ -465,6 +474,8 @@ class RelayServer:
 
     async def _claim(self, request: web.Request) -> web.Response:
         account_id = await self._account(request)
+        if not self._claim_rates.allow(account_id):
+            raise RateLimited("too many claim attempts; wait a minute and check the code")
         data = await self._json(request)
         code = data.get("code")
         if not isinstance(code, str) or not code:

@@ -144,3 +144,47 @@ async def test_demo_wiring_links_and_claims_automatically(tmp_path: Path) -> Non
                 hubs = (await phone.get("/v1/hubs")).json()["hubs"]
             assert [h["hub_id"] for h in hubs] == [info.hub_id]
             assert info.to_dict()["relay_hub_id"] == info.hub_id
+
+
+async def test_a_phone_that_stops_reading_delays_no_other_phone(
+    tmp_path: Path, relay: RelayServer
+) -> None:
+    import asyncio
+    import time
+
+    from hub.events import NamedEvent
+
+    async with linked_hub(tmp_path / "hub", relay.url) as hub:
+        phone = await Phone.login(relay.url, "alice@example.org")
+        hub_id = await phone.claim(await claim_code(hub))
+        url = relay.url.replace("http", "ws") + f"/v1/hubs/{hub_id}/events"
+        headers = {"Authorization": f"Bearer {phone.token}"}
+        try:
+            async with aiohttp.ClientSession() as session, session.ws_connect(
+                url, headers=headers
+            ) as stalled, session.ws_connect(url, headers=headers) as live:
+                await live.receive(timeout=10)  # hello; `stalled` never reads again
+                blob = "x" * 8000
+                seen = 0
+                deadline = time.monotonic() + 60
+                for batch in range(40):
+                    for i in range(50):
+                        hub.rh.hub.bus.publish(
+                            NamedEvent(ts=time.time(), name=f"e{batch}-{i}", data={"b": blob})
+                        )
+                    # The live phone keeps up batch after batch while the other one is stuck.
+                    while True:
+                        msg = await live.receive(timeout=max(1.0, deadline - time.monotonic()))
+                        event = json.loads(msg.data)
+                        if event.get("type") == "named_event":
+                            seen += 1
+                            if event["name"] == f"e{batch}-49":
+                                break
+                    await asyncio.sleep(0)
+                assert seen == 2000
+                assert not stalled.closed
+                # The stuck phone really was stuck: its own queue overflowed, nobody else's.
+                subs = relay.routing._subs[hub_id]  # type: ignore[attr-defined]
+                assert sorted(s.dropped > 0 for s in subs) == [False, True]
+        finally:
+            await phone.close()

@@ -144,3 +144,26 @@ async def test_hub_detects_a_relay_that_went_silent(tmp_path: Path) -> None:
     finally:
         await client.stop()
         await runner.cleanup()
+
+
+async def test_password_and_claim_code_guessing_is_slowed(tmp_path: Path) -> None:
+    async with running_relay(tmp_path / "relay") as relay:
+        await relay.create_account("alice@example.org", PASSWORD)
+        phone = await Phone.login(relay.url, "alice@example.org")
+        try:
+            codes = []
+            for _ in range(12):
+                r = await phone.client.post(
+                    "/v1/sessions", json={"email": "alice@example.org", "password": "guess1234"}
+                )
+                codes.append(r.status_code)
+            assert set(codes[:9]) == {401}
+            assert codes[-1] == 429
+            codes = []
+            for i in range(12):
+                r = await phone.client.post("/v1/hubs/claim", json={"code": f"AAAAA-{i:05d}"})
+                codes.append(r.status_code)
+            assert set(codes[:10]) == {404}
+            assert codes[-1] == 429
+        finally:
+            await phone.close()
