@@ -21,5 +21,5 @@ EXPOSE 8480
 # SIGTERM drains: hubs are told to reconnect after spread-out delays, so give it time.
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8480/v1/health', timeout=4)" || exit 1
-ENTRYPOINT ["python", "-m", "relay"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "8480", "--data-dir", "/data"]
+ENTRYPOINT ["homehub"]
+CMD ["relay", "serve", "--host", "0.0.0.0", "--port", "8480", "--data-dir", "/data"]
