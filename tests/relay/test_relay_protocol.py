@@ -160,3 +160,12 @@ async def test_relay_code_cli_prints_a_claimable_code(
         assert await phone.claim(code) == identity.relay_hub_id
     finally:
         await phone.close()
+
+
+@pytest.mark.parametrize("package", ["relay", "hub.relay_link"])
+def test_public_surface_is_honest(package: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(package)
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None, f"{package}.{name} is listed but missing"
