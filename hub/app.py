@@ -199,9 +199,10 @@ class Hub:
 
 async def run_hub(config: HubConfig, on_ready: Callable[[Hub], Any] | None = None) -> None:
     """Run a hub until cancelled or SIGINT/SIGTERM."""
+    from hub.clock import clock_from_env
     from hub.components import default_components
 
-    hub = Hub(config, components=default_components(config))
+    hub = Hub(config, clock=clock_from_env(), components=default_components(config))
     await hub.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -147,6 +147,16 @@ class NamedEvent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class RuleFired(Event):
+    """A rule's triggers and conditions passed and its actions started."""
+
+    type: ClassVar[str] = "rule_fired"
+    rule_id: str = ""
+    run_id: str = ""
+    trigger: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Notification(Event):
     """A message for people (rule notify/remind actions)."""
 
@@ -169,6 +179,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CommandResult,
         PresenceChanged,
         NamedEvent,
+        RuleFired,
         Notification,
     )
 }

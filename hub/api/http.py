@@ -7,11 +7,12 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from hub.api.event_filter import EventFilter
 from hub.api.messages import ApiRequest, ApiResponse, error_body
 from hub.errors import HubError
+from hub.events import Event
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -37,6 +38,14 @@ def build_app(hub: Hub) -> web.Application:
     limit = hub.config.max_body_bytes
     # aiohttp's own limit sits above ours so that we answer with our JSON error instead.
     app = web.Application(client_max_size=limit + 1)
+    sockets: set[web.WebSocketResponse] = set()
+
+    async def close_sockets(_app: web.Application) -> None:
+        # Without this, shutdown waits for each listener's timeout.
+        for ws in list(sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"hub shutting down")
+
+    app.on_shutdown.append(close_sockets)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.content_length is not None and request.content_length > limit:
@@ -66,8 +75,10 @@ def build_app(hub: Hub) -> web.Application:
             )
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=64 * 1024)
         await ws.prepare(request)
+        sockets.add(ws)
         stream = hub.bus.stream(WS_QUEUE, accept)
         reader = asyncio.create_task(_drain_incoming(ws))
+        getter: asyncio.Task[Event] | None = None
         try:
             await ws.send_json({"type": "hello", "hub_id": hub.hub_id})
             reported_drops = 0
@@ -87,10 +98,13 @@ def build_app(hub: Hub) -> web.Application:
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
+            sockets.discard(ws)
             stream.close()
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+            for task in (reader, getter):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             await ws.close()
         return ws
 

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import HubError, NotFound
-from hub.events import DeviceAvailability, NamedEvent, PresenceChanged, StateChanged
+from hub.events import (
+    DeviceAvailability,
+    NamedEvent,
+    PresenceChanged,
+    RuleFired,
+    StateChanged,
+)
 from hub.rules.checks import rule_problems
 from hub.rules.conditions import (
     check,
@@ -457,6 +463,9 @@ class RulesEngine:
         run = Run(trace["run_id"], state.rule.id, ctx, trace)
         trace["result"] = "running"
         self._keep_trace(state, trace)
+        self.hub.bus.publish(
+            RuleFired(ts=self.hub.clock.now(), rule_id=state.rule.id, run_id=run.id, trigger=ctx)
+        )
         state.active.append(run)
         run.task = asyncio.create_task(self._execute(state, run, start), name=f"rule-{run.id}")
         return run
