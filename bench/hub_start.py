@@ -5,9 +5,12 @@ Prints, as `name: value` lines:
                  response listing all stored devices (target <= 1 s)
   rss_mb         resident memory of that hub process right after (target <= 100 MB)
   import_s       of which: a bare `python -c "import hub.app"` (interpreter + imports)
-The database is filled once beforehand through the real registry (500 virtual devices with
-reported values), then the hub is started with no integration so the figure is the store and
-API alone. Median of several runs.
+  cold_start_with_rules_s, rss_with_rules_mb
+                 the same with 5,000 rules stored as well (DESIGN: <= 100 MB RSS)
+The database is filled beforehand through the real registry and rule engine (500 virtual
+devices with reported values; then also 5,000 rules, each with a state trigger, a numeric
+condition and a set action), then `homehub hub` is started with no integration, so the
+figures are the store, rules and API alone. Median of several runs.
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ import psutil
 from hub.app import Hub
 from hub.config import HubConfig
 from hub.model import spec_for
+from hub.rules.engine import RulesEngine
+from hub.rules.model import Rule
 from integrations.virtual import VirtualDevice, VirtualIntegration
 
 DEVICES = 500
+RULES = 5000
 RUNS = 5
 
 
-async def fill(data_dir: Path) -> str:
+async def fill(data_dir: Path, with_rules: bool) -> str:
     devices = [
         VirtualDevice(
             f"virtual-{i:04d}",
@@ -47,13 +53,52 @@ async def fill(data_dir: Path) -> str:
         )
         for i in range(DEVICES)
     ]
+    engine = RulesEngine()
     hub = Hub(
         HubConfig(data_dir=data_dir, api_host="127.0.0.1", api_port=0, advertise=False),
         integrations=[VirtualIntegration(devices)],
+        components=[engine],
     )
     await hub.start()
     await hub.wait_integrations()
     _, token = await hub.auth.create_token("bench")
+    rules = [
+        Rule.model_validate(
+            {
+                "id": f"r{i}",
+                "triggers": [
+                    {
+                        "type": "state",
+                        "device": f"virtual-{i % DEVICES:04d}",
+                        "property": "temperature",
+                    }
+                ],
+                "conditions": [
+                    {
+                        "type": "numeric",
+                        "device": f"virtual-{i % DEVICES:04d}",
+                        "property": "temperature",
+                        "above": 25,
+                    }
+                ],
+                "actions": [
+                    {
+                        "type": "set",
+                        "device": f"virtual-{(i + 1) % DEVICES:04d}",
+                        "values": {"power": True},
+                    }
+                ],
+            }
+        )
+        for i in range(RULES)
+    ]
+    if with_rules:
+        await engine.save_many(rules)
+    else:
+        rules = []
+    stored = await hub.db.fetchone("SELECT COUNT(*) FROM rules")
+    if stored is None or stored[0] != len(rules):
+        raise SystemExit(f"expected {RULES} stored rules, found {stored}")
     await hub.stop()
     return token
 
@@ -97,19 +142,29 @@ def one_start(data_dir: Path, token: str) -> tuple[float, float]:
         proc.wait(10)
 
 
-def main() -> None:
+def measure(with_rules: bool) -> tuple[float, float]:
+    """Median cold start and RSS of `homehub hub` over a freshly filled data dir."""
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        token = asyncio.run(fill(data_dir))
+        token = asyncio.run(fill(data_dir, with_rules))
         starts, rss = zip(*(one_start(data_dir, token) for _ in range(RUNS)), strict=True)
-        imports = []
-        for _ in range(RUNS):
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-c", "import hub.app"], check=True)
-            imports.append(time.perf_counter() - t0)
+    return statistics.median(starts), statistics.median(rss)
+
+
+def main() -> None:
+    start, rss = measure(with_rules=False)
+    start_rules, rss_rules = measure(with_rules=True)
+    imports = []
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import hub.app"], check=True)
+        imports.append(time.perf_counter() - t0)
     print(f"devices: {DEVICES}")
-    print(f"cold_start_s: {statistics.median(starts):.3f}")
-    print(f"rss_mb: {statistics.median(rss):.1f}")
+    print(f"cold_start_s: {start:.3f}")
+    print(f"rss_mb: {rss:.1f}")
+    print(f"rules: {RULES}")
+    print(f"cold_start_with_rules_s: {start_rules:.3f}")
+    print(f"rss_with_rules_mb: {rss_rules:.1f}")
     print(f"import_s: {statistics.median(imports):.3f}")
 
 
