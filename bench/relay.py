@@ -407,7 +407,7 @@ async def main(args: argparse.Namespace) -> None:
     with contextlib.suppress(ValueError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     # Each process holds one fd per tunnel; leave room for the relay's own files.
-    per_process_max = hard - 1000
+    per_process_max = hard - 400
     target = min(args.tunnels, per_process_max)
     tmp = Path(tempfile.mkdtemp(prefix="relay-bench-"))
     # Spread the drain so that returning hubs arrive at about what one node admits per second.
