@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import aiohttp
@@ -251,3 +252,62 @@ async def test_cache_resyncs_after_a_gap(tmp_path: Path) -> None:
 
 async def _has(devices: object, device_id: str) -> bool:
     return device_id in await devices  # type: ignore[misc]
+
+
+async def test_queued_write_past_its_ttl_is_never_applied(tmp_path: Path) -> None:
+    async with running_relay(tmp_path / "relay") as relay:
+        await relay.create_account("alice@example.org", "correct horse battery")
+        async with linked_hub(tmp_path / "hub", relay.url) as hub:
+            client = hub.link.client
+            assert client is not None
+            phone = await Phone.login(relay.url, "alice@example.org")
+            try:
+                hub_id = await phone.claim(await claim_code(hub))
+                await client.stop()
+                await eventually(lambda: hub_id not in relay.sessions, what="hub offline")
+                r = await phone.client.put(
+                    f"/v1/hubs/{hub_id}/devices/virtual-lamp/desired",
+                    json={"values": {"power": True}, "ttl_s": 0.2},
+                )
+                assert r.status_code == 202 and r.json()["queued"] is True
+                expires_at = r.json()["expires_at"]
+                r = await phone.client.put(
+                    f"/v1/hubs/{hub_id}/devices/virtual-lamp/desired",
+                    json={"values": {"brightness": 5}, "ttl_s": 600},
+                )
+                assert r.status_code == 202
+                # The first write's time-to-live passes while the hub is offline.
+                await eventually(lambda: time.time() > expires_at, what="ttl to pass")
+                client.start()
+                lamp = hub.virtual.devices["virtual-lamp"]
+                await eventually(lambda: lamp.values["brightness"] == 5, what="live write applied")
+
+                async def statuses() -> list[str]:
+                    q = (await phone.client.get(f"/v1/hubs/{hub_id}/queue")).json()["queue"]
+                    return [i["status"] for i in q]
+
+                await eventually(
+                    lambda: _eq(statuses(), ["expired", "delivered"]), what="queue settled"
+                )
+                assert lamp.applied == [{"brightness": 5}]
+                assert lamp.values["power"] is False
+            finally:
+                await phone.close()
+
+
+async def _eq(value: object, want: object) -> bool:
+    return await value == want  # type: ignore[misc]
+
+
+async def test_claim_code_needs_the_relay_link(tmp_path: Path) -> None:
+    async with running_relay(tmp_path / "relay") as relay, linked_hub(
+        tmp_path / "hub", relay.url
+    ) as hub:
+        assert hub.link.client is not None
+        await hub.link.client.stop()
+        r = await hub.rh.client.post("/api/v1/relay/claim-code")
+        assert r.status_code == 503
+        assert "not connected to the relay" in r.json()["error"]["message"]
+        status = (await hub.rh.client.get("/api/v1/relay/status")).json()
+        assert status["state"] == "stopped"
+        assert status["relay_hub_id"] == hub.relay_hub_id
