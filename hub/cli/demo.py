@@ -1,9 +1,11 @@
 """`homehub demo`: a whole emulated home on loopback, shown working.
 
 It starts emulators that speak the real protocols (an ECHONET Lite node with six appliances,
-a Broadlink RM blaster, an ESPHome sensor/relay board), a hub configured to reach them, and
-a few virtual devices; then it turns the air conditioner on through the API and prints what
-the hub reports. Everything binds to 127.0.0.x, so nothing leaves this machine.
+a Broadlink RM blaster with an IR TV and air conditioner, an ESPHome board), a relay, a hub
+configured to reach them and linked to the relay (an account claims it), and a few virtual
+devices; then it turns the air conditioner on through the API and, through the relay, reads
+what the hub reports, as a phone would. Everything binds to 127.0.0.x: nothing leaves this
+machine.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ import httpx
 from hub.app import Hub
 from hub.components import default_components
 from hub.config import HubConfig
+from hub.relay_link.component import RelayLink
+from hub.relay_link.demo import claim_for_demo
+from relay import RelayConfig, RelayServer
 
 ECHONET_NODE = "127.0.0.61"
 ECHONET_HUB_BIND = "127.0.0.60"
@@ -139,31 +144,40 @@ async def run_demo(args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C (or --duration)."""
     _Output.quiet = bool(args.json)
     with contextlib.ExitStack() as stack:
-        data_dir = args.data_dir or Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="homehub-demo-"))
+        data_dir = Path(
+            args.data_dir
+            or stack.enter_context(tempfile.TemporaryDirectory(prefix="homehub-demo-"))
         )
         async with emulated_home() as home:
+            relay = RelayServer(RelayConfig(data_dir=data_dir / "relay", port=0))
+            await relay.start()
             config = HubConfig(
-                data_dir=Path(data_dir),
+                data_dir=data_dir,
                 name="Demo home",
                 api_host="127.0.0.1",
                 api_port=args.port,
                 advertise=False,
                 integrations=home["integrations"],
+                relay_url=relay.url,
             )
             hub = Hub(config, components=default_components(config))
-            await hub.start()
             try:
+                await hub.start()
                 _, token = await hub.auth.create_token("demo")
+                link = next(c for c in hub.components if isinstance(c, RelayLink))
+                linked = await claim_for_demo(link, relay)
                 info = {
                     "hub_url": hub.url,
                     "token": token,
                     "emulators": home["emulators"],
                     "data_dir": str(data_dir),
+                    **linked.to_dict(),
                 }
                 _say(
                     f"homehub demo is running.\n  API:   {hub.url}/api/v1  (OpenAPI: "
-                    f"{hub.url}/api/v1/openapi.json)\n  token: {token}\n  data:  {data_dir}"
+                    f"{hub.url}/api/v1/openapi.json)\n  token: {token}\n  data:  {data_dir}\n"
+                    f"  relay: {linked.phone_url}  (account {linked.email}, password "
+                    f"{linked.password}; the hub dialled out to it)"
                 )
                 for kind, where in home["emulators"].items():
                     _say(f"  emulated {kind:9} at {where}")
@@ -174,9 +188,12 @@ async def run_demo(args: argparse.Namespace) -> int:
                     base_url=hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
                 ) as client:
                     await _show_it_working(client)
+                await _show_the_relay(linked.phone_url, linked.hub_id, linked.token)
                 _say(
                     f"\nTry: homehub tui --url {hub.url} --token {token}\n"
                     f"     curl -H 'Authorization: Bearer {token}' {hub.url}/api/v1/devices\n"
+                    f"     curl -H 'Authorization: Bearer {linked.token}' "
+                    f"{linked.phone_url}/v1/hubs   (as a phone, through the relay)\n"
                     "Ctrl-C stops the demo."
                 )
                 if args.duration is not None:
@@ -185,4 +202,16 @@ async def run_demo(args: argparse.Namespace) -> int:
                     await asyncio.Event().wait()
             finally:
                 await hub.stop()
+                await relay.stop()
     return 0
+
+
+async def _show_the_relay(relay_url: str, hub_id: str, token: str) -> None:
+    """What a phone sees: the hub online, and its devices from the relay's synced copy."""
+    async with httpx.AsyncClient(
+        base_url=relay_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ) as phone:
+        hub = (await phone.get(f"/v1/hubs/{hub_id}")).json()
+        devices = (await phone.get(f"/v1/hubs/{hub_id}/devices")).json()["devices"]
+    state = "online" if hub["online"] else "offline"
+    _say(f"\nThrough the relay, a phone sees the hub {state} with {len(devices)} devices.")

@@ -19,7 +19,7 @@ from hub import __version__
 from hub.errors import HubError
 
 #: Commands contributed by other packages: (module with `register(subparsers)`, where).
-_TOP_LEVEL_PLUGINS = ("ir_codes.cli", "relay.cli", "tui.cli")
+_TOP_LEVEL_PLUGINS = ("ir_codes.cli", "relay.cli", "hub.relay_link.cli", "tui.cli")
 _SIM_PLUGINS = (
     "integrations.echonet.cli",
     "integrations.broadlink.cli",

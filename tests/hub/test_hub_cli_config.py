@@ -22,7 +22,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    for command in ("hub", "demo", "pair", "token", "sim", "ir", "relay", "tui"):
+    for command in ("hub", "demo", "pair", "token", "sim", "ir", "relay", "relay-code", "tui"):
         assert f"\n    {command}" in out, f"'homehub {command}' missing from --help"
 
 
@@ -87,6 +87,11 @@ def test_demo_json_first_line_then_a_working_hub() -> None:
         )
         assert r.status_code == 200
         assert r.json()["devices"], "the demo hub has devices"
+        # ... and it is linked to the demo relay, where the demo account sees it online.
+        phone = httpx.get(f"{info['relay_url']}/v1/hubs/{info['relay_hub_id']}",
+                          headers={"Authorization": f"Bearer {info['relay_token']}"}, timeout=10)
+        assert phone.status_code == 200
+        assert phone.json()["online"] is True
     finally:
         proc.terminate()
         proc.wait(30)
