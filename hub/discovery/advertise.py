@@ -77,7 +77,10 @@ class Advertisement:
 
     async def close(self) -> None:
         """Withdraw the service (sends goodbye packets)."""
-        await self._zc.async_unregister_service(self.info)
+        # The call returns another awaitable that finishes once the goodbyes are on the wire;
+        # closing zeroconf before that would swallow them.
+        sent = await self._zc.async_unregister_service(self.info)
+        await sent
 
 
 async def advertise(

@@ -1,6 +1,6 @@
 """Runs inside a private network namespace (see test_tui_mdns.py) and prints JSON events.
 
-A real hub announces itself over mDNS with the discovery package's `advertise` (TXT: id, name,
+A real hub announces itself over mDNS with its own LAN discovery component (TXT: id, name,
 api); the TUI's HubBrowser must find it through zeroconf, and the TUI's hub picker must list it
 and connect to it.
 """
@@ -14,10 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from zeroconf import IPVersion
-from zeroconf.asyncio import AsyncZeroconf
-
-from hub.discovery import advertise
+from hub.discovery.component import LanDiscovery
 from hub.testing import running_hub
 from integrations.virtual import VirtualIntegration
 from tui.app import HomehubApp
@@ -46,17 +43,12 @@ async def wait_for(cond: Any, what: str, timeout: float = 20.0) -> Any:
 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        async with running_hub(Path(tmp) / "hub", [VirtualIntegration()]) as rh:
+        lan = LanDiscovery(interfaces=IFACE)
+        async with running_hub(Path(tmp) / "hub", [VirtualIntegration()],
+                               config={"name": "Test flat"}, components=[lan]) as rh:
             await rh.hub.wait_integrations()
             health = (await rh.client.get("/api/v1/health")).json()
             emit("hub", url=rh.url, hub_id=health["hub_id"], name=health["name"])
-            zc = AsyncZeroconf(interfaces=IFACE, ip_version=IPVersion.V4Only)
-            port = int(rh.url.rsplit(":", 1)[1])
-            adv = await advertise(
-                zc, "Test flat hub", port,
-                {"id": health["hub_id"], "name": "Test flat", "api": "1"},
-                addresses=["127.0.0.1"],
-            )
 
             # 1. the browser on its own
             async with HubBrowser(IFACE) as browser:
@@ -85,11 +77,10 @@ async def main() -> None:
                     emit("tui", url=app.client.url if app.client else "",
                          devices=sorted(app.devices))
 
-                # 3. a goodbye removes it
-                await adv.close()
+                # 3. the hub says goodbye when it stops
+                await lan.stop()
                 await wait_for(lambda: not browser.hubs, "the goodbye")
                 emit("removed")
-            await zc.async_close()
     emit("done")
 
 
