@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from relay import protocol as p
 from relay.accounts import Accounts
@@ -103,6 +103,9 @@ class RelayServer:
         self._sweeper: asyncio.Task[None] | None = None
         self._handshaking = 0
         self._owned_cache: dict[tuple[str, str], float] = {}
+        # Open phone event sockets as (account, hub, session token hash, socket): unclaiming a
+        # hub or logging out must cut them at once, not when the phone next reconnects.
+        self._phone_sockets: set[tuple[str, str, str, web.WebSocketResponse]] = set()
         self.max_tunnels = config.max_tunnels or _fd_budget()
         self.port = 0
 
@@ -286,9 +289,9 @@ class RelayServer:
         self._handshaking += 1
         counted = True
         try:
-            ws = web.WebSocketResponse(
-                # aiohttp closes frames over its own limit with a bare 1009; up to twice our limit
-                # we close ourselves with a reason.
+            ws = _TunnelSocket(
+                # Up to twice our limit the tunnel reads the frame and closes with its reason;
+                # beyond that aiohttp refuses it unread (memory) and _TunnelSocket adds one.
                 max_msg_size=2 * self.config.max_frame_bytes,
                 autoping=True,
                 heartbeat=None,
@@ -448,6 +451,7 @@ class RelayServer:
     async def _logout(self, request: web.Request) -> web.Response:
         _, token_hash = await self.accounts.authenticate(request.headers.get("Authorization"))
         await self.accounts.logout(token_hash)
+        await self._cut_phone_sockets(lambda _a, _h, t: t == token_hash, "you logged out")
         return web.Response(status=204)
 
     # ------------------------------------------------------------------ phone API: hubs
@@ -491,7 +495,18 @@ class RelayServer:
         account_id, hub_id = await self._owned(request)
         self._owned_cache.pop((account_id, hub_id), None)
         await self.store.remove_claim(account_id, hub_id)
+        await self._cut_phone_sockets(
+            lambda a, h, _t: (a, h) == (account_id, hub_id), "the hub was removed from your account"
+        )
         return web.Response(status=204)
+
+    async def _cut_phone_sockets(
+        self, which: Callable[[str, str, str], bool], reason: str
+    ) -> None:
+        for entry in [e for e in self._phone_sockets if which(*e[:3])]:
+            self._phone_sockets.discard(entry)
+            with contextlib.suppress(Exception):
+                await entry[3].close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode())
 
     async def _devices(self, request: web.Request) -> web.Response:
         _, hub_id = await self._owned(request)
@@ -626,12 +641,14 @@ class RelayServer:
         header = request.headers.get("Authorization")
         if header is None and "token" in request.query:
             header = f"Bearer {request.query['token']}"  # browsers cannot set WS headers
-        account_id, _ = await self.accounts.authenticate(header)
+        account_id, token_hash = await self.accounts.authenticate(header)
         hub_id = request.match_info["hub_id"]
         if not await self._owns(account_id, hub_id):
             raise NotFound(f"no hub {hub_id!r} in your account; GET /v1/hubs lists yours")
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
         await ws.prepare(request)
+        entry = (account_id, hub_id, token_hash, ws)
+        self._phone_sockets.add(entry)
         sub = self.routing.subscribe(hub_id, PHONE_WS_QUEUE)
         reader = asyncio.create_task(_drain_incoming(ws))
         try:
@@ -651,6 +668,7 @@ class RelayServer:
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
+            self._phone_sockets.discard(entry)
             sub.close()
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -699,3 +717,15 @@ async def _drain_incoming(ws: web.WebSocketResponse) -> None:
     async for msg in ws:
         if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
             break
+
+
+class _TunnelSocket(web.WebSocketResponse):
+    """A hub's WebSocket whose size-limit closes always carry a reason the hub can log."""
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        """aiohttp closes a frame over its read limit with a bare 1009; say why."""
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not message:
+            message = b"frame over the relay's size limit; split the data"
+        return await super().close(code=code, message=message, drain=drain)

@@ -158,7 +158,17 @@ async def test_unclaim_and_logout_take_effect_at_once(tmp_path: Path, relay: Rel
         try:
             hub_id = await alice.claim(await claim_code(hub))
             assert (await alice.client.get(f"/v1/hubs/{hub_id}/devices")).status_code == 200
-            assert (await alice.client.delete(f"/v1/hubs/{hub_id}")).status_code == 204
+            ws_url = relay.url.replace("http", "ws") + f"/v1/hubs/{hub_id}/events"
+            async with aiohttp.ClientSession() as session, session.ws_connect(
+                ws_url, params={"token": alice.token}
+            ) as ws:
+                assert (await ws.receive_json(timeout=10))["type"] == "hello"
+                assert (await alice.client.delete(f"/v1/hubs/{hub_id}")).status_code == 204
+                # An events stream that was already open is cut at once, with the reason.
+                closing = await ws.receive(timeout=10)
+                assert closing.type == aiohttp.WSMsgType.CLOSE
+                assert closing.data == 1008
+                assert "removed from your account" in closing.extra
             assert (await alice.client.get(f"/v1/hubs/{hub_id}/devices")).status_code == 404
             assert (await alice.client.get(f"/v1/hubs/{hub_id}/api/devices")).status_code == 404
             assert (await alice.client.delete("/v1/sessions/current")).status_code == 204

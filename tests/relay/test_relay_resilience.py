@@ -122,7 +122,8 @@ class _Echo:
         pass
 
 
-async def test_oversized_frame_closes_only_that_tunnel(tmp_path: Path) -> None:
+@pytest.mark.parametrize("excess", [10, 3 * 64 * 1024], ids=["just-over", "over-twice"])
+async def test_oversized_frame_closes_only_that_tunnel(tmp_path: Path, excess: int) -> None:
     limit = 64 * 1024
     async with running_relay(tmp_path / "relay", max_frame_bytes=limit) as relay:
         clients = [
@@ -138,7 +139,9 @@ async def test_oversized_frame_closes_only_that_tunnel(tmp_path: Path) -> None:
             for c in clients:
                 await c.wait_connected(15)
             bad, *good = clients
-            frame = p.encode(p.EventFrame({"type": "named_event", "blob": "x" * (limit + 10)}))
+            frame = p.encode(
+                p.EventFrame({"type": "named_event", "blob": "x" * (limit + excess)})
+            )
             await bad.send_raw(frame)
             await eventually(lambda: bad.state is not LinkState.CONNECTED, what="bad tunnel closed")
             assert "1009" in bad.last_error
