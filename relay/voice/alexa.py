@@ -22,6 +22,7 @@ from relay.voice.errors import (
     InvalidValue,
     TemperatureOutOfRange,
     ThermostatIsOff,
+    TripleSetpointsUnsupported,
     UnsupportedMode,
     ValueOutOfRange,
     VoiceError,
@@ -485,10 +486,10 @@ def directive_changes(directive: Mapping[str, Any], device: VoiceDevice) -> dict
     if namespace == "Alexa.ThermostatController":
         _require(device, "target_temperature", "set a temperature")
         if name == "SetTargetTemperature":
-            if "targetSetpoint" not in payload:
-                raise DualSetpointsUnsupported(
-                    f"{device.name} has a single set point; ask for one temperature"
-                )
+            if "lowerSetpoint" in payload or "upperSetpoint" in payload:
+                error = (TripleSetpointsUnsupported if "targetSetpoint" in payload
+                         else DualSetpointsUnsupported)
+                raise error(f"{device.name} has a single set point; ask for one temperature")
             celsius = to_celsius(_number(payload, "targetSetpoint"),
                                  _scale(payload, "targetSetpoint"))
             return _set_point(device, celsius)

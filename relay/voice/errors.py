@@ -121,3 +121,9 @@ class DualSetpointsUnsupported(VoiceError):
     alexa_namespace = "Alexa.ThermostatController"
     google_code = "notSupported"
     status = 422
+
+
+class TripleSetpointsUnsupported(DualSetpointsUnsupported):
+    """A set point with lower and upper bounds for a single-point unit."""
+
+    alexa_type = "TRIPLE_SETPOINTS_UNSUPPORTED"
