@@ -11,11 +11,15 @@ VoiceError (a RelayError)
  ├── ThermostatIsOff      a set-point change while the air conditioner is off
  ├── EndpointBusy         the hub is busy or slow; try again
  └── InternalError        anything else the hub reported
+
+Unauthorized (relay.errors)
+ ├── TokenInvalid         an OAuth access token that is unknown or revoked
+ └── TokenExpired         an OAuth access token past its lifetime
 """
 
 from __future__ import annotations
 
-from relay.errors import RelayError
+from relay.errors import RelayError, Unauthorized
 
 
 class VoiceError(RelayError):
@@ -127,3 +131,11 @@ class TripleSetpointsUnsupported(DualSetpointsUnsupported):
     """A set point with lower and upper bounds for a single-point unit."""
 
     alexa_type = "TRIPLE_SETPOINTS_UNSUPPORTED"
+
+
+class TokenInvalid(Unauthorized):
+    """An OAuth access token that is unknown or revoked."""
+
+
+class TokenExpired(Unauthorized):
+    """An OAuth access token past its lifetime (the assistant should refresh it)."""

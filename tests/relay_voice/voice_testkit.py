@@ -130,3 +130,88 @@ def directive(namespace: str, name: str, endpoint: str | None = None,
         body["endpoint"] = {"endpointId": endpoint, "cookie": {},
                             "scope": {"type": "BearerToken", "token": token}}
     return {"directive": body}
+
+
+# ------------------------------------------------------------------ relay + OAuth helpers
+RELAY_HOST = "127.0.91.1"
+PASSWORD = "correct horse battery"
+ALEXA_REDIRECT = "https://layla.amazon.com/api/skill/link/M2AAAAAAAAAAAA"
+GOOGLE_REDIRECT = "https://oauth-redirect.googleusercontent.com/r/homehub-test"
+
+
+async def eventually(check: Any, timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll `check` (sync or async) until truthy."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def voice_clients() -> list[Any]:
+    """An Alexa skill (public client: PKCE) and a Google project (confidential client)."""
+    from relay.voice.oauth import OAuthClient, secret_digest
+
+    return [
+        OAuthClient("alexa-skill", (ALEXA_REDIRECT,), None, "Alexa"),
+        OAuthClient("google-home", (GOOGLE_REDIRECT,), secret_digest("google-secret"), "Google"),
+    ]
+
+
+def relay_config(data_dir: Path, host: str = RELAY_HOST) -> Any:
+    """Quick heartbeats and flushes."""
+    from relay import RelayConfig
+
+    return RelayConfig(data_dir=data_dir, host=host, port=0, heartbeat_s=1.0,
+                       drain_spread_s=0.5, shadow_flush_s=0.05)
+
+
+def pkce() -> tuple[str, str]:
+    """(verifier, S256 challenge), computed here with hashlib, not with authlib."""
+    import base64
+    import hashlib
+    import secrets
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.decode().rstrip("=")
+
+
+async def link_account(client: Any, email: str, *, alexa: bool = True) -> dict[str, Any]:
+    """Run the whole linking flow as the assistant and the user would; returns the tokens."""
+    from urllib.parse import parse_qs, urlsplit
+
+    verifier, challenge = pkce()
+    params = {"response_type": "code", "state": "st-1", "scope": "devices",
+              "client_id": "alexa-skill" if alexa else "google-home",
+              "redirect_uri": ALEXA_REDIRECT if alexa else GOOGLE_REDIRECT}
+    if alexa:
+        params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
+    page = await client.get("/v1/oauth/authorize", params=params)
+    assert page.status_code == 200, page.text
+    assert "<form" in page.text
+    r = await client.post("/v1/oauth/authorize", params=params,
+                          data={"email": email, "password": PASSWORD, "decision": "allow"})
+    assert r.status_code == 302, r.text
+    location = urlsplit(r.headers["location"])
+    query = parse_qs(location.query)
+    assert f"{location.scheme}://{location.netloc}{location.path}" == params["redirect_uri"]
+    assert query["state"] == ["st-1"]
+    form = {"grant_type": "authorization_code", "code": query["code"][0],
+            "redirect_uri": params["redirect_uri"]}
+    if alexa:
+        form |= {"client_id": "alexa-skill", "code_verifier": verifier}
+        r = await client.post("/v1/oauth/token", data=form)
+    else:
+        r = await client.post("/v1/oauth/token", data=form, auth=("google-home", "google-secret"))
+    assert r.status_code == 200, r.text
+    tokens: dict[str, Any] = r.json()
+    assert tokens["token_type"].lower() == "bearer" and tokens["refresh_token"]
+    return tokens

@@ -1,0 +1,176 @@
+"""Account linking on a real relay over loopback: authorization code + PKCE, refresh, revoke."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from voice_testkit import (
+    ALEXA_REDIRECT,
+    PASSWORD,
+    link_account,
+    pkce,
+    relay_config,
+    voice_clients,
+)
+
+from relay.voice.service import VoiceRelayServer
+
+HOST = "127.0.91.5"
+
+
+@pytest.fixture
+async def relay(tmp_path: Path) -> AsyncIterator[VoiceRelayServer]:
+    """A voice-enabled relay with alice's account."""
+    server = VoiceRelayServer(relay_config(tmp_path / "relay", HOST), voice_clients())
+    await server.start()
+    await server.create_account("alice@example.org", PASSWORD)
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def client(relay: VoiceRelayServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the relay."""
+    async with httpx.AsyncClient(base_url=relay.url, timeout=15.0) as c:
+        yield c
+
+
+def _params(**extra: str) -> dict[str, str]:
+    _, challenge = pkce()
+    base = {"response_type": "code", "client_id": "alexa-skill", "redirect_uri": ALEXA_REDIRECT,
+            "state": "s", "code_challenge": challenge, "code_challenge_method": "S256"}
+    base.update(extra)
+    return {k: v for k, v in base.items() if v}
+
+
+async def _alexa_directive(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
+    directive = {"directive": {
+        "header": {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3",
+                   "messageId": "m-1"},
+        "payload": {"scope": {"type": "BearerToken", "token": token}}}}
+    r = await client.post("/v1/alexa", json=directive)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def test_link_refresh_rotate_and_revoke(client: httpx.AsyncClient,
+                                              relay: VoiceRelayServer) -> None:
+    tokens = await link_account(client, "alice@example.org")
+    out = await _alexa_directive(client, tokens["access_token"])
+    assert out["event"]["header"]["name"] == "Discover.Response"
+
+    r = await client.post("/v1/oauth/token", data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+        "client_id": "alexa-skill"})
+    assert r.status_code == 200, r.text
+    fresh = r.json()
+    assert fresh["refresh_token"] != tokens["refresh_token"]
+    # Rotation: the old refresh token and its access token are dead.
+    r = await client.post("/v1/oauth/token", data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+        "client_id": "alexa-skill"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    out = await _alexa_directive(client, tokens["access_token"])
+    assert out["event"]["payload"]["type"] == "INVALID_AUTHORIZATION_CREDENTIAL"
+
+    r = await client.post("/v1/oauth/revoke", data={
+        "token": fresh["refresh_token"], "token_type_hint": "refresh_token",
+        "client_id": "alexa-skill"})
+    assert r.status_code == 200, r.text
+    out = await _alexa_directive(client, fresh["access_token"])
+    assert out["event"]["payload"]["type"] == "INVALID_AUTHORIZATION_CREDENTIAL"
+    r = await client.post("/v1/google/fulfillment", json={"requestId": "r", "inputs": [
+        {"intent": "action.devices.SYNC"}]}, headers={"Authorization": "Bearer " + fresh[
+            "access_token"]})
+    assert r.status_code == 401
+
+
+async def test_expired_access_token(client: httpx.AsyncClient, relay: VoiceRelayServer) -> None:
+    tokens = await link_account(client, "alice@example.org")
+    for record in relay.voice.tokens.by_access.values():
+        record.issued -= 7200  # older than the access-token lifetime
+    out = await _alexa_directive(client, tokens["access_token"])
+    assert out["event"]["payload"]["type"] == "EXPIRED_AUTHORIZATION_CREDENTIAL"
+    r = await client.post("/v1/oauth/token", data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+        "client_id": "alexa-skill"})
+    assert r.status_code == 200, r.text
+
+
+async def test_pkce_is_enforced(client: httpx.AsyncClient) -> None:
+    # A public client without a challenge gets no code it could redeem.
+    params = _params(code_challenge="", code_challenge_method="")
+    r = await client.post("/v1/oauth/authorize", params=params,
+                          data={"email": "alice@example.org", "password": PASSWORD})
+    code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+    r = await client.post("/v1/oauth/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": ALEXA_REDIRECT,
+        "client_id": "alexa-skill"})
+    assert r.status_code == 400 and "code_verifier" in r.json()["error_description"]
+    # "plain" is refused outright.
+    r = await client.get("/v1/oauth/authorize", params=_params(code_challenge_method="plain"))
+    assert r.status_code == 400
+    # A wrong verifier fails, and the code cannot be tried twice.
+    params = _params()
+    r = await client.post("/v1/oauth/authorize", params=params,
+                          data={"email": "alice@example.org", "password": PASSWORD})
+    code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+    wrong, _ = pkce()
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": ALEXA_REDIRECT,
+            "client_id": "alexa-skill", "code_verifier": wrong}
+    r = await client.post("/v1/oauth/token", data=form)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+async def test_authorize_refusals(client: httpx.AsyncClient) -> None:
+    r = await client.get("/v1/oauth/authorize",
+                         params=_params(redirect_uri="https://evil.example/cb"))
+    assert r.status_code == 400 and "location" not in r.headers
+    r = await client.get("/v1/oauth/authorize", params=_params(client_id="nobody"))
+    assert r.status_code == 400
+    r = await client.post("/v1/oauth/authorize", params=_params(),
+                          data={"email": "alice@example.org", "password": "wrong password!"})
+    assert r.status_code == 401 and "Wrong e-mail or password" in r.text
+    r = await client.post("/v1/oauth/authorize", params=_params(), data={"decision": "deny"})
+    assert r.status_code == 302
+    assert parse_qs(urlsplit(r.headers["location"]).query)["error"] == ["access_denied"]
+    r = await client.post("/v1/oauth/token", data={
+        "grant_type": "authorization_code", "code": "made-up", "client_id": "google-home",
+        "redirect_uri": "x"}, auth=("google-home", "not the secret"))
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+
+
+async def test_tokens_are_stored_hashed_and_survive_restart(tmp_path: Path) -> None:
+    config = relay_config(tmp_path / "relay", HOST)
+    server = VoiceRelayServer(config, voice_clients())
+    await server.start()
+    try:
+        await server.create_account("alice@example.org", PASSWORD)
+        async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as c:
+            tokens = await link_account(c, "alice@example.org", alexa=False)
+    finally:
+        await server.stop()
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "relay").glob("voice.sqlite3*"))
+    assert tokens["access_token"].encode() not in raw
+    assert tokens["refresh_token"].encode() not in raw
+    with sqlite3.connect(tmp_path / "relay" / "voice.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM oauth_tokens").fetchone() == (1,)
+    server = VoiceRelayServer(config, voice_clients())
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as c:
+            r = await c.post("/v1/google/fulfillment", json={"requestId": "r", "inputs": [
+                {"intent": "action.devices.SYNC"}]},
+                headers={"Authorization": f"Bearer {tokens['access_token']}"})
+            assert r.status_code == 200, r.text
+            assert r.json()["payload"]["devices"] == []
+    finally:
+        await server.stop()
