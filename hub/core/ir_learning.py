@@ -32,7 +32,7 @@ class LearnSession:
     id: str
     blaster_id: str
     timeout_s: float
-    state: str = "waiting"  # waiting | captured | timeout | failed | saved
+    state: str = "waiting"  # waiting | captured | timeout | failed (saves go to saved_as)
     elapsed_s: float = 0.0
     reason: str = ""
     code: bytes | None = None
