@@ -35,6 +35,7 @@ THERMOSTAT_MODES = {"auto": "AUTO", "cool": "COOL", "heat": "HEAT"}
 MODE_INSTANCE = "Aircon.Mode"
 FAN_INSTANCE = "Fan.Speed"
 LOCALE = "en-US"
+MAX_ENDPOINT_ID = 256
 
 Json = dict[str, Any]
 
@@ -137,6 +138,13 @@ def _friendly(text: str) -> Json:
     return {"friendlyNames": [{"@type": "text", "value": {"text": text, "locale": LOCALE}}]}
 
 
+def _mode_label(prefix: str, choice: str) -> str:
+    # Alexa matches spoken words: "speed 3" and "fan only" are sayable, "3" and "fan" ambiguous.
+    if prefix == "FanSpeed" and choice.isdigit():
+        return f"speed {choice}"
+    return {"fan": "fan only"}.get(choice, choice)
+
+
 def _mode_controller(instance: str, label: str, prefix: str, choices: Sequence[str]) -> Json:
     return _interface(
         "Alexa.ModeController",
@@ -147,7 +155,8 @@ def _mode_controller(instance: str, label: str, prefix: str, choices: Sequence[s
             # "auto" has no place in an order, so only pure level lists are ordered.
             "ordered": "auto" not in choices,
             "supportedModes": [
-                {"value": f"{prefix}.{c}", "modeResources": _friendly(c)} for c in choices
+                {"value": f"{prefix}.{c}", "modeResources": _friendly(_mode_label(prefix, c))}
+                for c in choices
             ],
         },
     )
@@ -207,7 +216,7 @@ def capabilities(device: VoiceDevice) -> list[Json]:
 def discovery_endpoint(device: VoiceDevice) -> Json | None:
     """One Discover.Response endpoint, or None for a device Alexa cannot use."""
     category = display_category(device)
-    if category is None:
+    if category is None or len(device.endpoint_id) > MAX_ENDPOINT_ID:
         return None
     where = f" in {device.room}" if device.room else ""
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -51,14 +52,22 @@ class RelayVoiceBackend:
         values: Mapping[str, Any],
         idempotency_key: str,
     ) -> ApplyResult:
-        """Deliver at once when the hub is online and nothing waits; queue otherwise."""
+        """Deliver at once when the hub is online; queue (short TTL) if it just went away."""
         store, routing = self.server.store, self.server.routing
         if not await store.owns(account, hub_id):
             return ApplyResult(ApplyStatus.ERROR, ApplyFailure.NOT_FOUND, "not a hub of yours")
         body = {"values": dict(values), "ttl_s": self.ttl_s}
-        # Same key namespace as the phone API: a retried directive never applies twice.
-        key = f"relay:{account}:{idempotency_key}"[:150]
-        if await routing.is_online(hub_id) and await store.queue_count(hub_id) == 0:
+        # Same key namespace as the phone API: a retried directive never applies twice. Hashed so
+        # any assistant-made key fits the hub's limit without two keys ever sharing a prefix.
+        key = f"relay:{account}:voice-{hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]}"
+        online = await routing.is_online(hub_id)
+        if online and await store.queue_count(hub_id) > 0:
+            # Writes queued while the hub was away are still being delivered, in order; a spoken
+            # command should not silently wait behind them.
+            return ApplyResult(ApplyStatus.ERROR, ApplyFailure.BUSY,
+                               "earlier commands for this hub are still being delivered; "
+                               "try again in a moment")
+        if online:
             request = p.Request(
                 0, "PUT", f"/api/v1/devices/{device_id}/desired", {},
                 {"idempotency-key": key, "content-type": "application/json"},

@@ -174,3 +174,46 @@ async def test_tokens_are_stored_hashed_and_survive_restart(tmp_path: Path) -> N
             assert r.json()["payload"]["devices"] == []
     finally:
         await server.stop()
+
+
+async def test_accept_grant_and_google_disconnect_through_the_webhooks(tmp_path: Path) -> None:
+    from relay.voice import RecordingChangeReportSender
+
+    reports = RecordingChangeReportSender()
+    server = VoiceRelayServer(relay_config(tmp_path / "relay", HOST), voice_clients(),
+                              reports=reports)
+    await server.start()
+    try:
+        account = await server.create_account("alice@example.org", PASSWORD)
+        async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as c:
+            alexa_tokens = await link_account(c, "alice@example.org")
+            r = await c.post("/v1/alexa", json={"directive": {
+                "header": {"namespace": "Alexa.Authorization", "name": "AcceptGrant",
+                           "payloadVersion": "3", "messageId": "m-9"},
+                "payload": {"grant": {"type": "OAuth2.AuthorizationCode", "code": "lwa-code"},
+                            "grantee": {"type": "BearerToken",
+                                        "token": alexa_tokens["access_token"]}}}})
+            assert r.json()["event"]["header"]["name"] == "AcceptGrant.Response"
+            assert reports.grants == [(account, "lwa-code")]
+
+            google = await link_account(c, "alice@example.org", alexa=False)
+            auth = {"Authorization": f"Bearer {google['access_token']}"}
+            r = await c.post("/v1/google/fulfillment", headers=auth, json={
+                "requestId": "r-1", "inputs": [{"intent": "action.devices.DISCONNECT"}]})
+            assert r.status_code == 200 and r.json() == {}
+            r = await c.post("/v1/google/fulfillment", headers=auth, json={
+                "requestId": "r-2", "inputs": [{"intent": "action.devices.SYNC"}]})
+            assert r.status_code == 401
+            r = await c.post("/v1/oauth/token", data={
+                "grant_type": "refresh_token", "refresh_token": google["refresh_token"]},
+                auth=("google-home", "google-secret"))
+            assert r.status_code == 400
+            # Unlinking Google leaves the Alexa link alone.
+            r = await c.post("/v1/alexa", json={"directive": {
+                "header": {"namespace": "Alexa.Discovery", "name": "Discover",
+                           "payloadVersion": "3", "messageId": "m-10"},
+                "payload": {"scope": {"type": "BearerToken",
+                                      "token": alexa_tokens["access_token"]}}}})
+            assert r.json()["event"]["header"]["name"] == "Discover.Response"
+    finally:
+        await server.stop()
