@@ -20,6 +20,9 @@ class ChangeReportSender(Protocol):
     async def accept_grant(self, account: str, code: str) -> bool:
         """Keep the grant code of an account (to exchange for event-gateway tokens)."""
 
+    async def event_token(self, account: str) -> str | None:
+        """The account's event-gateway token, or None when it granted nothing (no reports)."""
+
     async def send(self, account: str, message: Mapping[str, Any]) -> None:
         """Deliver one ChangeReport of the account to Alexa's event gateway."""
 
@@ -32,6 +35,10 @@ class LoggingChangeReportSender:
         _LOG.info("Alexa granted event access for account %s; no LWA client configured, "
                   "so ChangeReports are only logged", account)
         return True
+
+    async def event_token(self, account: str) -> str | None:
+        """None: without an LWA client no grant can become a token, so nothing is built."""
+        return None
 
     async def send(self, account: str, message: Mapping[str, Any]) -> None:
         """Log the report instead of sending it."""
@@ -52,6 +59,11 @@ class RecordingChangeReportSender:
         """Record the grant; answer as configured."""
         self.grants.append((account, code))
         return self.accept
+
+    async def event_token(self, account: str) -> str | None:
+        """A stand-in token for accounts that granted access."""
+        granted = self.accept and any(a == account for a, _ in self.grants)
+        return f"event-token-{account}" if granted else None
 
     async def send(self, account: str, message: Mapping[str, Any]) -> None:
         """Record the report."""

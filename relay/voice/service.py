@@ -34,6 +34,7 @@ from relay.voice.change_reports import ChangeReportSender, LoggingChangeReportSe
 from relay.voice.dispatch import handle_alexa, handle_google, is_disconnect
 from relay.voice.errors import TokenExpired, TokenInvalid
 from relay.voice.oauth import FormRequest, LinkingServer, OAuthClient, TokenStore
+from relay.voice.reporting import ChangeReportPump
 
 _LOG = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024
@@ -78,6 +79,7 @@ class VoiceService:
         self.oauth = LinkingServer(self.tokens)
         self.reports: ChangeReportSender = reports or LoggingChangeReportSender()
         self.backend: VoiceBackend = backend or RelayVoiceBackend(server)
+        self.pump = ChangeReportPump(server.routing, self.backend, self.reports)
         # authlib refuses plain-http URLs except loopback; behind a TLS proxy give the public URL.
         self.public_url = public_url.rstrip("/") if public_url else None
         config = server.config
@@ -90,7 +92,8 @@ class VoiceService:
         await self.tokens.open()
 
     async def stop(self) -> None:
-        """Close the token store."""
+        """Stop the change reports and close the token store."""
+        await self.pump.stop()
         await self.tokens.close()
 
     def add_routes(self, app: web.Application) -> None:
@@ -203,7 +206,10 @@ class VoiceService:
             return web.json_response(alexa.credential_error(directive, expired))
         if not self._rates.allow(account):
             raise web.HTTPTooManyRequests(text="slow down", headers={"Retry-After": "1"})
-        return web.json_response(await handle_alexa(directive, account, self.backend, self.reports))
+        answer = await handle_alexa(directive, account, self.backend, self.reports)
+        if await self.reports.event_token(account) is not None:
+            self.pump.watch(account, [h.hub_id for h in await self.backend.hubs(account)])
+        return web.json_response(answer)
 
     async def _google(self, request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")

@@ -19,6 +19,7 @@ from voice_testkit import PASSWORD, eventually, link_account, relay_config, voic
 from integrations.echonet.emulator import EchonetNode
 from integrations.echonet.integration import EchonetIntegration
 from integrations.virtual.integration import VirtualIntegration, demo_devices
+from relay.voice import RecordingChangeReportSender
 from relay.voice.service import VoiceRelayServer
 
 testing = pytest.importorskip("hub.testing")
@@ -106,10 +107,11 @@ async def test_alexa_and_google_drive_an_echonet_aircon(
     echonet = {"integrations": {"echonet": {
         "bind": HUB_A, "hosts": [NODE], "multicast": False, "poll_interval_s": 0.3,
         "timeout_s": 1.0, "retries": 1}}}
-    relay = VoiceRelayServer(relay_config(tmp_path / "relay"), voice_clients())
+    reports = RecordingChangeReportSender()
+    relay = VoiceRelayServer(relay_config(tmp_path / "relay"), voice_clients(), reports=reports)
     await relay.start()
     try:
-        await relay.create_account("alice@example.org", PASSWORD)
+        alice_id = await relay.create_account("alice@example.org", PASSWORD)
         await relay.create_account("bob@example.org", PASSWORD)
         async with (
             httpx.AsyncClient(base_url=relay.url, timeout=20.0) as http,
@@ -134,6 +136,11 @@ async def test_alexa_and_google_drive_an_echonet_aircon(
 
             ac = await eventually(aircon_endpoint, what="the aircon in Alexa discovery")
             assert ac.startswith(hub_a_id + ":")
+            # Alice lets the skill send proactive reports (Bob does not).
+            out = await alice.alexa("Alexa.Authorization", "AcceptGrant", payload={
+                "grant": {"type": "OAuth2.AuthorizationCode", "code": "lwa-code"},
+                "grantee": {"type": "BearerToken", "token": alice.alexa_token}})
+            assert out["event"]["header"]["name"] == "AcceptGrant.Response"
             assert unit.values[0x80] == b"\x31"  # off
 
             # Alexa: TurnOn reaches the unit over UDP; the relay's cache converges.
@@ -145,6 +152,15 @@ async def test_alexa_and_google_drive_an_echonet_aircon(
                 return (await alice.state(ac)).get("powerState") == "ON"
 
             await eventually(alexa_sees_on, what="ReportState ON from the relay cache")
+
+            def power_reported() -> list[Any]:
+                return [m for _, m in reports.sent if m["event"]["endpoint"]["endpointId"] == ac
+                        and any(p["name"] == "powerState" and p["value"] == "ON"
+                                for p in m["event"]["payload"]["change"]["properties"])]
+
+            [report] = await eventually(power_reported, what="a ChangeReport of the power")
+            assert report["event"]["endpoint"]["scope"]["token"] == f"event-token-{alice_id}"
+            assert {a for a, _ in reports.sent} == {alice_id}
 
             # Google: EXECUTE a mode and a set point.
             sync = await alice.google("SYNC")
