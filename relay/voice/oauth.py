@@ -417,3 +417,25 @@ class LinkingServer(AuthorizationServer):  # type: ignore[misc]
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         """No signals."""
+
+
+def clients_from_json(data: Any) -> list[OAuthClient]:
+    """Clients from settings: [{"client_id", "redirect_uris": [...], "secret_sha256"?, "name"?}]."""
+    if not isinstance(data, list):
+        raise ValueError("OAuth clients must be a JSON list of objects")
+    out = []
+    for entry in data:
+        if not isinstance(entry, Mapping) or not entry.get("client_id"):
+            raise ValueError(f"an OAuth client needs a client_id: {entry!r}")
+        uris = entry.get("redirect_uris")
+        if not isinstance(uris, list) or not uris or not all(isinstance(u, str) for u in uris):
+            raise ValueError(f"client {entry['client_id']!r} needs a list of redirect_uris")
+        secret = entry.get("secret_sha256")
+        if secret is not None and not (isinstance(secret, str) and len(secret) == 64):
+            raise ValueError(
+                f"client {entry['client_id']!r}: secret_sha256 is the hex SHA-256 of the secret"
+                " (python -c 'import hashlib;print(hashlib.sha256(b\"SECRET\").hexdigest())')"
+            )
+        out.append(OAuthClient(str(entry["client_id"]), tuple(uris), secret,
+                               str(entry.get("name", ""))))
+    return out

@@ -217,3 +217,20 @@ async def test_accept_grant_and_google_disconnect_through_the_webhooks(tmp_path:
             assert r.json()["event"]["header"]["name"] == "Discover.Response"
     finally:
         await server.stop()
+
+
+def test_clients_from_settings() -> None:
+    from relay.voice.oauth import clients_from_json, secret_digest
+
+    [public, confidential] = clients_from_json([
+        {"client_id": "alexa", "redirect_uris": ["https://a/cb"], "name": "Alexa"},
+        {"client_id": "g", "redirect_uris": ["https://g/cb"], "secret_sha256": secret_digest("s")},
+    ])
+    assert public.check_endpoint_auth_method("none", "token")
+    assert not public.check_client_secret("")
+    assert confidential.check_client_secret("s") and not confidential.check_client_secret("t")
+    assert not confidential.check_endpoint_auth_method("none", "token")
+    for bad in ({}, {"client_id": "x"}, {"client_id": "x", "redirect_uris": ["u"],
+                                          "secret_sha256": "plain-secret"}):
+        with pytest.raises(ValueError, match="client"):
+            clients_from_json([bad])
