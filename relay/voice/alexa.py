@@ -152,8 +152,8 @@ def _mode_controller(instance: str, label: str, prefix: str, choices: Sequence[s
         instance=instance,
         capabilityResources=_friendly(label),
         configuration={
-            # "auto" has no place in an order, so only pure level lists are ordered.
-            "ordered": "auto" not in choices,
+            # Fan speeds are levels ("auto" steps to the lowest or highest); modes are not.
+            "ordered": prefix == "FanSpeed",
             "supportedModes": [
                 {"value": f"{prefix}.{c}", "modeResources": _friendly(_mode_label(prefix, c))}
                 for c in choices
@@ -472,16 +472,34 @@ def _percent(device: VoiceDevice, name: str, value: float) -> dict[str, Any]:
     return {name: round(value)}
 
 
-def _mode_value(device: VoiceDevice, instance: str, value: Any) -> dict[str, Any]:
-    name, prefix = ("mode", "Mode") if instance == MODE_INSTANCE else ("fan_speed", "FanSpeed")
-    if instance not in (MODE_INSTANCE, FAN_INSTANCE):
+def _mode_target(device: VoiceDevice, instance: str) -> tuple[str, str]:
+    """(property, value prefix) behind a ModeController instance."""
+    targets = {MODE_INSTANCE: ("mode", "Mode"), FAN_INSTANCE: ("fan_speed", "FanSpeed")}
+    if instance not in targets:
         raise InvalidDirective(f"{device.name} has no mode setting {instance!r}")
+    name, prefix = targets[instance]
     _require(device, name, f"change its {name.replace('_', ' ')}")
+    return name, prefix
+
+
+def _mode_value(device: VoiceDevice, instance: str, value: Any) -> dict[str, Any]:
+    name, prefix = _mode_target(device, instance)
     head = f"{prefix}."
     choice = value[len(head):] if isinstance(value, str) and value.startswith(head) else None
     if choice not in device.props[name].choices:
         raise InvalidValue(f"{device.name} has no {name.replace('_', ' ')} {value!r}")
     return {name: choice}
+
+
+def _mode_step(device: VoiceDevice, instance: str, step: int) -> dict[str, Any]:
+    name, _ = _mode_target(device, instance)
+    levels = [c for c in device.props[name].choices if c not in ("auto", "other")]
+    if not levels:
+        raise InvalidDirective(f"the {name.replace('_', ' ')} of {device.name} has no order")
+    here = str(device.value(name))
+    # From "auto" (no level), going up starts at the lowest level and going down at the highest.
+    index = levels.index(here) if here in levels else (-1 if step > 0 else len(levels))
+    return {name: levels[min(max(index + step, 0), len(levels) - 1)]}
 
 
 def directive_changes(directive: Mapping[str, Any], device: VoiceDevice) -> dict[str, Any]:
@@ -535,12 +553,5 @@ def directive_changes(directive: Mapping[str, Any], device: VoiceDevice) -> dict
         instance = str(header.get("instance", ""))
         if name == "SetMode":
             return _mode_value(device, instance, payload.get("mode"))
-        key = "mode" if instance == MODE_INSTANCE else "fan_speed"
-        _mode_value(device, instance, f"{'Mode' if key == 'mode' else 'FanSpeed'}."
-                    f"{device.value(key)}")
-        levels = [c for c in device.props[key].choices if c not in ("auto", "other")]
-        here = str(device.value(key))
-        index = levels.index(here) if here in levels else 0
-        step = int(_number(payload, "modeDelta"))
-        return {key: levels[min(max(index + step, 0), len(levels) - 1)]}
+        return _mode_step(device, instance, int(_number(payload, "modeDelta")))
     raise InvalidDirective(f"{namespace}.{name} is not supported by homehub")

@@ -207,6 +207,22 @@ async def test_mode_controller_instances(backend: FakeBackend) -> None:
                                        {"mode": "FanSpeed.11"}, instance="Fan.Speed"),
                              "acct-a", backend)
     assert _error(out) == ("Alexa", "INVALID_VALUE")
+    out = await handle_alexa(directive("Alexa.ModeController", "SetMode", target,
+                                       {"mode": "Swing.on"}, instance="Swing"), "acct-a", backend)
+    assert _error(out) == ("Alexa", "INVALID_DIRECTIVE")
+
+
+@pytest.mark.parametrize(("current", "delta", "expected"),
+                         [("auto", 1, "1"), ("auto", -1, "8"), ("3", 2, "5"), ("7", 5, "8"),
+                          ("2", -4, "1")])
+async def test_adjust_fan_speed(backend: FakeBackend, current: str, delta: int,
+                                expected: str) -> None:
+    backend.hub_devices[HUB_A][0] = aircon(fan_speed=current)
+    out = await handle_alexa(directive("Alexa.ModeController", "AdjustMode", ep(HUB_A, aircon()),
+                                       {"modeDelta": delta}, instance="Fan.Speed"),
+                             "acct-a", backend)
+    assert backend.writes[-1][3] == {"fan_speed": expected}
+    assert _props(out)[("Alexa.ModeController", "Fan.Speed")] == f"FanSpeed.{expected}"
 
 
 async def test_report_state_online_and_from_cache_when_hub_offline(backend: FakeBackend) -> None:
