@@ -7,7 +7,7 @@ from integrations.broadlink.client import BlasterInfo, BroadlinkClient, LearnTim
 from integrations.broadlink.emulator import MODELS, BroadlinkEmulator
 from integrations.broadlink.integration import BroadlinkIntegration, blaster_device_id
 from integrations.broadlink.packet import PacketError
-from integrations.broadlink.profiles import IrProfile, ProfileError, load_profile
+from integrations.ir_devices.profiles import IrProfile, ProfileError, load_profile
 
 __all__ = [
     "MODELS",

@@ -42,33 +42,18 @@ from hub.model import (
 )
 from integrations.broadlink import packet as pk
 from integrations.broadlink.client import BroadlinkClient, ProgressCallback
-from integrations.broadlink.profiles import IrProfile, ProfileError, encode_ac, load_profile
-from integrations.broadlink.store import IrStore
 from integrations.errors import CommandFailed, DeviceUnreachable, IntegrationError
+from integrations.ir_devices import (
+    DEFAULT_AC_STATE,
+    IrDevice,
+    IrDeviceConfig,
+    IrDevices,
+    parse_device_config,
+)
 
 _LOG = logging.getLogger(__name__)
 DOMAIN = "broadlink"
-# Sent when nothing is known yet: changing the set point of an AC in an unknown state most
-# likely means "run at this set point", so power defaults to on.
-DEFAULT_AC_STATE: Mapping[str, Any] = {
-    "power": True,
-    "mode": "cool",
-    "target_temperature": 26.0,
-    "fan_speed": "auto",
-    "swing": "off",
-}
-_AC_KEYS = tuple(DEFAULT_AC_STATE)
-
-
-@dataclass(frozen=True, slots=True)
-class IrDeviceConfig:
-    """One configured IR device: a name, the blaster that sends for it and its profile."""
-
-    id: str
-    name: str
-    blaster: str
-    profile: str | Mapping[str, Any]
-    room: str | None = None
+__all__ = ["DEFAULT_AC_STATE", "BroadlinkIntegration", "IrDeviceConfig", "Settings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +100,7 @@ def _host_port(entry: Any) -> tuple[str, int]:
 
 
 def _device_config(entry: Mapping[str, Any]) -> IrDeviceConfig:
-    name = str(entry["name"])
-    if "blaster" not in entry or "profile" not in entry:
-        raise ValueError(f"IR device {name!r} needs both 'blaster' (MAC or host) and 'profile'")
-    return IrDeviceConfig(
-        id=str(entry.get("id") or make_device_id(DOMAIN, "ir", name.lower())),
-        name=name,
-        blaster=str(entry["blaster"]),
-        profile=entry["profile"],
-        room=entry.get("room"),
-    )
+    return parse_device_config(entry, DOMAIN)
 
 
 def _same_blaster(ref: str, client: BroadlinkClient) -> bool:
@@ -142,11 +118,22 @@ def blaster_device_id(mac: str) -> str:
     return make_device_id(DOMAIN, mac.replace(":", "").lower())
 
 
-@dataclass
-class _IrDevice:
-    config: IrDeviceConfig
-    profile: IrProfile
-    state: dict[str, Any] = field(default_factory=dict)  # what we last sent (assumed)
+class _RmBlaster:
+    """A connected RM as the `Blaster` of IR devices; a send that gets no answer marks it
+    offline (with its IR devices) until the poll loop hears from it again."""
+
+    def __init__(self, integration: BroadlinkIntegration, client: BroadlinkClient) -> None:
+        self._integration = integration
+        self._client = client
+
+    async def send(self, code: bytes) -> None:
+        """Transmit one Broadlink code packet."""
+        try:
+            await self._client.send(code)
+        except DeviceUnreachable as err:
+            mac = self._client.info.mac
+            await self._integration._mark_blaster(blaster_device_id(mac), False, str(err))
+            raise
 
 
 class BroadlinkIntegration(Integration):
@@ -159,8 +146,7 @@ class BroadlinkIntegration(Integration):
         self._settings = Settings()
         self._blasters: dict[str, BroadlinkClient] = {}  # by hub device id
         self._online: dict[str, bool] = {}
-        self._ir: dict[str, _IrDevice] = {}
-        self._store = IrStore()
+        self._ir = IrDevices(DOMAIN, self._ir_blaster, self._ir_availability)
         self._discover_lock = asyncio.Lock()
         self._poll_task: asyncio.Task[None] | None = None
 
@@ -171,26 +157,7 @@ class BroadlinkIntegration(Integration):
         self._hub = hub
         self._settings = Settings.from_config(config)
         store_path = self._settings.store_path or hub.storage_dir(DOMAIN) / "learned.json"
-        self._store = await IrStore.load(store_path)
-        for cfg in self._settings.devices:
-            try:
-                # code set files are read from disk: not on the event loop
-                profile = await asyncio.to_thread(
-                    load_profile, cfg.profile, self._settings.profile_dirs
-                )
-            except ProfileError as err:
-                _LOG.error("IR device %s skipped: %s", cfg.name, err)
-                continue
-            for command, hex_code in self._store.commands.get(cfg.id, {}).items():
-                profile = profile.with_command(command, bytes.fromhex(hex_code))
-            assumed = {
-                k: v for k, v in self._store.assumed.get(cfg.id, {}).items()
-                if k in self._ir_properties(profile)
-            }
-            self._ir[cfg.id] = _IrDevice(cfg, profile, assumed)
-            await self._register_ir(cfg.id)
-            if assumed:
-                await self._report(cfg.id, assumed)
+        await self._ir.setup(hub, self._settings.devices, store_path, self._settings.profile_dirs)
         self._poll_task = asyncio.create_task(self._poll_loop(), name="broadlink-poll")
 
     async def shutdown(self) -> None:
@@ -241,51 +208,21 @@ class BroadlinkIntegration(Integration):
 
     async def apply_desired(self, device_id: str, changes: Mapping[str, Any]) -> None:
         """Send the IR frame(s) for desired values and report them as the assumed state."""
-        dev = self._ir.get(device_id)
-        if dev is None:
+        if device_id not in self._ir:
             raise CommandFailed(f"{device_id} has no writable properties (it is a blaster)")
-        profile = dev.profile
-        if profile.ac is not None:
-            state = {**DEFAULT_AC_STATE, **profile.ac.defaults, **dev.state, **changes}
-            code = encode_ac(profile.ac, {k: state[k] for k in _AC_KEYS})
-            await self._send(dev, code)
-            await self._assume(dev, {k: state[k] for k in _AC_KEYS})
-            return
-        unknown = set(changes) - {"power"}
-        if unknown:
-            raise CommandFailed(
-                f"{dev.config.name} cannot set {', '.join(sorted(unknown))} by IR; use its "
-                f"named commands: {', '.join(sorted(profile.commands))}"
-            )
-        if "power" in changes:
-            await self._set_power(dev, bool(changes["power"]))
+        await self._ir.apply_desired(device_id, changes)
 
     async def send_command(
         self, device_id: str, command: str, params: Mapping[str, Any] | None = None
     ) -> None:
         """Send one named IR code; commands that imply power update the assumed state."""
-        dev = self._ir.get(device_id)
-        if dev is None:
+        if device_id not in self._ir:
             raise CommandFailed(f"{device_id} is a blaster; send commands to its IR devices")
-        code = dev.profile.commands.get(command)
-        if code is None:
-            known = ", ".join(sorted(dev.profile.commands)) or "none yet (learn some)"
-            raise CommandFailed(f"{dev.config.name} has no command {command!r}; known: {known}")
-        repeat = (params or {}).get("repeat", 0)
-        if not isinstance(repeat, int) or isinstance(repeat, bool) or not 0 <= repeat <= 255:
-            raise CommandFailed(f"repeat must be a whole number from 0 to 255, got {repeat!r}")
-        if repeat:
-            code = code[:1] + bytes([repeat]) + code[2:]
-        await self._send(dev, code)
-        p = dev.profile
-        if command in (p.power_on, p.power_off):
-            await self._assume(dev, {"power": command == p.power_on})
-        elif command == p.power_toggle and "power" in dev.state:
-            await self._assume(dev, {"power": not dev.state["power"]})
+        await self._ir.send_command(device_id, command, params)
 
     async def remove(self, device_id: str) -> None:
         """Forget a device the user removed (configured ones come back on the next start)."""
-        self._ir.pop(device_id, None)
+        self._ir.remove(device_id)
         self._blasters.pop(device_id, None)
         self._online.pop(device_id, None)
 
@@ -317,13 +254,7 @@ class BroadlinkIntegration(Integration):
 
     async def save_learned(self, device_id: str, command: str, code: bytes) -> None:
         """Add (or replace) a named code on an IR device; persisted in `store_path`."""
-        dev = self._ir_device(device_id)
-        if not command or not command.replace("_", "").isalnum():
-            raise CommandFailed(f"{command!r} is not a command name; use letters, digits and _")
-        dev.profile = dev.profile.with_command(command, pk.trim_code(code))
-        self._store.commands.setdefault(device_id, {})[command] = pk.trim_code(code).hex()
-        await self._store.save()
-        await self._register_ir(device_id)
+        await self._ir.save_learned(device_id, command, code)
 
     async def export_profile(
         self, device_id: str, name: str, directory: str | Path | None = None
@@ -366,12 +297,8 @@ class BroadlinkIntegration(Integration):
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _ir_device(self, device_id: str) -> _IrDevice:
-        dev = self._ir.get(device_id)
-        if dev is None:
-            known = ", ".join(sorted(self._ir)) or "none configured"
-            raise CommandFailed(f"no IR device {device_id!r}; known: {known}")
-        return dev
+    def _ir_device(self, device_id: str) -> IrDevice:
+        return self._ir.get(device_id)
 
     def _blaster(self, ref: str, for_what: str = "") -> BroadlinkClient:
         for client in self._blasters.values():
@@ -383,81 +310,19 @@ class BroadlinkIntegration(Integration):
             "listed in hosts or reachable through discover_address in [integrations.broadlink]"
         )
 
-    async def _send(self, dev: _IrDevice, code: bytes) -> None:
-        client = self._blaster(dev.config.blaster, dev.config.name)
-        try:
-            await client.send(code)
-        except DeviceUnreachable as err:
-            await self._mark_blaster(blaster_device_id(client.info.mac), False, str(err))
-            raise
+    def _ir_blaster(self, cfg: IrDeviceConfig) -> _RmBlaster:
+        return _RmBlaster(self, self._blaster(cfg.blaster, cfg.name))
 
-    async def _set_power(self, dev: _IrDevice, on: bool) -> None:
-        p = dev.profile
-        target = p.power_on if on else p.power_off
-        if target is not None:
-            await self._send(dev, p.commands[target])
-        elif p.power_toggle is not None:
-            if dev.state.get("power") == on:
-                pass  # already (assumed) there: a toggle would turn it the wrong way
-            else:
-                await self._send(dev, p.commands[p.power_toggle])
-        else:
-            raise CommandFailed(f"{dev.config.name}'s profile has no power codes")
-        await self._assume(dev, {"power": on})
-
-    async def _assume(self, dev: _IrDevice, values: Mapping[str, Any]) -> None:
-        """Record what was just sent as the device's state, report it and keep it."""
-        dev.state.update(values)
-        self._store.assumed[dev.config.id] = dict(dev.state)
-        await self._store.save()
-        await self._report(dev.config.id, values)
-
-    async def _report(self, device_id: str, values: Mapping[str, Any]) -> None:
-        if self._hub is not None:
-            await self._hub.report(device_id, values)
-
-    def _ir_properties(self, profile: IrProfile) -> dict[str, PropertySpec]:
-        props = {"ir_commands": spec_for("ir_commands")}
-        ac = profile.ac
-        if ac is not None:
-            props["power"] = spec_for("power")
-            props["mode"] = spec_for("mode", choices=ac.modes)
-            props["target_temperature"] = spec_for(
-                "target_temperature", minimum=ac.min_temperature, maximum=ac.max_temperature,
-                step=1.0,
-            )
-            props["fan_speed"] = spec_for("fan_speed", choices=ac.fan_speeds)
-            props["swing"] = spec_for("swing", choices=ac.swings)
-        elif profile.has_power:
-            props["power"] = spec_for("power")
-        return props
-
-    async def _register_ir(self, device_id: str) -> None:
-        dev = self._ir[device_id]
-        cfg, profile = dev.config, dev.profile
-        assert self._hub is not None
-        await self._hub.add_device(
-            DeviceDescription(
-                id=cfg.id,
-                integration=DOMAIN,
-                name=cfg.name,
-                model=f"IR {profile.kind} ({profile.name})",
-                manufacturer=profile.ac.brand if profile.ac else "",
-                address=cfg.blaster,
-                suggested_room=cfg.room,
-                assumed_state=True,
-                properties=self._ir_properties(profile),
-                extra={"blaster": cfg.blaster, "kind": profile.kind},
-            )
-        )
-        await self._hub.report(device_id, {"ir_commands": sorted(profile.commands)})
+    def _ir_availability(self, cfg: IrDeviceConfig) -> tuple[bool, str]:
         online = any(
             self._online.get(bid, False) and _same_blaster(cfg.blaster, c)
             for bid, c in self._blasters.items()
         )
-        await self._hub.set_available(
-            device_id, online, "" if online else f"blaster {cfg.blaster} is not connected"
-        )
+        return online, "" if online else f"blaster {cfg.blaster} is not connected"
+
+    async def _report(self, device_id: str, values: Mapping[str, Any]) -> None:
+        if self._hub is not None:
+            await self._hub.report(device_id, values)
 
     async def _add_blaster(self, client: BroadlinkClient) -> None:
         info = client.info
@@ -498,9 +363,7 @@ class BroadlinkIntegration(Integration):
         self._online[dev_id] = online
         await self._hub.set_available(dev_id, online, reason)
         client = self._blasters[dev_id]
-        for ir_id, dev in self._ir.items():
-            if _same_blaster(dev.config.blaster, client):
-                await self._hub.set_available(ir_id, online, reason)
+        await self._ir.set_available(lambda cfg: _same_blaster(cfg.blaster, client), online, reason)
 
     async def _poll_loop(self) -> None:
         while True:
@@ -538,5 +401,5 @@ class BroadlinkIntegration(Integration):
             return True
         return any(
             not any(_same_blaster(dev.config.blaster, c) for c in clients)
-            for dev in self._ir.values()
+            for dev in self._ir
         )

@@ -31,9 +31,13 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from integrations.errors import ProtocolError
+from integrations.ir_devices import codes as _codes
 
 PORT = 80
+# the code packet helpers are shared with ESPHome blasters (one code form for every blaster)
+PacketError = _codes.PacketError
+code_packet_length = _codes.code_packet_length
+trim_code = _codes.trim_code
 DEFAULT_KEY = bytes.fromhex("097628343fe99e23765c1513accf8b02")
 IV = bytes.fromhex("562e17996d093d28ddb3ba695a2e6f58")
 MAGIC = bytes.fromhex("5aa5aa555aa5aa55")
@@ -68,18 +72,9 @@ ERR_READ = -10
 IR_TYPE = 0x26
 RF433_TYPE = 0xB2
 RF315_TYPE = 0xD7
-_CODE_TYPES = (IR_TYPE, RF433_TYPE, RF315_TYPE)
 
 _HEADER = struct.Struct("<8s24xHhHHH6sIH2x")
 _AUTH_REPLY = struct.Struct("<I16s")
-
-
-class PacketError(ProtocolError):
-    """Bytes that are not a valid Broadlink packet; `reason` says what is wrong."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"invalid Broadlink packet: {reason}")
-        self.reason = reason
 
 
 def checksum(data: bytes | bytearray) -> int:
@@ -348,22 +343,3 @@ def decode_remote(payload: bytes, *, length_prefix: bool) -> RemoteMessage:
     (sub,) = struct.unpack_from("<I", payload)
     return RemoteMessage(sub, bytes(payload[4:]))
 
-
-# --- IR/RF code packets (the bytes a blaster sends or learns) --------------------------------
-
-
-def code_packet_length(code: bytes) -> int:
-    """Declared total length of an IR/RF code packet (4-byte head + pulse bytes)."""
-    if len(code) < 4:
-        raise PacketError(f"code packet is {len(code)} bytes, the head alone is 4")
-    if code[0] not in _CODE_TYPES:
-        raise PacketError(f"code type {code[0]:#04x} is not IR (0x26) or RF (0xb2, 0xd7)")
-    return 4 + int.from_bytes(code[2:4], "little")
-
-
-def trim_code(code: bytes) -> bytes:
-    """Drop the zero padding some firmwares return after a learned code."""
-    length = code_packet_length(code)
-    if length > len(code):
-        raise PacketError(f"code packet declares {length} bytes but only {len(code)} arrived")
-    return bytes(code[:length])

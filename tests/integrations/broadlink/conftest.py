@@ -1,6 +1,6 @@
 """Every Broadlink test runs under a guard that fails blocking calls made on the event loop from
-integrations.broadlink (blockbuster, scoped to our package so other parts' start-up I/O is not
-judged here)."""
+integrations.broadlink and the shared integrations.ir_devices (blockbuster, scoped to our
+packages so other parts' start-up I/O is not judged here)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ except ImportError:  # the guard is a dev dependency; without it the tests still
 def no_blocking_in_our_code() -> Iterator[Any]:
     """Fail any blocking call made on the event loop from integrations.broadlink."""
     guard = (
-        blockbuster_ctx(["integrations.broadlink"])
+        blockbuster_ctx(["integrations.broadlink", "integrations.ir_devices"])
         if blockbuster_ctx is not None
         else contextlib.nullcontext()
     )
