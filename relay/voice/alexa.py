@@ -14,14 +14,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from relay.voice.devices import VoiceDevice
+from relay.voice.devices import VoiceDevice, set_point_change
 from relay.voice.errors import (
     DualSetpointsUnsupported,
     InternalError,
     InvalidDirective,
     InvalidValue,
     TemperatureOutOfRange,
-    ThermostatIsOff,
     TripleSetpointsUnsupported,
     UnsupportedMode,
     ValueOutOfRange,
@@ -445,23 +444,6 @@ def _require(device: VoiceDevice, name: str, what: str) -> None:
         raise InvalidDirective(f"{device.name} cannot {what}; discover devices again")
 
 
-def _set_point(device: VoiceDevice, celsius: float) -> dict[str, Any]:
-    prop = device.props["target_temperature"]
-    low = prop.minimum if prop.minimum is not None else 0.0
-    high = prop.maximum if prop.maximum is not None else 50.0
-    step = prop.step or 0.5
-    value = round(round(celsius / step) * step, 2)
-    if not low <= value <= high:
-        raise TemperatureOutOfRange(
-            f"{device.name} takes {low:g} to {high:g} °C, not {value:g} °C",
-            minimum=low, maximum=high,
-        )
-    if device.has("power", writable=True) and device.value("power") is False:
-        # Setting a point on a unit that is off would do nothing the user notices.
-        raise ThermostatIsOff(f"{device.name} is off; turn it on first")
-    return {"target_temperature": value}
-
-
 def _percent(device: VoiceDevice, name: str, value: float) -> dict[str, Any]:
     prop = device.props[name]
     low = prop.minimum if prop.minimum is not None else 0.0
@@ -519,14 +501,14 @@ def directive_changes(directive: Mapping[str, Any], device: VoiceDevice) -> dict
                 raise error(f"{device.name} has a single set point; ask for one temperature")
             celsius = to_celsius(_number(payload, "targetSetpoint"),
                                  _scale(payload, "targetSetpoint"))
-            return _set_point(device, celsius)
+            return set_point_change(device, celsius)
         if name == "AdjustTargetTemperature":
             current = device.value("target_temperature")
             if not isinstance(current, int | float):
                 raise InternalError(f"the set point of {device.name} is not known yet")
             delta = delta_to_celsius(_number(payload, "targetSetpointDelta"),
                                      _scale(payload, "targetSetpointDelta"))
-            return _set_point(device, float(current) + delta)
+            return set_point_change(device, float(current) + delta)
         mode = payload.get("thermostatMode")
         wanted = mode.get("value") if isinstance(mode, Mapping) else None
         if wanted == "OFF" and device.has("power", writable=True):

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from relay.voice.errors import NoSuchEndpoint
+from relay.voice.errors import NoSuchEndpoint, TemperatureOutOfRange, ThermostatIsOff
 
 SEPARATOR = ":"
 
@@ -149,3 +149,21 @@ def find_device(devices: Sequence[VoiceDevice], endpoint: str) -> VoiceDevice:
         if device.hub_id == hub_id and device.id == device_id:
             return device
     raise NoSuchEndpoint(f"no device {endpoint!r} in this account; discover devices again")
+
+
+def set_point_change(device: VoiceDevice, celsius: float) -> dict[str, Any]:
+    """A new set point on the device's step and in its range; refused while the unit is off."""
+    prop = device.props["target_temperature"]
+    low = prop.minimum if prop.minimum is not None else 0.0
+    high = prop.maximum if prop.maximum is not None else 50.0
+    step = prop.step or 0.5
+    value = round(round(celsius / step) * step, 2)
+    if not low <= value <= high:
+        raise TemperatureOutOfRange(
+            f"{device.name} takes {low:g} to {high:g} °C, not {value:g} °C",
+            minimum=low, maximum=high,
+        )
+    if device.has("power", writable=True) and device.value("power") is False:
+        # Setting a point on a unit that is off would do nothing the user notices.
+        raise ThermostatIsOff(f"{device.name} is off; turn it on first")
+    return {"target_temperature": value}

@@ -11,13 +11,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from relay.voice.devices import VoiceDevice
+from relay.voice.devices import VoiceDevice, set_point_change
 from relay.voice.errors import (
     InternalError,
     InvalidDirective,
     InvalidValue,
-    TemperatureOutOfRange,
-    ThermostatIsOff,
     ValueOutOfRange,
 )
 
@@ -181,20 +179,6 @@ def _require(device: VoiceDevice, name: str) -> None:
         raise InvalidDirective(f"{device.name} has no writable {name}")
 
 
-def _set_point(device: VoiceDevice, celsius: float) -> dict[str, Any]:
-    prop = device.props["target_temperature"]
-    low = prop.minimum if prop.minimum is not None else 0.0
-    high = prop.maximum if prop.maximum is not None else 50.0
-    step = prop.step or 0.5
-    value = round(round(celsius / step) * step, 2)
-    if not low <= value <= high:
-        raise TemperatureOutOfRange(f"{device.name} takes {low:g} to {high:g} °C",
-                                    minimum=low, maximum=high)
-    if device.has("power", writable=True) and device.value("power") is False:
-        raise ThermostatIsOff(f"{device.name} is off; turn it on first")
-    return {"target_temperature": value}
-
-
 def execution_changes(command: str, params: Mapping[str, Any],
                       device: VoiceDevice) -> dict[str, Any]:
     """The property values one EXECUTE command asks for; a VoiceError if it cannot be done."""
@@ -206,7 +190,7 @@ def execution_changes(command: str, params: Mapping[str, Any],
         return {"power": params["on"]}
     if name == "ThermostatTemperatureSetpoint":
         _require(device, "target_temperature")
-        return _set_point(device, _number(params, "thermostatTemperatureSetpoint"))
+        return set_point_change(device, _number(params, "thermostatTemperatureSetpoint"))
     if name == "TemperatureRelative":
         _require(device, "target_temperature")
         current = device.value("target_temperature")
@@ -216,7 +200,7 @@ def execution_changes(command: str, params: Mapping[str, Any],
             delta = _number(params, "thermostatTemperatureRelativeDegree")
         else:
             delta = _number(params, "thermostatTemperatureRelativeWeight") * 0.5
-        return _set_point(device, float(current) + delta)
+        return set_point_change(device, float(current) + delta)
     if name == "ThermostatSetMode":
         wanted = params.get("thermostatMode")
         if wanted not in thermostat_modes(device):
