@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from relay.voice import alexa, google
+from relay.voice import alexa, alexa_directives, google
 from relay.voice.backend import ApplyFailure, ApplyResult, ApplyStatus, VoiceBackend
 from relay.voice.change_reports import ChangeReportSender, LoggingChangeReportSender
 from relay.voice.devices import VoiceDevice, find_device
@@ -94,7 +94,7 @@ async def handle_alexa(
                 return alexa.accept_grant_response()
             return alexa.accept_grant_failed(directive, "the grant could not be stored")
         is_report = (namespace, name) == ("Alexa", "ReportState")
-        if not is_report and (namespace, name) not in alexa.CONTROL:
+        if not is_report and (namespace, name) not in alexa_directives.CONTROL:
             raise InvalidDirective(f"{namespace}.{name} is not supported by homehub")
         endpoint = alexa.directive_endpoint(directive).get("endpointId")
         if not isinstance(endpoint, str):
@@ -102,7 +102,7 @@ async def handle_alexa(
         device = find_device(await account_devices(backend, account), endpoint)
         if is_report:
             return alexa.state_report(directive, device)
-        changes = alexa.directive_changes(directive, device)
+        changes = alexa_directives.directive_changes(directive, device)
         key = f"alexa:{header.get('messageId') or alexa.new_message_id()}"
         _raise_for(await _apply(backend, account, device, changes, key), device)
         return alexa.response(directive, device.with_values(changes))
