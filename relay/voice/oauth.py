@@ -336,7 +336,12 @@ class _RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
         record = self.store.by_refresh.get(_digest(refresh_token))
-        if record is None or record.revoked or record.is_refresh_expired():
+        if record is not None and record.revoked:
+            # A rotated-away refresh token used again: one of the two users stole it. End the
+            # whole grant; the real user links again (RFC 9700 §4.14.2).
+            self.store.revoke_grant(record.account, record.client_id)
+            return None
+        if record is None or record.is_refresh_expired():
             return None
         return record
 

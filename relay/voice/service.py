@@ -129,7 +129,10 @@ class VoiceService:
             message=html.escape(message),
             action=html.escape(request.rel_url.path_qs, quote=True),
         )
-        return web.Response(status=status, text=text, content_type="text/html")
+        # The password form must not be framed by another site, nor cached.
+        headers = {"X-Frame-Options": "DENY", "Cache-Control": "no-store",
+                   "Content-Security-Policy": "frame-ancestors 'none'"}
+        return web.Response(status=status, text=text, content_type="text/html", headers=headers)
 
     def _consent(self, oauth_request: FormRequest, account: str | None = None) -> Any:
         return self.oauth.get_consent_grant(oauth_request, end_user=account)

@@ -80,6 +80,10 @@ async def test_link_refresh_rotate_and_revoke(client: httpx.AsyncClient,
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
     out = await _alexa_directive(client, tokens["access_token"])
     assert out["event"]["payload"]["type"] == "INVALID_AUTHORIZATION_CREDENTIAL"
+    # That reuse of a rotated refresh token ended the whole grant, the fresh pair included.
+    out = await _alexa_directive(client, fresh["access_token"])
+    assert out["event"]["payload"]["type"] == "INVALID_AUTHORIZATION_CREDENTIAL"
+    fresh = await link_account(client, "alice@example.org")
 
     r = await client.post("/v1/oauth/revoke", data={
         "token": fresh["refresh_token"], "token_type_hint": "refresh_token",

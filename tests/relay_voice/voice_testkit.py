@@ -196,7 +196,7 @@ async def link_account(client: Any, email: str, *, alexa: bool = True) -> dict[s
         params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
     page = await client.get("/v1/oauth/authorize", params=params)
     assert page.status_code == 200, page.text
-    assert "<form" in page.text
+    assert "<form" in page.text and page.headers["x-frame-options"] == "DENY"
     r = await client.post("/v1/oauth/authorize", params=params,
                           data={"email": email, "password": PASSWORD, "decision": "allow"})
     assert r.status_code == 302, r.text
