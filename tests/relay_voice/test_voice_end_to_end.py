@@ -75,10 +75,11 @@ class Assistants:
         self.n = 0
 
     async def alexa(self, namespace: str, name: str, endpoint: str | None = None,
-                    payload: dict[str, Any] | None = None) -> dict[str, Any]:
+                    payload: dict[str, Any] | None = None,
+                    message_id: str | None = None) -> dict[str, Any]:
         self.n += 1
         r = await self.client.post("/v1/alexa", json=_directive(
-            namespace, name, self.alexa_token, endpoint, payload, f"m-{self.n}"))
+            namespace, name, self.alexa_token, endpoint, payload, message_id or f"m-{self.n}"))
         assert r.status_code == 200, r.text
         return dict(r.json())
 
@@ -108,6 +109,7 @@ async def test_alexa_and_google_drive_an_echonet_aircon(
         "bind": HUB_A, "hosts": [NODE], "multicast": False, "poll_interval_s": 0.3,
         "timeout_s": 1.0, "retries": 1}}}
     reports = RecordingChangeReportSender()
+    virtual = VirtualIntegration(demo_devices())
     relay = VoiceRelayServer(relay_config(tmp_path / "relay"), voice_clients(), reports=reports)
     await relay.start()
     try:
@@ -116,8 +118,7 @@ async def test_alexa_and_google_drive_an_echonet_aircon(
         async with (
             httpx.AsyncClient(base_url=relay.url, timeout=20.0) as http,
             _hub(tmp_path / "hub-a", relay.url, HUB_A, [EchonetIntegration()], echonet) as hub_a,
-            _hub(tmp_path / "hub-b", relay.url, HUB_B,
-                 [VirtualIntegration(demo_devices())], {}) as hub_b,
+            _hub(tmp_path / "hub-b", relay.url, HUB_B, [virtual], {}) as hub_b,
         ):
             hub_a_id = await _claim(http, hub_a, "alice@example.org")
             hub_b_id = await _claim(http, hub_b, "bob@example.org")
@@ -212,9 +213,14 @@ async def test_alexa_and_google_drive_an_echonet_aircon(
             assert await relay.store.queue_count(hub_a_id) == 0
             assert await relay.store.queue_count(hub_b_id) == 0
 
-            # Bob's own lamp works for Bob.
-            out = await bob.alexa("Alexa.PowerController", "TurnOn", lamp)
-            assert out["event"]["header"]["name"] == "Response", out
+            # Bob's own lamp works for Bob, and a directive Alexa retries applies once.
+            for _ in range(2):
+                out = await bob.alexa("Alexa.PowerController", "TurnOn", lamp,
+                                      message_id="retried-1")
+                assert out["event"]["header"]["name"] == "Response", out
+            await eventually(lambda: virtual.devices["virtual-lamp"].values["power"] is True,
+                             what="Bob's lamp on")
+            assert virtual.devices["virtual-lamp"].applied == [{"power": True}]
 
         # Hub A has gone: state comes from the cache, commands are refused as unreachable.
         async with httpx.AsyncClient(base_url=relay.url, timeout=20.0) as http:
