@@ -6,17 +6,22 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import json
 import logging
 import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relay.config import RelayConfig
 from relay.errors import RelayError
 from relay.server import RelayServer
+
+if TYPE_CHECKING:
+    from relay.voice.oauth import OAuthClient
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -41,6 +46,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--port", type=int, default=8480, help="listen port (default 8480)")
     serve.add_argument("--data-dir", help="database directory (or $HOMEHUB_RELAY_DATA_DIR)")
     serve.add_argument("--allow-signup", action="store_true", help="let anyone create an account")
+    serve.add_argument(
+        "--oauth-clients",
+        help="JSON file of OAuth clients for Alexa/Google account linking: "
+        '[{"client_id", "redirect_uris": [...], "secret_sha256"?}]; enables /v1/alexa and '
+        "/v1/google/fulfillment",
+    )
+    serve.add_argument(
+        "--public-url", help="the relay's public https URL (behind a TLS proxy), for OAuth"
+    )
     serve.set_defaults(func=_cmd_serve)
 
     account = sub.add_parser("account", help="manage accounts")
@@ -63,8 +77,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     )
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
+    clients = None
+    if args.oauth_clients:
+        from relay.voice.oauth import clients_from_json
+
+        try:
+            clients = clients_from_json(json.loads(Path(args.oauth_clients).read_text()))
+        except (OSError, ValueError) as err:
+            print(f"error: --oauth-clients {args.oauth_clients}: {err}", file=sys.stderr)
+            return 2
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, clients, args.public_url))
     except RelayError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 1
@@ -74,9 +97,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def serve(config: RelayConfig) -> None:
-    """Run until SIGINT/SIGTERM, then drain (hubs reconnect spread out) and stop."""
-    server = RelayServer(config)
+async def serve(
+    config: RelayConfig,
+    oauth_clients: Sequence[OAuthClient] | None = None,
+    public_url: str | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM, then drain (hubs reconnect spread out) and stop.
+
+    With OAuth clients the node also serves account linking and the voice webhooks.
+    """
+    server: RelayServer
+    if oauth_clients:
+        from relay.voice.service import VoiceRelayServer
+
+        server = VoiceRelayServer(config, oauth_clients, public_url=public_url)
+    else:
+        server = RelayServer(config)
     quiet_accept_errors(asyncio.get_running_loop())
     await server.start()
     print(f"relay listening on {server.url}; hubs connect to {server.tunnel_url}", flush=True)
