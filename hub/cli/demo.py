@@ -27,7 +27,9 @@ from hub.components import default_components
 from hub.config import HubConfig
 from hub.relay_link.component import RelayLink
 from hub.relay_link.demo import claim_for_demo
-from relay import RelayConfig, RelayServer
+from relay import RelayConfig
+from relay.voice.oauth import OAuthClient
+from relay.voice.service import VoiceRelayServer
 
 ECHONET_NODE = "127.0.0.61"
 ECHONET_HUB_BIND = "127.0.0.60"
@@ -149,7 +151,11 @@ async def run_demo(args: argparse.Namespace) -> int:
             or stack.enter_context(tempfile.TemporaryDirectory(prefix="homehub-demo-"))
         )
         async with emulated_home() as home:
-            relay = RelayServer(RelayConfig(data_dir=data_dir / "relay", port=0))
+            # The demo relay also serves account linking and the Alexa/Google webhooks.
+            relay = VoiceRelayServer(
+                RelayConfig(data_dir=data_dir / "relay", port=0),
+                [OAuthClient("demo-assistant", ("http://127.0.0.1/linked",), None, "demo")],
+            )
             await relay.start()
             config = HubConfig(
                 data_dir=data_dir,
@@ -177,7 +183,9 @@ async def run_demo(args: argparse.Namespace) -> int:
                     f"homehub demo is running.\n  API:   {hub.url}/api/v1  (OpenAPI: "
                     f"{hub.url}/api/v1/openapi.json)\n  token: {token}\n  data:  {data_dir}\n"
                     f"  relay: {linked.phone_url}  (account {linked.email}, password "
-                    f"{linked.password}; the hub dialled out to it)"
+                    f"{linked.password}; the hub dialled out to it)\n"
+                    f"  voice: POST {linked.phone_url}/v1/alexa and "
+                    f"{linked.phone_url}/v1/google/fulfillment (OAuth client 'demo-assistant')"
                 )
                 for kind, where in home["emulators"].items():
                     _say(f"  emulated {kind:9} at {where}")
