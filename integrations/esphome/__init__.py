@@ -7,9 +7,10 @@ from integrations.esphome.emulated_entities import (
     EntityKind,
     EntitySet,
     default_entities,
+    ir_blaster_entities,
     sensor_only_entities,
 )
-from integrations.esphome.emulator import EsphomeEmulator
+from integrations.esphome.emulator import EsphomeEmulator, IrTransmission
 from integrations.esphome.integration import EsphomeIntegration
 from integrations.esphome.mdns import ESPHOME_SERVICE_TYPE
 
@@ -21,7 +22,9 @@ __all__ = [
     "EntitySet",
     "EsphomeEmulator",
     "EsphomeIntegration",
+    "IrTransmission",
     "default_entities",
     "demo_node",
+    "ir_blaster_entities",
     "sensor_only_entities",
 ]

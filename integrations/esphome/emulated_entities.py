@@ -22,6 +22,11 @@ class EntityKind(enum.StrEnum):
     LIGHT = "light"
     FAN = "fan"
     CLIMATE = "climate"
+    INFRARED = "infrared"  # an IR transmitter and/or receiver (ESPHome `infrared:`)
+
+
+IR_TRANSMITTER = 1  # InfraredCapability bits of ListEntitiesInfraredResponse.capabilities
+IR_RECEIVER = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,13 @@ class EmulatedEntity:
     climate_modes: tuple[int, ...] = (0, 2, 3, 6)  # off, cool, heat, auto (ClimateMode numbers)
     min_temperature: float = 16.0
     max_temperature: float = 30.0
+    ir_capabilities: int = IR_TRANSMITTER | IR_RECEIVER  # infrared
+    receiver_frequency: int = 38_000  # infrared: the receiver's demodulator, Hz
+
+    @property
+    def has_state(self) -> bool:
+        """Infrared entities stream no state, only receive events."""
+        return self.kind is not EntityKind.INFRARED
 
     @property
     def key(self) -> int:
@@ -69,6 +81,12 @@ class EmulatedEntity:
             return pb.ListEntitiesFanResponse(  # type: ignore[no-any-return]
                 **common, supports_speed=True, supported_speed_count=self.speed_count
             )
+        if self.kind is EntityKind.INFRARED:
+            receives = bool(self.ir_capabilities & IR_RECEIVER)
+            return pb.ListEntitiesInfraredResponse(  # type: ignore[no-any-return]
+                **common, capabilities=self.ir_capabilities,
+                receiver_frequency=self.receiver_frequency if receives else 0,
+            )
         return pb.ListEntitiesClimateResponse(  # type: ignore[no-any-return]
             **common, supports_current_temperature=True, supported_modes=list(self.climate_modes),
             visual_min_temperature=self.min_temperature,
@@ -86,6 +104,8 @@ class EmulatedEntity:
             return {"state": False, "brightness": 1.0}
         if self.kind is EntityKind.FAN:
             return {"state": False, "speed_level": 1}
+        if self.kind is EntityKind.INFRARED:
+            return {}
         return {"mode": 0, "target_temperature": 22.0, "current_temperature": 22.0}
 
     def state_message(self, state: dict[str, Any]) -> Message:
@@ -150,4 +170,13 @@ def sensor_only_entities() -> EntitySet:
         EmulatedEntity(k.SENSOR, "temperature", "Temperature", "temperature", "°C"),
         EmulatedEntity(k.SENSOR, "humidity", "Humidity", "humidity", "%"),
         EmulatedEntity(k.SWITCH, "relay", "Relay", "outlet"),
+    ))
+
+
+def ir_blaster_entities(capabilities: int = IR_TRANSMITTER | IR_RECEIVER) -> EntitySet:
+    """An IR blaster node (ESPHome `infrared:` with transmitter and receiver) with a thermometer."""
+    k = EntityKind
+    return EntitySet((
+        EmulatedEntity(k.SENSOR, "temperature", "Temperature", "temperature", "°C"),
+        EmulatedEntity(k.INFRARED, "ir", "IR blaster", ir_capabilities=capabilities),
     ))

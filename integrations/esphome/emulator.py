@@ -6,6 +6,8 @@ Usage::
     await dev.start()
     dev.set_sensor("temperature", 23.4)   # streamed to subscribed clients
     dev.switch_state                      # what the last SwitchCommand set
+    dev.ir_transmissions                  # IR frames clients asked an infrared entity to send
+    dev.press_ir([9000, -4500, ...])      # a remote pointed at its IR receiver
     await dev.stop()
 """
 
@@ -17,7 +19,8 @@ import binascii
 import hashlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.message import Message
@@ -25,6 +28,8 @@ from google.protobuf.message import Message
 from integrations.errors import ProtocolError
 from integrations.esphome import messages
 from integrations.esphome.emulated_entities import (
+    IR_RECEIVER,
+    IR_TRANSMITTER,
     EmulatedEntity,
     EntityKind,
     EntitySet,
@@ -58,6 +63,16 @@ def decode_psk(psk: str) -> bytes:
     if len(raw) != 32:
         raise ValueError(f"the noise key must be 32 bytes in base64, got {len(raw)} bytes")
     return raw
+
+
+@dataclass(frozen=True, slots=True)
+class IrTransmission:
+    """One InfraredRFTransmitRawTimingsRequest as the node received it."""
+
+    object_id: str
+    carrier_hz: int
+    repeat_count: int
+    timings: tuple[int, ...]  # ESPHome raw: + mark, - space (µs)
 
 
 class _Close(Exception):
@@ -144,7 +159,7 @@ class _Session:
             self._writer.write(frame)
 
     def send_state(self, entity: EmulatedEntity, state: Mapping[str, Any]) -> None:
-        if self.subscribed:
+        if self.subscribed and entity.has_state:
             self._send(entity.state_message(dict(state)))
 
     def _handle(self, msg_type: int, body: bytes) -> None:
@@ -223,6 +238,17 @@ class _Session:
             changes["speed_level"] = msg.speed_level
         self._dev._command(msg.key, EntityKind.FAN, changes)
 
+    def _on_InfraredRFTransmitRawTimingsRequest(self, msg: Any) -> None:
+        ok = self._dev._transmit_ir(msg.key, msg.carrier_frequency, msg.repeat_count, msg.timings)
+        # API >= 1.18: the node answers every frame once it has left the transmitter
+        self._send(pb.InfraredRFTransmitCompleteResponse(
+            device_id=msg.device_id, key=msg.key, success=ok
+        ))
+
+    def send_ir_received(self, key: int, timings: Sequence[int]) -> None:
+        if self.hello_done:
+            self._send(pb.InfraredRFReceiveEvent(key=key, timings=list(timings)))
+
     def _on_ClimateCommandRequest(self, msg: Any) -> None:
         changes: dict[str, Any] = {}
         if msg.has_mode:
@@ -268,6 +294,8 @@ class EsphomeEmulator:
         self._sessions: dict[_Session, asyncio.Task[None]] = {}
         self._adv: NodeAdvertisement | None = None
         self.commands: list[tuple[str, dict[str, Any]]] = []  # (object_id, changes), in order
+        self.ir_transmissions: list[IrTransmission] = []  # frames sent, in order
+        self.ir_transmit_ok = True  # False: every IR transmit is answered "failed"
         self.connections_total = 0  # TCP connections accepted since construction
 
     @property
@@ -357,6 +385,33 @@ class EsphomeEmulator:
             return
         self.commands.append((entity.object_id, dict(changes)))
         self._update(entity, changes)
+
+    def _transmit_ir(
+        self, key: int, carrier_hz: int, repeat_count: int, timings: Iterable[int]
+    ) -> bool:
+        entity = self.entities.by_key(key)
+        if entity is None or entity.kind is not EntityKind.INFRARED:
+            _LOGGER.info("%s: IR transmit for unknown key %d", self.name, key)
+            return False
+        if not entity.ir_capabilities & IR_TRANSMITTER or not self.ir_transmit_ok:
+            return False
+        self.ir_transmissions.append(
+            IrTransmission(entity.object_id, carrier_hz, repeat_count, tuple(timings))
+        )
+        return True
+
+    def press_ir(self, timings: Sequence[int], object_id: str | None = None) -> None:
+        """A remote pointed at the IR receiver: connected clients get an InfraredRFReceiveEvent.
+
+        `timings` are ESPHome raw (+ mark, - space, µs) as the receiver would report them.
+        """
+        entity = (
+            self.entities.by_object_id(object_id) if object_id else self._first(EntityKind.INFRARED)
+        )
+        if entity.kind is not EntityKind.INFRARED or not entity.ir_capabilities & IR_RECEIVER:
+            raise KeyError(f"{entity.object_id!r} is not an IR receiver")
+        for session in self._sessions:
+            session.send_ir_received(entity.key, timings)
 
     def set_sensor(self, object_id: str, value: float) -> None:
         """Set a sensor reading (clients see it at once)."""

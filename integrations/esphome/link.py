@@ -6,10 +6,17 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from aioesphomeapi import ClimateMode, ClimateState, ConnectionClosedEvent, EntityState
+from aioesphomeapi import (
+    ClimateMode,
+    ClimateState,
+    ConnectionClosedEvent,
+    EntityState,
+    InfraredRFReceiveEvent,
+)
 from aioesphomeapi.client import APIClient
 from aioesphomeapi.core import (
     APIConnectionError,
@@ -23,7 +30,14 @@ from aioesphomeapi.reconnect_logic import ReconnectLogic
 from hub.model import DeviceDescription, HubPort, make_device_id
 from integrations.errors import CommandFailed, DeviceUnreachable
 from integrations.esphome.config import DeviceConfig
+from integrations.esphome.infrared import (
+    IrEntity,
+    Transmission,
+    capability_summary,
+    ir_entities,
+)
 from integrations.esphome.mapping import Command, EntityMap, build_entity_map
+from integrations.esphome.messages import pb
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -59,6 +73,13 @@ class LinkState(enum.Enum):
     FAILED = enum.auto()  # the last attempt failed; the reconnect logic retries with backoff
 
 
+# The node confirms a frame once it has left the transmitter (API >= 1.18); allow this much
+# beyond the frame's air time before calling the transmit failed.
+IR_CONFIRM_MARGIN_S = 10.0
+_IR_COMPLETE_API = (1, 18)
+ProgressCallback = Callable[[float, float], None]  # (elapsed_s, remaining_s)
+
+
 def device_id_for(mac: str) -> str:
     """The hub device id of an ESPHome node, from its MAC (any separators, any case)."""
     return make_device_id(DOMAIN, mac.replace(":", "").replace("-", "").lower())
@@ -81,6 +102,10 @@ class DeviceLink:
         self._reports: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
         self._reporter: asyncio.Task[None] | None = None
         self._first: asyncio.Future[Exception | None] | None = None
+        self.infrared: tuple[IrEntity, ...] = ()
+        # called after every availability change (IR devices follow their node)
+        self.availability_listeners: list[Callable[[DeviceLink], Awaitable[None]]] = []
+        self._ir_lock = asyncio.Lock()
         self._client = APIClient(
             cfg.host,
             cfg.port,
@@ -140,7 +165,9 @@ class DeviceLink:
             self.last_error = err
             await self._client.disconnect(force=True)
             return
-        emap = build_entity_map(entities)
+        self.infrared = ir_entities(entities)
+        ir_keys = {e.key for e in self.infrared}
+        emap = build_entity_map(e for e in entities if e.key not in ir_keys)
         if emap.unmapped:
             _LOGGER.info("%s: entities without a hub property: %s", self.address,
                          ", ".join(emap.unmapped))
@@ -149,7 +176,11 @@ class DeviceLink:
             device_id = make_device_id(DOMAIN, info.name or self.cfg.host)
         self.device_id = device_id
         self.entity_map = emap
-        extra = {**self.cfg.to_dict(), "mac": info.mac_address.replace(":", "").lower()}
+        extra: dict[str, Any] = {
+            **self.cfg.to_dict(), "mac": info.mac_address.replace(":", "").lower()
+        }
+        if self.infrared:
+            extra["ir_blaster"] = capability_summary(self.infrared)
         try:
             await self._hub.add_device(DeviceDescription(
                 id=device_id,
@@ -210,6 +241,11 @@ class DeviceLink:
             await self._hub.set_available(self.device_id, online, reason)
         except Exception:  # the hub's trouble must not kill this device's connection
             _LOGGER.exception("%s: hub refused an availability change", self.address)
+        for listener in list(self.availability_listeners):
+            try:
+                await listener(self)
+            except Exception:  # one listener's trouble must not stop the others
+                _LOGGER.exception("%s: availability listener failed", self.address)
 
     # -- states ---------------------------------------------------------------------------
     def _on_state(self, state: EntityState) -> None:
@@ -259,3 +295,110 @@ class DeviceLink:
             c.climate_command(cmd.key, **cmd.args)
         else:
             raise CommandFailed(f"ESPHome {cmd.kind} entities take no commands")
+
+    # -- infrared -------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        """True while entities are known and states flow."""
+        return self.state is LinkState.CONNECTED
+
+    def _ir_entity(self, receiver: bool) -> IrEntity:
+        if not self.connected:
+            raise DeviceUnreachable(
+                f"ESPHome device at {self.address} is offline; check that it is powered and on "
+                "this network"
+            )
+        for entity in self.infrared:
+            if entity.receives if receiver else entity.transmits:
+                return entity
+        what = "receiver" if receiver else "transmitter"
+        raise CommandFailed(
+            f"ESPHome device at {self.address} has no IR {what}; add an `infrared:` entity with "
+            f"a {what} to its YAML"
+        )
+
+    async def transmit_ir(self, tx: Transmission) -> None:
+        """Send one frame on the node's IR transmitter and wait until the node confirms it."""
+        entity = self._ir_entity(receiver=False)
+        async with self._ir_lock:  # one frame at a time, so a confirmation names its frame
+            loop = asyncio.get_running_loop()
+            done: asyncio.Future[bool] = loop.create_future()
+
+            def on_complete(msg: Any) -> None:
+                if msg.key == entity.key and not done.done():
+                    done.set_result(bool(msg.success))
+
+            version = self._client.api_version
+            confirms = version is None or (version.major, version.minor) >= _IR_COMPLETE_API
+            try:
+                remove = None
+                if confirms:
+                    # aioesphomeapi paces frames on the completion reply but does not hand its
+                    # outcome to callers, so listen for it on the connection as well
+                    remove = self._client._get_connection().add_message_callback(
+                        on_complete, (pb.InfraredRFTransmitCompleteResponse,)
+                    )
+                self._client.infrared_rf_transmit_raw_timings(
+                    entity.key, tx.carrier_hz, list(tx.timings), repeat_count=tx.repeat_count
+                )
+            except APIConnectionError as err:
+                raise DeviceUnreachable(f"ESPHome device at {self.address}: {err}") from err
+            if remove is None:
+                return  # firmware before API 1.18 never says whether a frame went out
+            wait_s = tx.air_time_s + IR_CONFIRM_MARGIN_S
+            try:
+                ok = await asyncio.wait_for(done, wait_s)
+            except TimeoutError:
+                raise CommandFailed(
+                    f"ESPHome device at {self.address} did not confirm the IR transmit within "
+                    f"{wait_s:.0f} s; check the node's logs and try again"
+                ) from None
+            finally:
+                remove()
+            if not ok:
+                raise CommandFailed(
+                    f"ESPHome device at {self.address} reported that its IR transmitter "
+                    f"({entity.name}) failed to send; check the transmitter's pin and wiring in "
+                    "the node's YAML and logs"
+                )
+
+    async def receive_ir(
+        self, timeout_s: float, progress: ProgressCallback | None = None
+    ) -> tuple[list[int], int]:
+        """Wait for the node's IR receiver to capture a frame: (signed timings, carrier Hz)."""
+        entity = self._ir_entity(receiver=True)
+        keys = {e.key: e for e in self.infrared if e.receives}
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[tuple[list[int], int]] = loop.create_future()
+
+        def on_receive(event: InfraredRFReceiveEvent) -> None:
+            src = keys.get(event.key)
+            if src is not None and event.timings and not got.done():
+                got.set_result((list(event.timings), src.receiver_frequency))
+
+        try:
+            unsubscribe = self._client.subscribe_infrared_rf_receive(on_receive)
+        except APIConnectionError as err:
+            raise DeviceUnreachable(f"ESPHome device at {self.address}: {err}") from err
+        start = time.monotonic()
+        try:
+            while True:
+                elapsed = time.monotonic() - start
+                if progress is not None:
+                    progress(elapsed, max(0.0, timeout_s - elapsed))
+                remaining = timeout_s - elapsed
+                if got.done():
+                    return got.result()
+                if remaining <= 0:
+                    raise CommandFailed(
+                        f"Learning timed out: {entity.name} on the ESPHome device at "
+                        f"{self.address} received no IR code within {timeout_s:g} s; point the "
+                        "remote at its receiver from close by, press the button, and try again"
+                    )
+                if not self.connected:
+                    raise DeviceUnreachable(
+                        f"ESPHome device at {self.address} went offline while learning"
+                    )
+                await asyncio.wait({got}, timeout=min(0.25, remaining))
+        finally:
+            unsubscribe()
