@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import secrets
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -90,10 +89,18 @@ class Run:
 
 @dataclass(slots=True)
 class _RuleState:
+    # Plain lists: an empty deque costs ~600 bytes, and a hub holds thousands of rules that
+    # mostly never queue; `keep_trace` trims traces to TRACES_PER_RULE.
     rule: Rule
     active: list[Run] = field(default_factory=list)
-    queue: deque[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=deque)
-    traces: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=TRACES_PER_RULE))
+    queue: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    traces: list[dict[str, Any]] = field(default_factory=list)
+
+    def keep_trace(self, trace: dict[str, Any]) -> None:
+        """Remember a trace, forgetting the oldest beyond TRACES_PER_RULE."""
+        self.traces.append(trace)
+        if len(self.traces) > TRACES_PER_RULE:
+            del self.traces[0]
 
 
 _Entry = tuple[str, int]  # (rule id, trigger index)
@@ -188,7 +195,7 @@ class RulesEngine:
         ):
             self._trace_seq = max(self._trace_seq, int(seq))
             if rid in self.rules:
-                self.rules[rid].traces.append({**json.loads(doc), "seq": int(seq)})
+                self.rules[rid].keep_trace({**json.loads(doc), "seq": int(seq)})
         for state in self.rules.values():
             if state.rule.enabled:
                 self._index(state.rule)
@@ -528,7 +535,7 @@ class RulesEngine:
                 and not self._stopping
                 and self.rules.get(rule.id) is state
             ):
-                ctx, queued_trace = state.queue.popleft()
+                ctx, queued_trace = state.queue.pop(0)
                 self._start_run(state, ctx, queued_trace, 0)
 
     async def _pause(
@@ -804,9 +811,7 @@ class RulesEngine:
         run_id = timer.payload.get("run_id")
         # The waiting run (restored as a placeholder) and its old trace give way to the resumed one.
         state.active = [r for r in state.active if r.id != run_id]
-        kept = [t for t in state.traces if t.get("run_id") != run_id]
-        state.traces.clear()
-        state.traces.extend(kept)
+        state.traces[:] = [t for t in state.traces if t.get("run_id") != run_id]
         trace = dict(timer.payload.get("trace") or {})
         trace.setdefault("steps", [])
         if late and state.rule.missed is MissedPolicy.SKIP:
@@ -893,7 +898,7 @@ class RulesEngine:
         if not any(t is trace for t in state.traces):
             self._trace_seq += 1
             trace["seq"] = self._trace_seq
-            state.traces.append(trace)
+            state.keep_trace(trace)
         self._mark(state.rule.id, trace)
 
     def _mark(self, rule_id: str, trace: dict[str, Any]) -> None:
