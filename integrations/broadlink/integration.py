@@ -264,27 +264,13 @@ class BroadlinkIntegration(Integration):
         The file goes to `directory` or the first of `profile_dirs`; other IR devices can then
         use it by `name`. Codes that decode to a known protocol are stored as protocol codes.
         """
-        from ir_codes import IrCodesError
-        from ir_codes.codesets import Profile
-
-        dev = self._ir_device(device_id)
+        self._ir_device(device_id)  # an unknown device is named before the folder
         folder = Path(directory) if directory else next(iter(self._settings.profile_dirs), None)
         if folder is None:
             raise CommandFailed(
                 "no directory for your IR profiles: set profile_dirs in [integrations.broadlink]"
             )
-        p = dev.profile
-        ac = {"brand": p.ac.brand} if p.ac else {}
-        power = {k: v for k, v in (("on", p.power_on), ("off", p.power_off),
-                                   ("toggle", p.power_toggle)) if v}  # fmt: skip
-        try:
-            code_set = Profile(name, p.kind, f"exported from {dev.config.name}", power=power, ac=ac)
-            for command, code in sorted(p.commands.items()):
-                code_set.add_command(command, code)
-            code_set.validate()
-            return await asyncio.to_thread(code_set.save, folder)
-        except (IrCodesError, OSError) as err:
-            raise CommandFailed(f"cannot save profile {name!r} in {folder}: {err}") from err
+        return await self._ir.export_profile(device_id, name, folder)
 
     def ir_commands(self, device_id: str) -> dict[str, bytes]:
         """The named codes of an IR device."""

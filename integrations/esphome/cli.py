@@ -8,7 +8,11 @@ import contextlib
 from typing import Any
 
 from integrations.esphome.config import DEFAULT_PORT
-from integrations.esphome.emulated_entities import default_entities, sensor_only_entities
+from integrations.esphome.emulated_entities import (
+    default_entities,
+    ir_blaster_entities,
+    sensor_only_entities,
+)
 from integrations.esphome.emulator import EsphomeEmulator
 
 
@@ -28,12 +32,16 @@ def register(sim_subparsers: Any) -> None:
     parser.add_argument("--noise-key", default=None, metavar="KEY",
                         help="api encryption key (32 bytes, base64); plaintext without it")
     parser.add_argument("--password", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--entities", choices=("full", "sensor"), default="full",
+    parser.add_argument("--entities", choices=("full", "sensor", "ir"), default="full",
                         help="full: sensors, motion, relay, lamp, fan, thermostat; "
-                             "sensor: temperature, humidity and a relay")
+                             "sensor: temperature, humidity and a relay; "
+                             "ir: an IR blaster (infrared transmitter and receiver)")
     parser.add_argument("--no-mdns", action="store_true",
                         help="do not announce the node as _esphomelib._tcp over mDNS")
     parser.set_defaults(func=run)
+
+
+_ENTITY_SETS = {"full": default_entities, "sensor": sensor_only_entities, "ir": ir_blaster_entities}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             noise_psk=args.noise_key,
             password=args.password,
-            entities=sensor_only_entities() if args.entities == "sensor" else default_entities(),
+            entities=_ENTITY_SETS[args.entities](),
             advertise=not args.no_mdns,
         )
     except ValueError as err:

@@ -83,6 +83,7 @@ class EsphomeIntegration(Integration):
         self._links: list[DeviceLink] = []
         self._ir = IrDevices(DOMAIN, self._ir_blaster, self._ir_availability)
         self._ir_links: dict[str, DeviceLink] = {}  # IR device blaster ref -> its node's link
+        self._profile_dirs: list[Path] = []
 
     @property
     def links(self) -> tuple[DeviceLink, ...]:
@@ -105,8 +106,8 @@ class EsphomeIntegration(Integration):
         store_path = Path(store) if store else None
         if store_path is None and ir_configs:
             store_path = hub.storage_dir(DOMAIN) / "ir_devices.json"
-        profile_dirs = [Path(d) for d in config.get("profile_dirs", ()) or ()]
-        await self._ir.setup(hub, ir_configs, store_path, profile_dirs)
+        self._profile_dirs = [Path(d) for d in config.get("profile_dirs", ()) or ()]
+        await self._ir.setup(hub, ir_configs, store_path, self._profile_dirs)
         for entry in [*entries, *stored]:
             cfg = DeviceConfig.from_mapping(entry)
             if any((link.cfg.host, link.cfg.port) == (cfg.host, cfg.port) for link in self._links):
@@ -245,6 +246,21 @@ class EsphomeIntegration(Integration):
     async def save_learned(self, device_id: str, command: str, code: bytes) -> None:
         """Add (or replace) a named code on an IR device; kept in the IR store."""
         await self._ir.save_learned(device_id, command, code)
+
+    async def export_profile(
+        self, device_id: str, name: str, directory: str | Path | None = None
+    ) -> Path:
+        """Save an IR device's codes (learned ones included) as a code set file named `name`,
+        in `directory` or the first of `profile_dirs`."""
+        self._ir.get(device_id)
+        folder = Path(directory) if directory else next(iter(self._profile_dirs), None)
+        if folder is None:
+            raise CommandFailed("no directory for your IR profiles: set esphome.profile_dirs")
+        return await self._ir.export_profile(device_id, name, folder)
+
+    def ir_commands(self, device_id: str) -> dict[str, bytes]:
+        """The named codes (Broadlink packets) of an IR device driven by a node."""
+        return dict(self._ir.get(device_id).profile.commands)
 
     def _blaster_link(self, ref: str) -> DeviceLink:
         if ref in self._ir:

@@ -230,6 +230,29 @@ class IrDevices:
         await self.store.save()
         await self.register(device_id)
 
+    async def export_profile(self, device_id: str, name: str, folder: Path) -> Path:
+        """Save an IR device's codes (learned ones included) as an ir_codes code set file.
+
+        Other IR devices can then use it by `name`. Codes that decode to a known protocol are
+        stored as protocol codes.
+        """
+        from ir_codes import IrCodesError
+        from ir_codes.codesets import Profile
+
+        dev = self.get(device_id)
+        p = dev.profile
+        ac = {"brand": p.ac.brand} if p.ac else {}
+        power = {k: v for k, v in (("on", p.power_on), ("off", p.power_off),
+                                   ("toggle", p.power_toggle)) if v}  # fmt: skip
+        try:
+            code_set = Profile(name, p.kind, f"exported from {dev.config.name}", power=power, ac=ac)
+            for command, code in sorted(p.commands.items()):
+                code_set.add_command(command, code)
+            code_set.validate()
+            return await asyncio.to_thread(code_set.save, folder)
+        except (IrCodesError, OSError) as err:
+            raise CommandFailed(f"cannot save profile {name!r} in {folder}: {err}") from err
+
     # --- registration and availability --------------------------------------------------------
 
     async def register(self, device_id: str) -> None:

@@ -23,6 +23,7 @@ from integrations.errors import CommandFailed, DeviceUnreachable
 from integrations.esphome import EsphomeEmulator, EsphomeIntegration, ir_blaster_entities
 from integrations.esphome.emulated_entities import IR_RECEIVER
 from integrations.esphome.link import device_id_for
+from integrations.ir_devices import load_profile
 from ir_codes.formats import esphome as esphome_format
 
 testing = pytest.importorskip("hub.testing", reason="the hub test harness is not available")
@@ -289,6 +290,14 @@ async def test_a_node_without_transmitter_cannot_drive_ir_devices(
 
         code = ir_codes.decode(bl_format.from_packet(learning.result()))
         assert (code.protocol, code.address, code.command) == ("NEC", 0x07, 0x09)
+        # its IR devices' codes can still be exported as a code set for other devices
+        with pytest.raises(CommandFailed, match=r"set esphome\.profile_dirs"):
+            await integ.export_profile("den-tv", "den_tv")
+        saved = await integ.export_profile("den-tv", "den_tv", tmp_path / "profiles")
+        again = load_profile("den_tv", [saved.parent])
+        assert again.commands == integ.ir_commands("den-tv")
+        assert again.power_toggle == "power"
+
         await dev.stop()
         await wait_until(lambda: recording_hub.online.get(node_id) is False, what="offline")
         with pytest.raises(DeviceUnreachable, match="offline"):
