@@ -1,7 +1,7 @@
 """ESPHome native API: the integration, and an emulated node that speaks the real protocol."""
 
 from integrations.esphome.config import DeviceConfig
-from integrations.esphome.demo import demo_node
+from integrations.esphome.demo import demo_ir_node, demo_node
 from integrations.esphome.emulated_entities import (
     EmulatedEntity,
     EntityKind,
@@ -24,6 +24,7 @@ __all__ = [
     "EsphomeIntegration",
     "IrTransmission",
     "default_entities",
+    "demo_ir_node",
     "demo_node",
     "ir_blaster_entities",
     "sensor_only_entities",

@@ -20,10 +20,16 @@ from esphome_testkit import RecordingHub, wait_until
 
 import ir_codes
 from integrations.errors import CommandFailed, DeviceUnreachable
-from integrations.esphome import EsphomeEmulator, EsphomeIntegration, ir_blaster_entities
+from integrations.esphome import (
+    EsphomeEmulator,
+    EsphomeIntegration,
+    demo_ir_node,
+    ir_blaster_entities,
+)
 from integrations.esphome.emulated_entities import IR_RECEIVER
 from integrations.esphome.link import device_id_for
 from integrations.ir_devices import load_profile
+from ir_codes.formats import broadlink as bl_format
 from ir_codes.formats import esphome as esphome_format
 
 testing = pytest.importorskip("hub.testing", reason="the hub test harness is not available")
@@ -286,8 +292,6 @@ async def test_a_node_without_transmitter_cannot_drive_ir_devices(
         while not learning.done():
             dev.press_ir(frame)
             await asyncio.wait({learning}, timeout=0.2)
-        from ir_codes.formats import broadlink as bl_format
-
         code = ir_codes.decode(bl_format.from_packet(learning.result()))
         assert (code.protocol, code.address, code.command) == ("NEC", 0x07, 0x09)
         # its IR devices' codes can still be exported as a code set for other devices
@@ -302,6 +306,33 @@ async def test_a_node_without_transmitter_cannot_drive_ir_devices(
         await wait_until(lambda: recording_hub.online.get(node_id) is False, what="offline")
         with pytest.raises(DeviceUnreachable, match="offline"):
             await integ.learn(node_id, timeout_s=1)
+    finally:
+        await integ.shutdown()
+        await dev.stop()
+
+
+async def test_demo_ir_node_drives_packaged_code_sets(
+    recording_hub: RecordingHub, tmp_path: Path
+) -> None:
+    dev, entry = demo_ir_node(HOST, 0)
+    await dev.start()
+    integ = EsphomeIntegration()
+    try:
+        entry = {**entry, "port": dev.port}
+        await integ.setup(recording_hub, {"devices": [entry],
+                                          "ir_store_path": str(tmp_path / "ir.json")})
+        await wait_until(lambda: recording_hub.online.get("den-tv") and
+                         recording_hub.online.get("den-ac"), what="the demo IR devices online")
+        await integ.apply_desired("den-tv", {"power": True})
+        code = decoded(dev.ir_transmissions[-1])
+        power_on = ir_codes.decode(bl_format.from_packet(integ.ir_commands("den-tv")["power_on"]))
+        assert (code.protocol, code.address, code.command) == (
+            "SAMSUNG32", power_on.address, power_on.command
+        )
+        await integ.apply_desired("den-ac", {"mode": "cool", "target_temperature": 24})
+        tx = dev.ir_transmissions[-1]
+        brand, state, _ = ir_codes.decode_ac(esphome_format.from_signed(tx.timings, tx.carrier_hz))
+        assert (brand, state.mode, state.target_temperature) == ("daikin", "cool", 24)
     finally:
         await integ.shutdown()
         await dev.stop()
