@@ -35,6 +35,7 @@ ECHONET_NODE = "127.0.0.61"
 ECHONET_HUB_BIND = "127.0.0.60"
 BROADLINK_ADDR = "127.0.0.62"
 ESPHOME_ADDR = "127.0.0.63"
+ESPHOME_IR_ADDR = "127.0.0.64"
 
 
 class _Output:
@@ -51,6 +52,7 @@ async def emulated_home() -> AsyncIterator[dict[str, Any]]:
     """Start every emulator; yield their addresses and the hub's integration config."""
     from integrations.broadlink.demo import demo_config, demo_emulator
     from integrations.echonet.emulator import EchonetNode
+    from integrations.esphome.demo import demo_ir_node
     from integrations.esphome.emulator import EsphomeEmulator
 
     echonet = EchonetNode(
@@ -58,16 +60,19 @@ async def emulated_home() -> AsyncIterator[dict[str, Any]]:
     )
     broadlink = demo_emulator(BROADLINK_ADDR)
     esphome = EsphomeEmulator("balcony-sensor", bind=ESPHOME_ADDR, port=0)
+    esphome_ir, ir_entry = demo_ir_node(ESPHOME_IR_ADDR, port=0)
     started: list[Any] = []
     try:
-        for emulator in (echonet, broadlink, esphome):
+        for emulator in (echonet, broadlink, esphome, esphome_ir):
             await emulator.start()
             started.append(emulator)
+        ir_entry["port"] = esphome_ir.port
         yield {
             "emulators": {
                 "echonet": f"{ECHONET_NODE}:3610",
                 "broadlink": f"{BROADLINK_ADDR}:{broadlink.port}",
                 "esphome": f"{ESPHOME_ADDR}:{esphome.port}",
+                "esphome_ir": f"{ESPHOME_IR_ADDR}:{esphome_ir.port}",
             },
             "integrations": {
                 "virtual": {},
@@ -78,7 +83,7 @@ async def emulated_home() -> AsyncIterator[dict[str, Any]]:
                     "poll_interval_s": 5.0,
                 },
                 "broadlink": demo_config(broadlink),
-                "esphome": {"devices": [{"host": ESPHOME_ADDR, "port": esphome.port}]},
+                "esphome": {"devices": [{"host": ESPHOME_ADDR, "port": esphome.port}, ir_entry]},
             },
             "objects": {"echonet": echonet, "broadlink": broadlink, "esphome": esphome},
         }
@@ -188,7 +193,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                     f"{linked.phone_url}/v1/google/fulfillment (OAuth client 'demo-assistant')"
                 )
                 for kind, where in home["emulators"].items():
-                    _say(f"  emulated {kind:9} at {where}")
+                    _say(f"  emulated {kind:10} at {where}")
                 await hub.wait_integrations()
                 if args.json:  # once the emulated devices are in, so scripts can use them
                     print(json.dumps(info), flush=True)
