@@ -71,6 +71,7 @@ class Device:
     values: Mapping[str, Any] = field(default_factory=dict)
     pending: Mapping[str, Any] = field(default_factory=dict)  # desired, not yet confirmed
     version: int = 0
+    capabilities: frozenset[str] = frozenset()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Device:
@@ -89,6 +90,7 @@ class Device:
             values={k: v.get("value") for k, v in reported.items()},
             pending=dict(shadow.get("delta") or {}),
             version=int(shadow.get("version", 0)),
+            capabilities=frozenset(data.get("capabilities") or ()),
         )
 
     @property

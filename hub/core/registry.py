@@ -31,7 +31,13 @@ from hub.events import (
     EventBus,
     StateChanged,
 )
-from hub.model import DeviceDescription, DiscoveredDevice, Integration, PropertyValueError
+from hub.model import (
+    CAPABILITIES,
+    DeviceDescription,
+    DiscoveredDevice,
+    Integration,
+    PropertyValueError,
+)
 from hub.model.vocabulary import spec_for
 from hub.store import Database
 from integrations.errors import CommandFailed, DeviceUnreachable
@@ -70,6 +76,7 @@ class DeviceRecord:
             "address": d.address,
             "online": self.online,
             "assumed_state": d.assumed_state,
+            "capabilities": list(d.capabilities),
             "properties": [p.to_dict() for p in d.properties.values()],
         }
         if with_shadow:
@@ -244,10 +251,20 @@ class DeviceRegistry:
                 _LOG.warning("device %s: dropping property: %s", description.id, err)
                 continue
             props[name] = spec
-        if len(props) == len(description.properties):
+        capabilities = [c for c in description.capabilities if c in CAPABILITIES]
+        if capabilities != list(description.capabilities):
+            _LOG.warning("device %s: dropping unknown capabilities %s", description.id,
+                         set(description.capabilities) - CAPABILITIES)
+        if len(props) == len(description.properties) and len(capabilities) == len(
+            description.capabilities
+        ):
             return description
         return DeviceDescription.from_dict(
-            {**description.to_dict(), "properties": [p.to_dict() for p in props.values()]}
+            {
+                **description.to_dict(),
+                "properties": [p.to_dict() for p in props.values()],
+                "capabilities": capabilities,
+            }
         )
 
     async def report(

@@ -3,7 +3,14 @@
 This package is the only part of ``hub`` that integrations may import.
 """
 
-from hub.model.device import DeviceDescription, DiscoveredDevice, make_device_id
+from hub.model.device import (
+    CAPABILITIES,
+    IR_LEARN,
+    IR_SEND,
+    DeviceDescription,
+    DiscoveredDevice,
+    make_device_id,
+)
 from hub.model.integration import HubPort, Integration, IrLearner
 from hub.model.vocabulary import (
     VOCABULARY,
@@ -16,6 +23,9 @@ from hub.model.vocabulary import (
 )
 
 __all__ = [
+    "CAPABILITIES",
+    "IR_LEARN",
+    "IR_SEND",
     "VOCABULARY",
     "DeviceDescription",
     "DiscoveredDevice",

@@ -11,6 +11,11 @@ from hub.model.vocabulary import PropertySpec
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
+#: Capabilities a device may declare: it can send IR codes (a blaster) / learn them (a receiver).
+IR_SEND = "ir_send"
+IR_LEARN = "ir_learn"
+CAPABILITIES = frozenset({IR_SEND, IR_LEARN})
+
 
 def make_device_id(integration: str, *parts: str | int) -> str:
     """A stable, URL-safe device id such as ``echonet-0102030405-013001``."""
@@ -35,6 +40,8 @@ class DeviceDescription:
     address: str | None = None
     suggested_room: str | None = None
     assumed_state: bool = False  # one-way devices (IR): reported values are what we last sent
+    # What the device can do beyond its properties, from CAPABILITIES (e.g. "ir_learn").
+    capabilities: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,6 +56,7 @@ class DeviceDescription:
             "suggested_room": self.suggested_room,
             "assumed_state": self.assumed_state,
             "properties": [p.to_dict() for p in self.properties.values()],
+            "capabilities": list(self.capabilities),
             "extra": dict(self.extra),
         }
 
@@ -66,6 +74,7 @@ class DeviceDescription:
             suggested_room=data.get("suggested_room"),
             assumed_state=bool(data.get("assumed_state", False)),
             properties={p.name: p for p in props},
+            capabilities=tuple(data.get("capabilities", ())),
             extra=dict(data.get("extra", {})),
         )
 

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from hub.model import (
+    IR_LEARN,
+    IR_SEND,
     DeviceDescription,
     HubPort,
     Integration,
@@ -335,6 +337,7 @@ class BroadlinkIntegration(Integration):
                 manufacturer=info.manufacturer or "Broadlink",
                 address=info.host,
                 properties=props,
+                capabilities=(IR_SEND, IR_LEARN),
                 extra={"mac": info.mac, "devtype": info.devtype, "port": info.port},
             )
         )

@@ -27,7 +27,7 @@ from aioesphomeapi.core import (
 )
 from aioesphomeapi.reconnect_logic import ReconnectLogic
 
-from hub.model import DeviceDescription, HubPort, make_device_id
+from hub.model import IR_LEARN, IR_SEND, DeviceDescription, HubPort, make_device_id
 from integrations.errors import CommandFailed, DeviceUnreachable
 from integrations.esphome.config import DeviceConfig
 from integrations.esphome.infrared import (
@@ -179,8 +179,13 @@ class DeviceLink:
         extra: dict[str, Any] = {
             **self.cfg.to_dict(), "mac": info.mac_address.replace(":", "").lower()
         }
+        capabilities: tuple[str, ...] = ()
         if self.infrared:
-            extra["ir_blaster"] = capability_summary(self.infrared)
+            extra["ir_blaster"] = summary = capability_summary(self.infrared)
+            capabilities = tuple(
+                c for c, on in ((IR_SEND, summary["transmit"]), (IR_LEARN, summary["receive"]))
+                if on
+            )
         try:
             await self._hub.add_device(DeviceDescription(
                 id=device_id,
@@ -191,6 +196,7 @@ class DeviceLink:
                 address=self.address,
                 suggested_room=info.suggested_area or None,
                 properties=emap.specs,
+                capabilities=capabilities,
                 extra=extra,
             ))
         except Exception:  # the hub's trouble: drop this session, the reconnect logic retries

@@ -39,6 +39,8 @@ async def test_learn_then_send_a_named_command(tmp_path: Path) -> None:
             await rh.hub.wait_integrations()
             devices = (await rh.client.get("/api/v1/devices")).json()["devices"]
             blaster = next(d for d in devices if d["id"] != "tv")
+            assert {"ir_send", "ir_learn"} <= set(blaster["capabilities"])
+            assert next(d for d in devices if d["id"] == "tv")["capabilities"] == []
             r = await rh.client.post("/api/v1/ir/learn",
                                      json={"blaster_id": blaster["id"], "timeout_s": 15})
             assert r.status_code == 202, r.text

@@ -76,7 +76,10 @@ class IrLearnScreen(HubScreen):
             return
         devices = sorted(self.hub_app.devices.values(), key=lambda d: d.name)
         blasters = [
-            d for d in devices if d.integration == "broadlink" and "ir_commands" not in d.properties
+            d for d in devices
+            if "ir_learn" in d.capabilities
+            # hubs from before capabilities: Broadlink blasters are the ones without commands
+            or (d.integration == "broadlink" and "ir_commands" not in d.properties)
         ] or devices
         self._set_options("#blaster", [(d.name, d.id) for d in blasters])
         targets = [d for d in devices if "ir_commands" in d.properties] or devices
