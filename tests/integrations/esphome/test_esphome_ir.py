@@ -147,6 +147,7 @@ async def test_node_is_a_blaster_and_its_ir_devices_are_assumed_state(
     assert extra["ir_blaster"] == {"transmit": True, "receive": True, "entities": ["ir"]}
     node_body = (await hub.client.get(f"/api/v1/devices/{node_id}")).json()
     assert {p["name"] for p in node_body["properties"]} == {"temperature"}  # IR is no property
+    assert set(node_body["capabilities"]) == {"ir_send", "ir_learn"}  # the API shows it
 
     tv = (await hub.client.get("/api/v1/devices/den-tv")).json()
     assert (tv["integration"], tv["assumed_state"], tv["room"]) == ("esphome", True, "Den")
