@@ -12,65 +12,25 @@ for a namespace you prepared yourself, e.g. without root:
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from mdns_netns import multicast_netns, run_probe
 
 from tui.browse import hub_from_service
 
-ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("tui_mdns_probe.py")
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
 
 
 @pytest.fixture
 def netns() -> Iterator[str | None]:
-    if os.environ.get("HOMEHUB_MDNS_HERE") == "1":
-        yield None  # the caller made this namespace multicast-capable
-        return
-    if os.geteuid() != 0:
-        pytest.skip("the TUI mDNS test needs root to create a network namespace with loopback "
-                    "multicast; run it with sudo, or inside `unshare -rn` with "
-                    "HOMEHUB_MDNS_HERE=1 (see this module's docstring)")
-    if shutil.which("ip") is None:
-        pytest.skip("the TUI mDNS test needs the `ip` tool (iproute2) for a network namespace")
-    name = f"hh-tui-{os.getpid()}"
-    try:
-        _ip("netns", "add", name)
-    except subprocess.CalledProcessError as err:
-        pytest.skip(f"cannot create a network namespace here: {err.stderr.decode().strip()}")
-    try:
-        _ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
-        _ip("netns", "exec", name, "ip", "link", "set", "lo", "multicast", "on")
+    with multicast_netns("hh-tui") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, timeout=20)
-
-
-def run_probe(netns: str | None) -> list[dict[str, Any]]:
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{PROBE.parent}"}
-    inside = ["ip", "netns", "exec", netns] if netns is not None else []
-    proc = subprocess.run(
-        [*inside, sys.executable, str(PROBE)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=110,
-    )
-    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert proc.returncode == 0, f"probe failed: {events[-3:]}\n{proc.stderr[-3000:]}"
-    return events
 
 
 def test_tui_finds_the_hub_over_mdns(netns: str | None) -> None:
-    events = run_probe(netns)
+    events = run_probe(PROBE, netns)
     by = {e["event"]: e for e in events}
     hub = by["hub"]
     found = [e for e in events if e["event"] == "found"]

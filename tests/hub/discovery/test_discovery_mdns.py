@@ -8,63 +8,25 @@ and the shared namespace is untouched.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from mdns_netns import multicast_netns, run_probe
 
 from hub.discovery import FoundService, esphome_device
 
-ROOT = Path(__file__).resolve().parents[3]
 PROBE = Path(__file__).with_name("mdns_probe.py")
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
-
-
 @pytest.fixture
-def netns() -> Iterator[str]:
-    if os.geteuid() != 0:
-        pytest.skip("mDNS test needs root to create a network namespace with loopback multicast")
-    if shutil.which("ip") is None:
-        pytest.skip("mDNS test needs the `ip` tool (iproute2) to create a network namespace")
-    name = f"hh-esphome-{os.getpid()}"
-    try:
-        _ip("netns", "add", name)
-    except subprocess.CalledProcessError as err:
-        pytest.skip(f"cannot create a network namespace here: {err.stderr.decode().strip()}")
-    try:
-        _ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
-        _ip("netns", "exec", name, "ip", "link", "set", "lo", "multicast", "on")
+def netns() -> Iterator[str | None]:
+    with multicast_netns("hh-esphome") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, timeout=20)
 
 
-def run_probe(netns: str) -> list[dict[str, Any]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        ["ip", "netns", "exec", netns, sys.executable, str(PROBE)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=110,
-    )
-    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert proc.returncode == 0, f"probe failed: {events[-3:]}\n{proc.stderr[-3000:]}"
-    return events
-
-
-def test_emulated_node_is_discovered_adopted_and_followed(netns: str) -> None:
-    events = run_probe(netns)
+def test_emulated_node_is_discovered_adopted_and_followed(netns: str | None) -> None:
+    events = run_probe(PROBE, netns)
     mac = next(e for e in events if e["event"] == "mac")
     key = f"esphome-{mac['mac']}"
     found = [e for e in events if e["event"] == "found" and e["key"] == key]
