@@ -85,7 +85,6 @@ async def emulated_home() -> AsyncIterator[dict[str, Any]]:
                 "broadlink": demo_config(broadlink),
                 "esphome": {"devices": [{"host": ESPHOME_ADDR, "port": esphome.port}, ir_entry]},
             },
-            "objects": {"echonet": echonet, "broadlink": broadlink, "esphome": esphome},
         }
     finally:
         for emulator in reversed(started):
