@@ -21,7 +21,7 @@ from textual.signal import Signal
 
 from tui.client import HubClient, LinkState
 from tui.config import TokenStore
-from tui.errors import AuthRequired, HubUnreachable, TuiError
+from tui.errors import AuthRequired, HubUnreachable, NotSupported, TuiError
 from tui.models import Device, FoundHub
 from tui.screens.connect import HubPickerScreen, PairScreen
 from tui.screens.dashboard import DashboardScreen
@@ -57,6 +57,7 @@ class HomehubApp(App[int]):
         Binding("n", "switch_mode('discovery')", "New"),
         Binding("i", "switch_mode('ir')", "IR"),
         Binding("e", "switch_mode('energy')", "Energy"),
+        Binding("c", "claim_code", "Claim code", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -240,6 +241,31 @@ class HomehubApp(App[int]):
             yield SystemCommand(title, help_text, self._switcher(mode))
         if self.client is not None:
             yield SystemCommand("Reload", "Read every device from the hub again", self._reload)
+            yield SystemCommand(
+                "Relay claim code",
+                "A one-time code to add this hub to your account in the phone app (key c)",
+                self.action_claim_code,
+            )
+
+    @work(group="claim-code", exclusive=True)
+    async def action_claim_code(self) -> None:
+        """Show a relay claim code, or why there is none."""
+        if self.client is None:
+            return
+        try:
+            claim = await self.client.relay_claim_code()
+        except NotSupported:
+            self.notify("This hub is not linked to a relay: set [relay] url in its homehub.toml.",
+                        severity="warning", timeout=10)
+            return
+        except TuiError as err:
+            self.notify(str(err), severity="error", timeout=10)
+            return
+        minutes = max(1, round(float(claim.get("expires_in", 600)) / 60))
+        self.notify(
+            f"Claim code [b]{claim['code']}[/b]: enter it in the phone app within {minutes} min.",
+            title="Relay claim code", timeout=60,
+        )
 
     def _switcher(self, mode: str) -> Any:
         def switch() -> None:

@@ -170,6 +170,11 @@ class HubClient:
         self.token = str(body["token"])
         return self.token
 
+    async def relay_claim_code(self) -> dict[str, Any]:
+        """A one-time code that attaches this hub to a relay account (the hub asks its relay)."""
+        result: dict[str, Any] = await self.request("POST", "/relay/claim-code")
+        return result
+
     # ------------------------------------------------------------------ devices
     async def devices(self) -> list[Device]:
         """Every device with its reported values."""
