@@ -5,6 +5,9 @@ Config section `[integrations.echonet]`:
     port = 3610
     hosts = ["192.168.1.20"] # nodes to ask directly (networks that block multicast)
     multicast = true        # also discover with Get 0xD6 to 224.0.23.0 and hear INF there
+    adopt = "ask"           # nodes found by multicast or INF: "ask" offers them for adoption
+                            # (GET /api/v1/discovered), "auto" adds them at once. Configured
+                            # hosts and nodes adopted before a restart are always added.
     poll_interval_s = 30
     timeout_s = 3
     retries = 2
@@ -18,7 +21,13 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.model import DeviceDescription, HubPort, Integration, make_device_id
+from hub.model import (
+    DeviceDescription,
+    DiscoveredDevice,
+    HubPort,
+    Integration,
+    make_device_id,
+)
 from integrations.echonet.controller import NodeInfo, ObjectInfo, get, read_node, refused
 from integrations.echonet.frame import NODE_PROFILE, Eoj, Esv, Frame, FrameError, Property
 from integrations.echonet.mapping import DeviceMapping
@@ -45,6 +54,7 @@ class EchonetConfig:
     timeout_s: float = 3.0
     retries: int = 2
     discovery_wait_s: float = 1.0
+    adopt: str = "ask"
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> EchonetConfig:
@@ -70,6 +80,7 @@ class EchonetConfig:
                 timeout_s=float(config.get("timeout_s", d.timeout_s)),
                 retries=int(config.get("retries", d.retries)),
                 discovery_wait_s=float(config.get("discovery_wait_s", d.discovery_wait_s)),
+                adopt=str(config.get("adopt", d.adopt)),
             )
         except (TypeError, ValueError) as err:
             raise IntegrationError(f"[integrations.echonet] has a bad value: {err}") from err
@@ -77,6 +88,10 @@ class EchonetConfig:
             raise IntegrationError(
                 "[integrations.echonet] poll_interval_s and timeout_s must be positive, "
                 "retries zero or more"
+            )
+        if out.adopt not in ("ask", "auto"):
+            raise IntegrationError(
+                f'[integrations.echonet] adopt must be "ask" or "auto", not {out.adopt!r}'
             )
         return out
 
@@ -108,7 +123,10 @@ class EchonetIntegration(Integration):
         self._nodes: dict[str, _Node] = {}
         self._devices: dict[str, _Device] = {}
         self._reading: dict[str, asyncio.Task[None]] = {}
-        self._wanted: set[str] = set()  # hosts seen or configured; retried until read
+        # Hosts configured, adopted or (adopt = "auto") seen: read, and retried until read.
+        self._wanted: set[str] = set()
+        # Hosts found by multicast or INF, offered for adoption: their instance lists, if heard.
+        self._offered: dict[str, list[Eoj] | None] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._poller: asyncio.Task[None] | None = None
 
@@ -134,6 +152,10 @@ class EchonetIntegration(Integration):
         """Bind the socket and start polling."""
         self.config = EchonetConfig.from_mapping(config)
         self._hub = hub
+        # Nodes adopted before a restart come back without asking again.
+        self._wanted.update(
+            str(d.extra["host"]) for d in hub.stored_devices(self.domain) if d.extra.get("host")
+        )
         self._client = EchonetClient(
             bind=self.config.bind, port=self.config.port, multicast=self.config.multicast,
             timeout_s=self.config.timeout_s, retries=self.config.retries,
@@ -150,16 +172,49 @@ class EchonetIntegration(Integration):
         self._poller = asyncio.create_task(self._poll_forever(), name="echonet-poll")
 
     async def discover(self) -> None:
-        """Ask the configured hosts and (if enabled) the multicast group for their nodes."""
+        """Read the configured and adopted nodes; ask the multicast group (if enabled) for more."""
         client = self.client
-        found: dict[str, list[Eoj] | None] = {h: None for h in self.config.hosts}
+        self._wanted.update(self.config.hosts)
+        found: dict[str, list[Eoj] | None] = dict.fromkeys(self._wanted)
         if self.config.multicast and client.transport.multicast_ok:
-            found.update(await client.discover_multicast(self.config.discovery_wait_s))
+            for host, eojs in (await client.discover_multicast(
+                    self.config.discovery_wait_s)).items():
+                if host in self._wanted or self.config.adopt == "auto":
+                    found[host] = eojs
+                else:
+                    await self._offer(host, eojs)
         self._wanted.update(found)
         await asyncio.gather(
             *(self._read_node(host, eojs) for host, eojs in found.items()
               if host not in self._nodes)
         )
+
+    async def _offer(self, host: str, instances: list[Eoj] | None) -> None:
+        """Report a node nobody asked for as discovered; adopting it reads it (`adopt`)."""
+        known = self._offered.get(host)
+        self._offered[host] = instances if instances is not None else known
+        objects = [e for e in instances or () if e.group != 0x0E]
+        await self.hub.discovered(DiscoveredDevice(
+            key=make_device_id(self.domain, host),
+            integration=self.domain,
+            name=f"ECHONET Lite node at {host}",
+            address=host,
+            port=PORT,
+            model=f"{len(objects)} ECHONET Lite objects" if objects else "ECHONET Lite node",
+            properties={"objects": [str(e) for e in objects]},
+        ))
+
+    async def adopt(self, found: DiscoveredDevice, options: Mapping[str, Any]) -> None:
+        """Read an offered node and add its devices; it is polled from now on."""
+        host = found.address
+        self._wanted.add(host)
+        await self._read_node(host, self._offered.get(host))
+        if host not in self._nodes:
+            raise DeviceUnreachable(
+                f"the ECHONET Lite node at {host} did not answer; check that it is powered "
+                "and on this network, it is retried every poll"
+            )
+        self._offered.pop(host, None)
 
     async def _read_node(self, host: str, instances: list[Eoj] | None) -> None:
         running = self._reading.get(host)
@@ -270,7 +325,11 @@ class EchonetIntegration(Integration):
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def _on_notify(self, frame: Frame, host: str) -> None:
-        self._wanted.add(host)
+        if host not in self._wanted and host not in self._nodes:
+            if self.config.adopt == "ask":
+                self._spawn(self._offer(host, self._announced(frame)))
+                return
+            self._wanted.add(host)
         node = self._nodes.get(host)
         if frame.seoj.class_code == NODE_PROFILE.class_code:
             edt = frame.edt(INSTANCE_LIST_NOTIFICATION)
@@ -290,6 +349,16 @@ class EchonetIntegration(Integration):
         device = node.devices.get(frame.seoj)
         if device is not None:
             self._spawn(self._notified(node, device, frame.values()))
+
+    @staticmethod
+    def _announced(frame: Frame) -> list[Eoj] | None:
+        if frame.seoj.class_code != NODE_PROFILE.class_code:
+            return None
+        edt = frame.edt(INSTANCE_LIST_NOTIFICATION)
+        try:
+            return parse_instance_list(edt) if edt is not None else None
+        except FrameError:
+            return None
 
     async def _notified(self, node: _Node, device: _Device, values: dict[int, bytes]) -> None:
         await self._set_node_online(node, True)

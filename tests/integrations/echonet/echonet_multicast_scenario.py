@@ -1,6 +1,9 @@
 """Run inside a fresh network namespace whose loopback carries multicast (see the test).
 
-Prints one JSON line with what the integration found through multicast alone.
+Prints one JSON line with what the integration found through multicast alone: first with
+`adopt = "auto"` (finds are added at once), then in a real hub with the default `adopt = "ask"`
+(finds are offered through GET /api/v1/discovered and added when adopted), and after a restart
+of that hub (the adopted node comes back without asking).
 """
 
 from __future__ import annotations
@@ -8,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 from echonet_testkit import RecordingHub, wait_for
 
+from hub.testing import RunningHub, running_hub
 from integrations.echonet.emulator import EchonetNode
 from integrations.echonet.integration import EchonetIntegration
 
@@ -49,9 +56,7 @@ async def main() -> dict[str, object]:
         await node.start()
     hub = RecordingHub()
     integ = EchonetIntegration()
-    await integ.setup(hub, {"bind": "127.0.0.2", "multicast": True, "hosts": [],
-                            "poll_interval_s": 3600, "timeout_s": 1, "retries": 1,
-                            "discovery_wait_s": 1.0})
+    await integ.setup(hub, {**CONFIG, "hosts": [], "adopt": "auto"})
     result: dict[str, object] = {"multicast_ok": integ.client.transport.multicast_ok}
     try:
         started = time.monotonic()
@@ -74,9 +79,71 @@ async def main() -> dict[str, object]:
         result["pychonet"] = await pychonet_discovery()
     finally:
         await integ.shutdown()
+    try:
+        with tempfile.TemporaryDirectory() as data_dir:
+            result.update(await adopt_through_the_hub(Path(data_dir)))
+    finally:
         for node in nodes:
             await node.stop()
     return result
+
+
+CONFIG = {"bind": "127.0.0.2", "multicast": True, "poll_interval_s": 3600, "timeout_s": 1,
+          "retries": 1, "discovery_wait_s": 1.0}
+# adopt is left out: "ask" is the default. 127.0.0.12 is configured, so it needs no adoption.
+ASK = {"integrations": {"echonet": {**CONFIG, "hosts": ["127.0.0.12"]}}}
+
+
+async def api_wait(rh: RunningHub, path: str, check: Any, what: str) -> Any:
+    """GET `path` until `check(body)` holds (the hub works in the background)."""
+    deadline = time.monotonic() + 20
+    while True:
+        body = (await rh.client.get(path)).json()
+        if check(body):
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}: {body}")
+        await asyncio.sleep(0.05)
+
+
+def addresses(body: dict[str, Any]) -> list[str]:
+    return sorted({d["address"] for d in body["devices"]})
+
+
+async def adopt_through_the_hub(data_dir: Path) -> dict[str, object]:
+    """The default flow: multicast finds wait in the discovered list until adopted."""
+    out: dict[str, object] = {}
+    integ = EchonetIntegration()
+    async with running_hub(data_dir, [integ], config=ASK) as rh:
+        await rh.hub.wait_integrations()
+        found = await api_wait(
+            rh, "/api/v1/discovered",
+            lambda b: {d["address"] for d in b["discovered"]} >= {"127.0.0.10", "127.0.0.11",
+                                                                    "127.0.0.20"},
+            "multicast finds in the discovered list")
+        out["ask_discovered"] = sorted((d["key"], d["address"], d["integration"])
+                                       for d in found["discovered"])
+        out["ask_devices"] = addresses((await rh.client.get("/api/v1/devices")).json())
+        answer = await rh.client.post("/api/v1/discovered/echonet-127.0.0.10/adopt",
+                                      json={"room": "Hall"})
+        out["adopt_status"] = answer.status_code
+        devices = await api_wait(rh, "/api/v1/devices",
+                                 lambda b: "127.0.0.10" in addresses(b), "adopted devices")
+        out["adopted_devices"] = addresses(devices)
+        out["adopted_online"] = all(d["online"] for d in devices["devices"])
+        left = (await rh.client.get("/api/v1/discovered")).json()["discovered"]
+        out["discovered_after_adopt"] = sorted(d["address"] for d in left)
+    # A restart: the adopted node is read again without asking, the others are offered again.
+    again = EchonetIntegration()
+    async with running_hub(data_dir, [again], config=ASK) as rh:
+        await rh.hub.wait_integrations()
+        out["restart_nodes"] = sorted(again.nodes())
+        left = await api_wait(rh, "/api/v1/discovered",
+                              lambda b: any(d["address"] == "127.0.0.11"
+                                            for d in b["discovered"]),
+                              "finds offered again after the restart")
+        out["restart_discovered"] = sorted(d["address"] for d in left["discovered"])
+    return out
 
 
 if __name__ == "__main__":

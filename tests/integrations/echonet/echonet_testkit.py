@@ -39,6 +39,9 @@ class RecordingHub:
     def device(self, device_id: str) -> DeviceDescription | None:
         return self.devices.get(device_id)
 
+    def stored_devices(self, integration: str) -> list[DeviceDescription]:
+        return [d for d in self.devices.values() if d.integration == integration]
+
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 15.0,
                    what: str = "condition") -> None:

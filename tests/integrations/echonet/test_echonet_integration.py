@@ -168,6 +168,10 @@ def test_config_is_validated(caplog: pytest.LogCaptureFixture) -> None:
     cfg = EchonetConfig.from_mapping({"hosts": ["10.0.0.5"], "retries": 0})
     assert cfg.port == 3610
     assert cfg.bind == "0.0.0.0"
+    assert cfg.adopt == "ask"  # multicast finds wait for the user unless "auto"
+    assert EchonetConfig.from_mapping({"adopt": "auto"}).adopt == "auto"
+    with pytest.raises(IntegrationError, match='adopt must be "ask" or "auto"'):
+        EchonetConfig.from_mapping({"adopt": "yes"})
 
 
 async def test_node_down_at_start_is_added_when_it_appears() -> None:
@@ -213,3 +217,32 @@ async def test_unit_that_changes_address_keeps_its_devices() -> None:
         await integ.shutdown()
         await node.stop()
         await moved.stop()
+
+
+async def test_node_adopted_before_a_restart_is_read_without_asking() -> None:
+    host = "127.0.37.50"
+    node = EchonetNode(bind=host, objects=["light"])
+    await node.start()
+    first_hub = RecordingHub()
+    first = EchonetIntegration()
+    await first.setup(first_hub, {**CONFIG, "hosts": [host]})
+    try:
+        await first.discover()
+        (stored,) = first_hub.devices.values()
+    finally:
+        await first.shutdown()
+    # The host is no longer configured: only the hub's stored device says where the node is.
+    hub = RecordingHub()
+    hub.devices[stored.id] = stored
+    integ = EchonetIntegration()
+    await integ.setup(hub, {**CONFIG, "hosts": []})
+    try:
+        await integ.discover()
+        assert set(integ.nodes()) == {host}
+        await wait_for(lambda: hub.online.get(stored.id) is True, what="stored node online")
+        await integ.apply_desired(stored.id, {"power": True})
+        assert node.object("light").values[0x80] == b"\x30"
+        assert hub.found == []  # nothing to adopt again
+    finally:
+        await integ.shutdown()
+        await node.stop()

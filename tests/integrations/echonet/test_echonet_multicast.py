@@ -39,6 +39,18 @@ def test_multicast_discovery_and_inf_in_a_network_namespace() -> None:
     assert result["discovered"] == ["127.0.0.10", "127.0.0.11", "127.0.0.12"]
     assert result["after_announce"][-1] == "127.0.0.20"
     assert result["inf_power"] is True
+    # adopt = "ask" in a real hub: multicast finds wait to be adopted, configured hosts do not.
+    assert [key for key, _, _ in result["ask_discovered"]] == [
+        "echonet-127.0.0.10", "echonet-127.0.0.11", "echonet-127.0.0.20"]
+    assert {integ for _, _, integ in result["ask_discovered"]} == {"echonet"}
+    assert result["ask_devices"] == ["127.0.0.12"]
+    assert result["adopt_status"] == 200
+    assert result["adopted_devices"] == ["127.0.0.10", "127.0.0.12"]
+    assert result["adopted_online"] is True
+    assert result["discovered_after_adopt"] == ["127.0.0.11", "127.0.0.20"]
+    # After a restart the adopted node comes back by itself; the others are offered again.
+    assert result["restart_nodes"] == ["127.0.0.10", "127.0.0.12"]
+    assert result["restart_discovered"] == ["127.0.0.11", "127.0.0.20"]
     # pychonet finds the four nodes and our hub, whose node profile answers like any node's.
     assert sorted(result["pychonet"]) == sorted(
         ["127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.20", "127.0.0.2"])
