@@ -6,6 +6,9 @@ Config section ``[integrations.broadlink]``::
     discover_address = "255.255.255.255"         # probe target; unset: no probing
     discover_port = 80                           # where blasters listen (80 on real ones)
     discover_timeout = 2.0                       # seconds a probe listens for replies
+    adopt = "ask"                                # blasters the probe finds: "ask" offers them
+                                                 # for adoption (GET /api/v1/discovered),
+                                                 # "auto" adds them at once
     timeout = 5.0                                # seconds per blaster request
     poll_interval = 60.0                         # sensors and reconnects
     store_path = "/var/lib/homehub/broadlink.json"  # learned codes, assumed state; default:
@@ -17,6 +20,9 @@ Config section ``[integrations.broadlink]``::
     room = "Living room"                         # optional suggested room
     blaster = "34:ea:34:aa:bb:cc"                # MAC or host of the blaster
     profile = "samsung_tv"                       # code set name or an inline table
+
+Blasters in ``hosts``, blasters named by an IR device's ``blaster`` and blasters adopted before
+a restart (the hub's stored devices) are always added without asking.
 
 IR is one-way: after a send the integration reports what it sent as the device's state and the
 device is described with ``assumed_state=True``.
@@ -36,6 +42,7 @@ from hub.model import (
     IR_LEARN,
     IR_SEND,
     DeviceDescription,
+    DiscoveredDevice,
     HubPort,
     Integration,
     PropertySpec,
@@ -66,6 +73,7 @@ class Settings:
     discover_address: str | None = None
     discover_port: int = pk.PORT
     discover_timeout: float = 2.0
+    adopt: str = "ask"
     timeout: float = 5.0
     poll_interval: float = 60.0
     store_path: Path | None = None
@@ -79,11 +87,15 @@ class Settings:
             hosts = tuple(_host_port(h) for h in config.get("hosts", ()))
             devices = tuple(_device_config(d) for d in config.get("devices", ()))
             store = config.get("store_path")
+            adopt = str(config.get("adopt", "ask"))
+            if adopt not in ("ask", "auto"):
+                raise ValueError(f'adopt must be "ask" or "auto", not {adopt!r}')
             return cls(
                 hosts=hosts,
                 discover_address=config.get("discover_address"),
                 discover_port=int(config.get("discover_port", pk.PORT)),
                 discover_timeout=float(config.get("discover_timeout", 2.0)),
+                adopt=adopt,
                 timeout=float(config.get("timeout", 5.0)),
                 poll_interval=float(config.get("poll_interval", 60.0)),
                 store_path=Path(store) if store else None,
@@ -150,6 +162,9 @@ class BroadlinkIntegration(Integration):
         self._online: dict[str, bool] = {}
         self._ir = IrDevices(DOMAIN, self._ir_blaster, self._ir_availability)
         self._discover_lock = asyncio.Lock()
+        # Blasters adopted before a restart (hub device id -> host, port), added like `hosts`.
+        self._stored: dict[str, tuple[str, int]] = {}
+        self._offered: dict[str, BroadlinkClient] = {}  # probe finds waiting for adoption
         self._poll_task: asyncio.Task[None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -158,6 +173,10 @@ class BroadlinkIntegration(Integration):
         """Read the config, register the IR devices and start the poll loop."""
         self._hub = hub
         self._settings = Settings.from_config(config)
+        for desc in hub.stored_devices(DOMAIN):
+            host = desc.extra.get("host") or desc.address
+            if "mac" in desc.extra and host:  # a blaster (IR devices have no MAC)
+                self._stored[desc.id] = (str(host), int(desc.extra.get("port", pk.PORT)))
         store_path = self._settings.store_path or hub.storage_dir(DOMAIN) / "learned.json"
         await self._ir.setup(hub, self._settings.devices, store_path, self._settings.profile_dirs)
         self._poll_task = asyncio.create_task(self._poll_loop(), name="broadlink-poll")
@@ -174,7 +193,7 @@ class BroadlinkIntegration(Integration):
         """Connect to the configured hosts and probe `discover_address` for more blasters."""
         async with self._discover_lock:
             s = self._settings
-            for host, port in s.hosts:
+            for host, port in dict.fromkeys((*s.hosts, *self._stored.values())):
                 known = self._blasters.values()
                 if any(c.info.host == host and c.info.port == port for c in known):
                     continue
@@ -199,12 +218,57 @@ class BroadlinkIntegration(Integration):
                     known_client = self._blasters.get(blaster_device_id(client.info.mac))
                     if known_client is not None and known_client.info.host == client.info.host:
                         continue  # a blaster that moved (new DHCP lease) is re-added
+                    if known_client is None and not self._wanted(client):
+                        await self._offer(client)
+                        continue
                     try:
                         await client.authenticate()
                     except IntegrationError as err:
                         _LOG.warning("found %s but cannot use it: %s", client.info.label, err)
                         continue
                     await self._add_blaster(client)
+
+    def _wanted(self, client: BroadlinkClient) -> bool:
+        """Whether a probe find is added without asking (see the module docstring)."""
+        info = client.info
+        return (
+            self._settings.adopt == "auto"
+            or blaster_device_id(info.mac) in self._stored
+            or (info.host, info.port) in self._settings.hosts
+            or any(_same_blaster(dev.config.blaster, client) for dev in self._ir)
+        )
+
+    async def _offer(self, client: BroadlinkClient) -> None:
+        info = client.info
+        dev_id = blaster_device_id(info.mac)
+        self._offered[dev_id] = client
+        assert self._hub is not None
+        await self._hub.discovered(
+            DiscoveredDevice(
+                key=dev_id,
+                integration=DOMAIN,
+                name=info.name or f"Broadlink {info.model}",
+                address=info.host,
+                port=info.port,
+                model=info.model or hex(info.devtype),
+                properties={"mac": info.mac, "devtype": info.devtype},
+            )
+        )
+
+    async def adopt(self, found: DiscoveredDevice, options: Mapping[str, Any]) -> None:
+        """Add a blaster the probe found; it comes back by itself after a restart."""
+        async with self._discover_lock:
+            client = self._offered.get(found.key)
+            if client is None:  # offered before this integration restarted: say hello again
+                port = found.port or pk.PORT
+                client = await BroadlinkClient.connect(
+                    found.address, port, timeout=self._settings.timeout
+                )
+            else:
+                await client.authenticate()
+            self._offered.pop(found.key, None)
+            await self._add_blaster(client)
+            self._stored[blaster_device_id(client.info.mac)] = (client.info.host, client.info.port)
 
     # --- hub calls ----------------------------------------------------------------------------
 
@@ -227,6 +291,7 @@ class BroadlinkIntegration(Integration):
         self._ir.remove(device_id)
         self._blasters.pop(device_id, None)
         self._online.pop(device_id, None)
+        self._stored.pop(device_id, None)
 
     # --- learning -----------------------------------------------------------------------------
 
@@ -316,6 +381,8 @@ class BroadlinkIntegration(Integration):
         info = client.info
         dev_id = blaster_device_id(info.mac)
         self._blasters[dev_id] = client
+        if dev_id in self._stored:  # follow a stored blaster that moved (new DHCP lease)
+            self._stored[dev_id] = (info.host, info.port)
         props: dict[str, PropertySpec] = {}
         sensors: dict[str, float] = {}
         online, reason = True, ""
@@ -338,7 +405,9 @@ class BroadlinkIntegration(Integration):
                 address=info.host,
                 properties=props,
                 capabilities=(IR_SEND, IR_LEARN),
-                extra={"mac": info.mac, "devtype": info.devtype, "port": info.port},
+                extra={
+                    "mac": info.mac, "devtype": info.devtype, "host": info.host, "port": info.port,
+                },
             )
         )
         if sensors:
@@ -386,7 +455,7 @@ class BroadlinkIntegration(Integration):
         """True when a configured host or an IR device's blaster is not connected yet."""
         clients = list(self._blasters.values())
         hosts = {(c.info.host, c.info.port) for c in clients}
-        if any(h not in hosts for h in self._settings.hosts):
+        if any(h not in hosts for h in (*self._settings.hosts, *self._stored.values())):
             return True
         return any(
             not any(_same_blaster(dev.config.blaster, c) for c in clients)
