@@ -6,6 +6,7 @@ HubError
  │    └── ReadOnlyProperty
  ├── Conflict            a per-key version check failed, or an idempotency key was reused (409)
  ├── Unauthorized        missing, bad, expired or revoked token (401)
+ ├── Forbidden           allowed to others, not to this caller (e.g. LAN-only actions) (403)
  ├── RateLimited         too many attempts; retry later (429)
  ├── PayloadTooLarge     a body over the limit (413)
  ├── Unavailable         the hub cannot do this now (503)
@@ -55,6 +56,12 @@ class Unauthorized(HubError):
     """Missing, malformed, unknown or revoked bearer token."""
 
     status = 401
+
+
+class Forbidden(HubError):
+    """The caller is known but may not do this (e.g. a LAN-only action through the relay)."""
+
+    status = 403
 
 
 class RateLimited(HubError):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.api.messages import ApiRequest
 from hub.api.router import Call, Router
-from hub.errors import HubError, Unavailable
+from hub.errors import Forbidden, Unavailable
 from hub.events import (
     DesiredChanged,
     DeviceAdded,
@@ -37,12 +37,6 @@ _LOG = logging.getLogger(__name__)
 PUSH_INTERVAL_S = 0.05
 EVENT_QUEUE = 1000
 _SHADOW_EVENTS = (StateChanged, DesiredChanged, DeviceAvailability, DeviceAdded, DeviceUpdated)
-
-
-class Forbidden(HubError):
-    """Allowed only from the LAN."""
-
-    status = 403
 
 
 class RelayLink:
