@@ -60,3 +60,18 @@ async def wait_until(cond: Callable[[], Any], timeout: float = 20.0, what: str =
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:g} s waiting for {what or cond}")
         await asyncio.sleep(0.02)
+
+
+async def poll_json(rh: Any, path: str, cond: Any, what: str, timeout: float = 30.0) -> Any:
+    """GET `path` until `cond(json)` holds; fail with the last body after `timeout` seconds."""
+    last: Any = None
+    end = time.monotonic() + timeout
+    while True:
+        resp = await rh.client.get(path)
+        if resp.status_code == 200:
+            last = resp.json()
+            if cond(last):
+                return last
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for {what}; last {path}: {last}")
+        await asyncio.sleep(0.05)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from esphome_testkit import poll_json
 
 from hub.model import DiscoveredDevice
 from integrations.esphome import EsphomeEmulator, EsphomeIntegration, sensor_only_entities
@@ -16,21 +14,6 @@ from integrations.esphome.link import device_id_for
 testing = pytest.importorskip("hub.testing", reason="the hub test harness is not available")
 
 HOST = "127.0.0.44"
-
-
-async def poll_json(rh: Any, path: str, cond: Any, what: str, timeout: float = 30.0) -> Any:
-    """GET `path` until `cond(json)` holds; fail with the last body after `timeout` seconds."""
-    last: Any = None
-    end = time.monotonic() + timeout
-    while True:
-        resp = await rh.client.get(path)
-        if resp.status_code == 200:
-            last = resp.json()
-            if cond(last):
-                return last
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}; last {path}: {last}")
-        await asyncio.sleep(0.05)
 
 
 async def test_hub_sees_states_sends_commands_and_follows_availability(tmp_path: Path) -> None:

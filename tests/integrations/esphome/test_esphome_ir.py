@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aioesphomeapi import APIClient, InfraredCapability, InfraredInfo, InfraredRFReceiveEvent
-from esphome_testkit import RecordingHub, wait_until
+from esphome_testkit import RecordingHub, poll_json, wait_until
 
 import ir_codes
 from integrations.errors import CommandFailed, DeviceUnreachable
@@ -60,21 +60,6 @@ def node_config(dev: EsphomeEmulator, tmp_path: Path) -> dict[str, Any]:
             ],
         }],
     }
-
-
-async def poll_json(rh: Any, path: str, cond: Any, what: str, timeout: float = 30.0) -> Any:
-    """GET `path` until `cond(json)` holds; fail with the last body after `timeout` seconds."""
-    last: Any = None
-    end = time.monotonic() + timeout
-    while True:
-        resp = await rh.client.get(path)
-        if resp.status_code == 200:
-            last = resp.json()
-            if cond(last):
-                return last
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}; last {path}: {last}")
-        await asyncio.sleep(0.05)
 
 
 async def press(rh: Any, device_id: str, command: str, **params: Any) -> dict[str, Any]:
