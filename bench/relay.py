@@ -4,6 +4,10 @@
 
 Prints `name: value` lines:
   tunnels, kb_per_tunnel        idle hub tunnels one relay process holds, and its RSS per tunnel
+  heartbeat_s                   the relay's heartbeat (its default unless --heartbeat-s): each
+                                idle hub pings once per heartbeat, as the real hub does, and the
+                                relay answers; memory and CPU of that are part of the cost
+  relay_idle_cpu_pct            the relay process's CPU while holding the idle tunnels
   added_p50_ms, added_p99_ms    latency through the relay minus direct to the hub, fixed rate
   storm_reconnect_s             SIGTERM (drain) + restart until every hub is back
   storm_peak_connects_per_s     the busiest second of that storm (bounded by admission)
@@ -33,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -44,20 +50,24 @@ CLIENT_PROCS = 2
 
 
 # ---------------------------------------------------------------------- relay process
-def relay_main(data_dir: str, port: int, spread: float) -> None:
+def relay_main(data_dir: str, port: int, spread: float, heartbeat_s: float) -> None:
     """Run a relay node until SIGTERM (drain first), printing its port."""
     from relay import RelayConfig, RelayServer
     from relay.cli import quiet_accept_errors
 
     async def run() -> None:
+        # 0 means the relay's own default: the cost of heartbeats is part of what is measured.
+        heartbeat = {"heartbeat_s": heartbeat_s} if heartbeat_s else {}
         config = RelayConfig(
             data_dir=Path(data_dir),
             host=RELAY_HOST,
             port=port,
             allow_signup=True,
-            heartbeat_s=600.0,
+            **heartbeat,
             admit_rate=2000.0,
             admit_burst=500.0,
+            pending_per_address=0,  # every simulated hub dials from this one address
+            new_hubs_per_address_per_min=1e9,
             drain_spread_s=spread,
             account_rate=100_000.0,
             account_burst=100_000.0,  # latency, not limits
@@ -65,7 +75,7 @@ def relay_main(data_dir: str, port: int, spread: float) -> None:
         server = RelayServer(config)
         quiet_accept_errors(asyncio.get_running_loop())
         await server.start()
-        print(json.dumps({"port": server.port}), flush=True)
+        print(json.dumps({"port": server.port, "heartbeat_s": config.heartbeat_s}), flush=True)
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
@@ -79,16 +89,20 @@ def relay_main(data_dir: str, port: int, spread: float) -> None:
 
 
 def start_relay(
-    data_dir: str, port: int = 0, spread: float = 5.0
+    data_dir: str, port: int = 0, spread: float = 5.0, heartbeat_s: float = 0.0
 ) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--relay", data_dir, str(port), str(spread)],
+        [sys.executable, __file__, "--relay", data_dir, str(port), str(spread), str(heartbeat_s)],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert proc.stdout is not None
-    line = proc.stdout.readline()
-    return proc, int(json.loads(line)["port"])
+    line = json.loads(proc.stdout.readline())
+    RELAY_INFO["heartbeat_s"] = float(line["heartbeat_s"])
+    return proc, int(line["port"])
+
+
+RELAY_INFO: dict[str, float] = {}
 
 
 def rss_kb(pid: int) -> int:
@@ -156,11 +170,20 @@ class MiniHub(asyncio.Protocol):
                 sig = self.key.sign(p.auth_payload(msg.nonce, self.public))
                 self._send(p.encode(p.Auth(self.public, p.b64(sig))))
             elif isinstance(msg, p.Welcome):
-                self.owner.welcomed()
+                self.owner.welcomed(self, msg.heartbeat_s)
                 if not self.done.done():
                     self.done.set_result(True)
             elif isinstance(msg, p.Drain):
                 self.drain_hint = msg.reconnect_after_s
+            elif isinstance(msg, p.Ping):
+                self._send(p.encode(p.Pong(msg.ts)))
+            elif isinstance(msg, p.Pong):
+                self.owner.pongs += 1
+
+    def ping(self) -> None:
+        """One heartbeat, as the hub's relay link sends it."""
+        if self.transport is not None and not self.transport.is_closing():
+            self._send(p.encode(p.Ping(time.time())))
 
     def _frame(self) -> tuple[int, bytes] | None:
         b = self.buf
@@ -203,7 +226,7 @@ class MiniHub(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.upgraded and self.done.done() and self.done.result():
-            self.owner.lost()
+            self.owner.lost(self)
         if not self.done.done():
             self.done.set_result(False)
 
@@ -226,16 +249,38 @@ class HubFleet:
             )
         self.connected = 0
         self.connects_total = 0
+        self.live: set[MiniHub] = set()
+        self.heartbeat_s = 0.0
+        self.pongs = 0
         # A hub has one connection attempt at a time; a fleet of them has a bounded number in
         # progress, as a NAT or a real population would, instead of a SYN flood.
         self.connecting = asyncio.Semaphore(200)
 
-    def welcomed(self) -> None:
+    def welcomed(self, hub: MiniHub, heartbeat_s: float) -> None:
         self.connected += 1
         self.connects_total += 1
+        self.live.add(hub)
+        self.heartbeat_s = heartbeat_s
 
-    def lost(self) -> None:
+    def lost(self, hub: MiniHub) -> None:
         self.connected -= 1
+        self.live.discard(hub)
+
+    async def heartbeats(self) -> None:
+        """Ping every live tunnel once per heartbeat, spread evenly over the interval (the
+        real hubs' pings are spread by when they connected)."""
+        while True:
+            interval = self.heartbeat_s or 1.0
+            hubs = list(self.live)
+            if not hubs:
+                await asyncio.sleep(interval)
+                continue
+            batch = 50
+            pause = interval / max(1, len(hubs) // batch + 1)
+            for start in range(0, len(hubs), batch):
+                for hub in hubs[start:start + batch]:
+                    hub.ping()
+                await asyncio.sleep(pause)
 
     async def keep(self, i: int) -> None:
         from hub.relay_link.reconnect import ReconnectLogic
@@ -288,7 +333,7 @@ class HubFleet:
 async def fleet_main(port: int, count: int, sources: list[str]) -> None:
     """Keep `count` idle tunnels up; print progress every second."""
     fleet = HubFleet(port, count, sources)
-    tasks = []
+    tasks = [asyncio.create_task(fleet.heartbeats())]
     for i in range(count):
         tasks.append(asyncio.create_task(fleet.keep(i)))
         if i % 50 == 49:
@@ -296,7 +341,8 @@ async def fleet_main(port: int, count: int, sources: list[str]) -> None:
     while True:
         print(
             json.dumps(
-                {"t": time.time(), "connected": fleet.connected, "total": fleet.connects_total}
+                {"t": time.time(), "connected": fleet.connected, "total": fleet.connects_total,
+                 "pongs": fleet.pongs}
             ),
             flush=True,
         )
@@ -412,7 +458,8 @@ async def main(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="relay-bench-"))
     # Spread the drain so that returning hubs arrive at about what one node admits per second.
     args.spread = args.spread or max(5.0, target / 1000)
-    relay, port = start_relay(str(tmp / "relay"), spread=args.spread)
+    relay, port = start_relay(str(tmp / "relay"), spread=args.spread,
+                              heartbeat_s=args.heartbeat_s)
     url = f"http://{RELAY_HOST}:{port}"
     results: dict[str, Any] = {}
     fleets: list[FleetProc] = []
@@ -440,13 +487,27 @@ async def main(args: argparse.Namespace) -> None:
         results["tunnels_connect_s"] = round(time.monotonic() - t0, 1)
         results["relay_rss_mb"] = round(rss / 1024, 1)
         results["kb_per_tunnel"] = round((rss - base_rss) / max(held, 1), 2)
+        # Idle cost with heartbeats running: the relay's CPU over one heartbeat interval (a
+        # part of it with --quick; pings are spread evenly over the interval).
+        heartbeat = RELAY_INFO["heartbeat_s"]
+        window = min(heartbeat, 5.0) if args.quick else heartbeat
+        proc = psutil.Process(relay.pid)
+        pongs_before = sum(f.last.get("pongs", 0) for f in fleets)
+        cpu_before, t_before = sum(proc.cpu_times()[:2]), time.monotonic()
+        await asyncio.sleep(window)
+        cpu = sum(proc.cpu_times()[:2]) - cpu_before
+        results["heartbeat_s"] = heartbeat
+        results["relay_idle_cpu_pct"] = round(100 * cpu / (time.monotonic() - t_before), 2)
+        if sum(f.last.get("pongs", 0) for f in fleets) <= pongs_before:
+            raise SystemExit("no heartbeat was answered while the tunnels were idle")
 
         # Reconnect storm: SIGTERM (drain), restart on the same port, wait for everyone.
         totals_before = sum(f.last["total"] for f in fleets)
         t_storm = time.time()
         relay.send_signal(signal.SIGTERM)
         await asyncio.to_thread(relay.wait, 300)
-        relay, _ = start_relay(str(tmp / "relay"), port=port, spread=args.spread)
+        relay, _ = start_relay(str(tmp / "relay"), port=port, spread=args.spread,
+                               heartbeat_s=args.heartbeat_s)
         ok = await wait_connected(fleets, held, args.storm_timeout)
         while ok and sum(f.last["total"] for f in fleets) - totals_before < held:
             await asyncio.sleep(0.2)
@@ -478,6 +539,8 @@ def _report(results: dict[str, Any]) -> None:
         "kb_per_tunnel",
         "relay_rss_mb",
         "tunnels_connect_s",
+        "heartbeat_s",
+        "relay_idle_cpu_pct",
         "direct_p50_ms",
         "relay_p50_ms",
         "added_p50_ms",
@@ -496,7 +559,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--relay":
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        relay_main(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+        relay_main(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
     elif len(sys.argv) > 1 and sys.argv[1] == "--fleet":
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -510,4 +573,12 @@ if __name__ == "__main__":
         parser.add_argument("--connect-timeout", type=float, default=150.0)
         parser.add_argument("--storm-timeout", type=float, default=180.0)
         parser.add_argument("--latency-only", action="store_true", help="skip tunnels and storm")
-        asyncio.run(main(parser.parse_args()))
+        parser.add_argument("--heartbeat-s", type=float, default=0.0,
+                            help="relay heartbeat (default: the relay's own default)")
+        parser.add_argument("--quick", action="store_true",
+                            help="200 tunnels, 2 s of latency at 50 requests/s (CI)")
+        parsed = parser.parse_args()
+        if parsed.quick:
+            parsed.tunnels, parsed.rate, parsed.seconds = 200, 50.0, 2.0
+            parsed.connect_timeout, parsed.storm_timeout = 60.0, 60.0
+        asyncio.run(main(parsed))

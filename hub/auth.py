@@ -10,12 +10,12 @@ import asyncio
 import hashlib
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from hub.clock import Clock
-from hub.errors import Invalid, NotFound, RateLimited, Unauthorized
+from hub.core.pairing_limits import PairingLimits
+from hub.errors import Invalid, NotFound, Unauthorized
 from hub.store import Database
 
 _LOG = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class Auth:
         self.db = db
         self.clock = clock
         self._cache: dict[str, str] = {}  # hash -> token id, for valid tokens only
-        self._failures: list[float] = []
+        self.pairing_limits = PairingLimits(per_address=MAX_FAILED_PAIRINGS_PER_MIN)
 
     async def load(self) -> None:
         """Cache valid token hashes (again: `homehub token` may change them beside the hub)."""
@@ -133,12 +133,10 @@ class Auth:
         )
         return f"{raw[:4]}-{raw[4:]}"
 
-    async def pair(self, code: str, client_name: str) -> tuple[str, str]:
-        """Exchange a pairing code for a token (once); wrong guesses are rate limited."""
-        mono = time.monotonic()
-        self._failures = [t for t in self._failures if mono - t < 60]
-        if len(self._failures) >= MAX_FAILED_PAIRINGS_PER_MIN:
-            raise RateLimited("too many wrong pairing codes; wait a minute and try again")
+    async def pair(self, code: str, client_name: str, address: str = "") -> tuple[str, str]:
+        """Exchange a pairing code for a token (once); wrong guesses are rate limited per
+        client address (`address`; "" for the relay tunnel) and, far higher, per hub."""
+        self.pairing_limits.check(address)
         if not client_name.strip():
             raise Invalid("client_name must not be empty")
         digest = _hash(normalise_code(code))
@@ -150,7 +148,7 @@ class Auth:
             )
             ok = cur.rowcount == 1
         if not ok:
-            self._failures.append(mono)
+            self.pairing_limits.failed(address)
             raise Unauthorized(
                 "that pairing code is wrong, expired or already used; "
                 "run 'homehub pair' on the hub for a new one"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from hub.backup.service import backup_component
 from hub.config import HubConfig
 from hub.discovery.component import lan_discovery
 from hub.rules import rules_component
@@ -26,9 +27,25 @@ def _relay_link(config: HubConfig) -> HubComponent | None:
     return relay_link_factory(config)
 
 
+def _mqtt_export(config: HubConfig) -> HubComponent | None:
+    # Imported here so a hub without [integrations.mqtt] never loads the MQTT code.
+    if "mqtt" not in config.integrations:
+        return None
+    from hub.cli.mqtt_export import mqtt_export
+
+    return mqtt_export(config)
+
+
 def default_components(config: HubConfig) -> list[HubComponent]:
     """The components `homehub hub` and `homehub demo` run."""
-    factories: list[ComponentFactory] = [lan_discovery, rules_component, _relay_link]
+    # The relay link comes before backups, which find it among the components to upload to.
+    factories: list[ComponentFactory] = [
+        lan_discovery,
+        rules_component,
+        _relay_link,
+        _mqtt_export,
+        backup_component,
+    ]
     out = []
     for factory in factories:
         component = factory(config)

@@ -10,7 +10,8 @@ HubError
  ├── RateLimited         too many attempts; retry later (429)
  ├── PayloadTooLarge     a body over the limit (413)
  ├── Unavailable         the hub cannot do this now (503)
- └── ConfigError         the configuration file or environment is wrong (startup)
+ ├── ConfigError         the configuration file or environment is wrong (startup)
+ └── CannotListen        the API's address or port cannot be bound (startup)
 """
 
 from __future__ import annotations
@@ -65,9 +66,10 @@ class Forbidden(HubError):
 
 
 class RateLimited(HubError):
-    """Too many attempts (e.g. pairing-code guesses)."""
+    """Too many attempts (e.g. pairing-code guesses); `retry_after` seconds, when known."""
 
     status = 429
+    retry_after: float | None = None
 
 
 class PayloadTooLarge(HubError):
@@ -84,3 +86,9 @@ class Unavailable(HubError):
 
 class ConfigError(HubError):
     """Configuration file or environment variable is wrong; the message names it."""
+
+
+class CannotListen(HubError):
+    """The API cannot listen on its address (port taken, not this machine's address)."""
+
+    status = 500

@@ -120,7 +120,7 @@ class DeviceDiscovered(Event):
 
 @dataclass(frozen=True, slots=True)
 class CommandResult(_DeviceEvent):
-    """A command moved to sent / confirmed / failed / expired."""
+    """A command moved to sent / confirmed / failed / expired / superseded."""
 
     type: ClassVar[str] = "command_result"
     command_id: str = ""
@@ -158,12 +158,42 @@ class RuleFired(Event):
 
 @dataclass(frozen=True, slots=True)
 class Notification(Event):
-    """A message for people (rule notify/remind actions)."""
+    """A message for people (rule notify/remind actions), sent and kept in the inbox.
+
+    `id` names the inbox entry (GET /api/v1/notifications); a reminder's repeats share it and
+    count up (`count`); `kind` is alert | reminder.
+    """
 
     type: ClassVar[str] = "notification"
     title: str = ""
     message: str = ""
     rule_id: str = ""
+    id: str = ""
+    kind: str = "alert"
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationResolved(Event):
+    """Someone resolved an inbox entry (or its reminder's condition cleared): no more repeats."""
+
+    type: ClassVar[str] = "notification_resolved"
+    id: str = ""
+    rule_id: str = ""
+    resolved_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BackupProgress(Event):
+    """A backup or restore moved on: `state` running | succeeded | failed, `phase` what it does
+    now (snapshot, files, archive, encrypt, upload, restore ...), `progress` 0..1 of the whole."""
+
+    type: ClassVar[str] = "backup"
+    state: str = "running"
+    phase: str = ""
+    progress: float = 0.0
+    backup_id: str = ""
+    message: str = ""
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -181,6 +211,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NamedEvent,
         RuleFired,
         Notification,
+        NotificationResolved,
+        BackupProgress,
     )
 }
 

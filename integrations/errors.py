@@ -1,22 +1,14 @@
 """Errors of the integrations package.
 
-IntegrationError
+IntegrationError         (hub.model.errors: the integration interface)
  ├── CommandFailed       the device (or protocol) refused a command; the reason says why
  ├── DeviceUnreachable   no answer; retry when the device is back
  └── ProtocolError       bytes that do not parse (never escapes a transport's listener)
 """
 
+from hub.model.errors import CommandFailed, DeviceUnreachable, IntegrationError
 
-class IntegrationError(Exception):
-    """Root of all integration errors."""
-
-
-class CommandFailed(IntegrationError):
-    """The device refused a command; the message is shown to the user."""
-
-
-class DeviceUnreachable(IntegrationError):
-    """The device did not answer; the command stays pending."""
+__all__ = ["CommandFailed", "DeviceUnreachable", "IntegrationError", "ProtocolError"]
 
 
 class ProtocolError(IntegrationError):

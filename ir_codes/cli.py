@@ -23,7 +23,7 @@ from ir_codes.formats import FORMATS, NamedSignal, detect_format, read_signals, 
 from ir_codes.formats.flipper import FlipperSignal, to_flipper
 from ir_codes.formats.lirc import to_lirc
 from ir_codes.model import IrCode, RawSignal
-from ir_codes.registry import decode_any, encode, protocol_names
+from ir_codes.registry import codec, decode_any, encode, protocol_names
 
 EXIT_OK = 0
 EXIT_ERROR = 2
@@ -31,35 +31,73 @@ EXIT_ERROR = 2
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the `ir` command and its subcommands to a parent CLI."""
-    ir = subparsers.add_parser("ir", help="encode, decode and convert IR codes")
+    ir = subparsers.add_parser(
+        "ir",
+        help="encode, decode and convert IR codes",
+        description="IR codes from the command line: encode a protocol code, decode or convert "
+        "a code in any supported format (Pronto, Broadlink, Nature Remo, Flipper, LIRC), or "
+        "build a whole-state air-conditioner frame.",
+        epilog="example:\n  homehub ir encode NEC --address 0x04 --command 0x08 --format pronto",
+    )
     sub = ir.add_subparsers(dest="ir_command", metavar="{encode,decode,convert,ac}")
     sub.required = True
 
-    enc = sub.add_parser("encode", help="timings for a protocol code")
+    enc = sub.add_parser(
+        "encode",
+        help="timings for a protocol code",
+        description="Encode one code of a protocol as timings, in any output format. "
+        "--command is required (and --address where the protocol has one), unless --extra "
+        "state=<hex> gives a whole state.",
+        epilog="examples:\n  homehub ir encode NEC --address 0x04 --command 0x08 --format broadlink"
+        "\n  homehub ir encode SONY --address 0x01 --command 0x15 --bits 12",
+    )
     enc.add_argument("protocol", help=f"one of {', '.join(protocol_names())} (or an alias)")
-    enc.add_argument("--address", type=_int, default=0, help="address (decimal or 0x hex)")
-    enc.add_argument("--command", type=_int, default=0, help="command (decimal or 0x hex)")
+    enc.add_argument("--address", type=_int, help="address (decimal or 0x hex)")
+    enc.add_argument("--command", type=_int, help="command (decimal or 0x hex)")
     enc.add_argument("--bits", type=int, help="frame length where a protocol has several")
     enc.add_argument("--toggle", type=int, help="RC5/RC6 toggle bit")
-    enc.add_argument("--repeats", type=int, help="NEC repeat frames after the code")
+    enc.add_argument(
+        "--repeats",
+        type=int,
+        help="extra frames after the first: NEC repeat codes, JVC header-less repeats, Sony copies "
+        "(Sony default 2: a press is three frames)",
+    )
     enc.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE",
                      help="other protocol extras, e.g. t_us=432 or state=<hex>")  # fmt: skip
     _output_options(enc)
     enc.set_defaults(func=_guarded(_cmd_encode))
 
-    dec = sub.add_parser("decode", help="identify and decode a code in any supported format")
+    dec = sub.add_parser(
+        "decode",
+        help="identify and decode a code in any supported format",
+        description="Detect the format of a code (text, a file, or stdin), then name its "
+        "protocol, address and command (and an air conditioner's settings).",
+        epilog="examples:\n  homehub ir decode remote.ir\n"
+        "  homehub ir decode '0000 006D 0000 0022 0158 00AC 0016 0016 0016 0041'",
+    )
     dec.add_argument("input", nargs="?", help="code text or a file path (default: stdin)")
     dec.add_argument("--from", dest="source", choices=FORMATS, help="skip format detection")
     dec.add_argument("--json", action="store_true", help="machine-readable output")
     dec.set_defaults(func=_guarded(_cmd_decode))
 
-    conv = sub.add_parser("convert", help="rewrite a code in another format")
+    conv = sub.add_parser(
+        "convert",
+        help="rewrite a code in another format",
+        description="Rewrite a code, or every code of a file, in another format.",
+        epilog="example:\n  homehub ir convert remote.ir --to pronto",
+    )
     conv.add_argument("input", nargs="?", help="code text or a file path (default: stdin)")
     conv.add_argument("--to", required=True, choices=FORMATS, help="target format")
     conv.add_argument("--from", dest="source", choices=FORMATS, help="skip format detection")
     conv.set_defaults(func=_guarded(_cmd_convert))
 
-    ac = sub.add_parser("ac", help="whole-state air-conditioner frame")
+    ac = sub.add_parser(
+        "ac",
+        help="whole-state air-conditioner frame",
+        description="Build the frame an air conditioner's remote sends for a whole state "
+        "(power, mode, temperature, fan, swing).",
+        epilog="example:\n  homehub ir ac daikin --power on --mode cool --temp 26 --fan auto",
+    )
     ac.add_argument("brand", help=f"one of {', '.join(known_brands())}")
     ac.add_argument("--power", choices=("on", "off"), default="on")
     ac.add_argument("--mode", choices=MODES, default="cool")
@@ -103,12 +141,14 @@ def _read_input(value: str | None) -> str | bytes:
     if value is None or value == "-":
         data = sys.stdin.buffer.read()
     else:
-        path = Path(value)
+        path = Path(value).expanduser()
         try:
             is_file = len(value) < 4096 and path.is_file()
         except OSError:
             is_file = False
         if not is_file:
+            if _looks_like_a_path(value):
+                raise ValueError(f"{value}: no such file")
             return value
         data = path.read_bytes()
     if not data.strip():
@@ -117,6 +157,16 @@ def _read_input(value: str | None) -> str | bytes:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data
+
+
+#: File names that are not a code: codes are Pronto words, base64, JSON or multi-line files.
+_FILE_SUFFIXES = (".ir", ".json", ".txt", ".conf", ".lircd", ".csv", ".pronto", ".yaml")
+
+
+def _looks_like_a_path(value: str) -> bool:
+    if any(c.isspace() for c in value) or value.startswith("{"):
+        return False
+    return value.startswith(("/", "./", "../", "~")) or value.lower().endswith(_FILE_SUFFIXES)
 
 
 def _describe(code: IrCode) -> str:
@@ -163,7 +213,14 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     for key in ("bits", "toggle", "repeats"):
         if getattr(args, key) is not None:
             extras[key] = getattr(args, key)
-    raw = encode(args.protocol, args.address, args.command, **extras)
+    missing = [f"--{k}" for k in ("address", "command") if getattr(args, k) is None]
+    if missing and not (codec(args.protocol).stateful or "state" in extras):
+        raise ValueError(
+            f"{args.protocol} needs {' and '.join(missing)} (decimal or 0x hex), e.g. "
+            "--address 0x04 --command 0x08; a remote's code list or `homehub ir decode` of a "
+            "capture gives them"
+        )
+    raw = encode(args.protocol, args.address or 0, args.command or 0, **extras)
     return _emit(raw, decode_any(raw), args)
 
 

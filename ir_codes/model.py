@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ir_codes.errors import EncodeError
+from ir_codes.errors import DecodeError, EncodeError
 
 DEFAULT_CARRIER_HZ = 38_000
 
@@ -35,7 +35,11 @@ class RawSignal:
         cls, timings: Any, carrier_hz: int = DEFAULT_CARRIER_HZ, duty_percent: int | None = None
     ) -> RawSignal:
         """Build from any iterable of durations (rounded to whole µs; signs are ignored)."""
-        return cls(carrier_hz, tuple(max(1, round(abs(float(t)))) for t in timings), duty_percent)
+        try:
+            rounded = tuple(max(1, round(abs(float(t)))) for t in timings)
+        except OverflowError:  # a 400-digit "timing" (found by fuzz/parsers.py), or infinity
+            raise DecodeError("a timing is too large to be a duration in µs") from None
+        return cls(carrier_hz, rounded, duty_percent)
 
     @property
     def duration_us(self) -> int:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from relay import logjson
 from relay.cli import register
 
 
@@ -19,9 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args_in or args_in[0] != "relay":
         args_in.insert(0, "relay")
     args = parser.parse_args(args_in)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logjson.configure(getattr(args, "log_format", "text"), logging.INFO)
     result: int = args.func(args)
     return result
 

@@ -4,7 +4,9 @@ RelayError
  ├── NotFound        no such hub/device/session in *your* account (404; also for other accounts')
  ├── Invalid         a request that breaks a rule (422) / BadRequest (400)
  ├── Unauthorized    missing, bad or expired session token; wrong password (401)
- ├── Conflict        e-mail already registered (409)
+ ├── Forbidden       signed in, but not allowed: a member managing a hub, a cookie without
+ │                   its CSRF token or from another origin (403)
+ ├── Conflict        e-mail already registered; hub already claimed by another account (409)
  ├── RateLimited     too many requests for this account (429)
  ├── HubOffline      the hub is not connected (503)
  ├── HubBusy         too many requests in flight for this hub (503)
@@ -51,6 +53,12 @@ class Unauthorized(RelayError):
     """Missing or bad credentials."""
 
     status = 401
+
+
+class Forbidden(RelayError):
+    """Signed in, but this is not yours to do."""
+
+    status = 403
 
 
 class Conflict(RelayError):

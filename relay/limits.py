@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -42,6 +43,7 @@ class RateLimiter:
         self.rate = rate
         self.burst = burst
         self._buckets: dict[str, TokenBucket] = {}
+        self.refused = 0  # for the metrics
 
     def allow(self, key: str) -> bool:
         """Take one token from this key's bucket."""
@@ -50,4 +52,27 @@ class RateLimiter:
             if len(self._buckets) > 100_000:
                 self._buckets.clear()  # idle buckets are full anyway; forgetting them is safe
             bucket = self._buckets[key] = TokenBucket(self.rate, self.burst)
-        return bucket.take()
+        if bucket.take():
+            return True
+        self.refused += 1
+        return False
+
+
+class RateLimitedLog:
+    """A warning at most once per `every_s`, with how many were held back."""
+
+    def __init__(self, logger: logging.Logger, every_s: float = 60.0) -> None:
+        self.logger = logger
+        self.every_s = every_s
+        self._last = -1e9
+        self._held = 0
+
+    def warning(self, message: str) -> None:
+        """Log now, or count it for the next line."""
+        now = time.monotonic()
+        if now - self._last < self.every_s:
+            self._held += 1
+            return
+        held, self._held, self._last = self._held, 0, now
+        suffix = f" ({held} more like this since the last line)" if held else ""
+        self.logger.warning("%s%s", message, suffix)

@@ -17,6 +17,15 @@ Each WebSocket text frame carries one JSON object whose ``t`` field names the me
     relay -> hub   claim_code {id, code, expires_in}
     relay -> hub   drain {reconnect_after_s, reason}       the node is going away
     relay -> hub   error {id, message}                     a hub-initiated call failed
+    hub -> relay   backup_put {id, backup_id, vault_id, size, sha256, keep}   start an upload
+    hub -> relay   backup_chunk {id, seq, data}            base64 of at most BACKUP_CHUNK_BYTES
+    hub -> relay   backup_done {id}                        all chunks sent: check and keep it
+    relay -> hub   backup_ack {id, seq, object_id, used_bytes, quota_bytes}  each step accepted
+
+Backups travel encrypted: the relay stores ciphertext it cannot open, under the hub's owner
+account (with a quota) and the "vault id" (an Ed25519 public key derived from the owner's
+recovery key). A new machine that knows the recovery key lists and downloads them over HTTP
+with `vault_auth_payload` signatures, before it has any hub identity.
 
 The hub's identity is its Ed25519 public key; the relay's hub id is derived from it
 (`hub_id_for`), so nobody can squat an id and the relay stores nothing secret.
@@ -40,12 +49,58 @@ AUTH_CONTEXT = b"homehub-relay-auth-v1:"
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
 CLOSE_GOING_AWAY = 1001
+# GET on any relay node: {"url": tunnel URL of the least-loaded node or null, "fallbacks": [...]}
+ROUTE_PATH = "/v1/hub/route"
+CLOSE_TRY_AGAIN = 1013  # the node cannot take the hub now (cluster link down); dial again
 PURPOSE_TUNNEL = "tunnel"
 PURPOSE_CONTROL = "control"  # a short-lived connection (CLI asking for a claim code)
+#: Raw bytes per backup_chunk frame (base64 makes it 4/3 larger, well under MAX_FRAME_BYTES).
+BACKUP_CHUNK_BYTES = 512 * 1024
+VAULT_CONTEXT = "homehub-backup-vault-v1"
+#: How far a vault request's timestamp may be from the relay's clock.
+VAULT_SKEW_S = 300.0
+
+
+#: Deepest JSON nesting either side (and both HTTP APIs) accepts; far above any real document,
+#: far below where Python's parser and encoder run out of stack.
+MAX_JSON_DEPTH = 64
 
 
 class ProtocolError(ValueError):
     """A frame that is not valid tunnel protocol; the tunnel closes with this message."""
+
+
+class JsonTooDeep(ProtocolError):
+    """JSON nested deeper than MAX_JSON_DEPTH."""
+
+
+def loads_bounded(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """`json.loads`, refusing documents nested deeper than `max_depth` with JsonTooDeep.
+
+    Also raises json.JSONDecodeError / UnicodeDecodeError like json.loads.
+    """
+    too_deep = f"the JSON is nested deeper than {max_depth} levels; flatten it"
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise JsonTooDeep(too_deep) from None
+    opens = (
+        text.count(b"[") + text.count(b"{")
+        if isinstance(text, bytes)
+        else (text.count("[") + text.count("{"))
+    )
+    if opens <= max_depth:
+        return doc  # cannot be deeper than the number of brackets in it
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise JsonTooDeep(too_deep)
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+    return doc
 
 
 class FrameTooLarge(ProtocolError):
@@ -202,6 +257,51 @@ class ErrorFrame(Message):
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class BackupPut(Message):
+    """Start uploading one encrypted backup of `size` bytes (SHA-256 `sha256` of the whole).
+
+    `keep`: how many of this hub's backups the relay keeps (the oldest beyond go)."""
+
+    t: ClassVar[str] = "backup_put"
+    id: int
+    backup_id: str
+    vault_id: str
+    size: int
+    sha256: str
+    keep: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class BackupChunk(Message):
+    """The next piece of the upload `id` (seq counts from 0)."""
+
+    t: ClassVar[str] = "backup_chunk"
+    id: int
+    seq: int
+    data: str  # base64
+
+
+@dataclass(frozen=True, slots=True)
+class BackupDone(Message):
+    """Every chunk of upload `id` is sent."""
+
+    t: ClassVar[str] = "backup_done"
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackupAck(Message):
+    """The relay took a step of upload `id` (seq -1: the start; the last: stored and checked)."""
+
+    t: ClassVar[str] = "backup_ack"
+    id: int
+    seq: int
+    object_id: str = ""
+    used_bytes: int = 0
+    quota_bytes: int = 0
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.t: cls
     for cls in (
@@ -220,6 +320,10 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         ClaimCode,
         Drain,
         ErrorFrame,
+        BackupPut,
+        BackupChunk,
+        BackupDone,
+        BackupAck,
     )
 }
 
@@ -248,7 +352,7 @@ def decode(text: str | bytes, limit: int = MAX_FRAME_BYTES) -> Message:
     if len(text) > limit:
         raise FrameTooLarge(f"frame is {len(text)} bytes, over the {limit} byte limit")
     try:
-        doc = json.loads(text)
+        doc = loads_bounded(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ProtocolError(f"frame is not JSON: {err}") from None
     if not isinstance(doc, dict):
@@ -271,7 +375,7 @@ def decode(text: str | bytes, limit: int = MAX_FRAME_BYTES) -> Message:
     return message
 
 
-_INT_FIELDS = {"id", "version", "status"}
+_INT_FIELDS = {"id", "version", "status", "seq", "size", "keep", "used_bytes", "quota_bytes"}
 _STR_FIELDS = {
     "nonce",
     "public_key",
@@ -287,6 +391,11 @@ _STR_FIELDS = {
     "code",
     "reason",
     "message",
+    "backup_id",
+    "vault_id",
+    "sha256",
+    "data",
+    "object_id",
 }
 
 
@@ -306,6 +415,11 @@ def _check_types(message: Message) -> None:
 def auth_payload(nonce: str, public_key: str) -> bytes:
     """What the hub signs: a fixed context, the relay's nonce and its own key."""
     return AUTH_CONTEXT + nonce.encode() + b":" + public_key.encode()
+
+
+def vault_auth_payload(method: str, path: str, ts: int) -> bytes:
+    """What a vault key signs to list or fetch backups: no replay on another path or later."""
+    return f"{VAULT_CONTEXT}:{method.upper()}:{path}:{ts}".encode()
 
 
 def record_digest(version: int, device: Mapping[str, Any]) -> str:

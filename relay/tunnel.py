@@ -9,25 +9,47 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from relay import protocol as p
+from relay.config import RelayConfig
 from relay.errors import HubBusy, HubOffline, HubTimeout
-
-if TYPE_CHECKING:
-    from relay.server import RelayServer
 
 _LOG = logging.getLogger(__name__)
 
-HANDSHAKE_TIMEOUT_S = 10.0
+HANDSHAKE_TIMEOUT_S = 5.0  # a hub signs in milliseconds; silence longer is not a hub
 CLOSE_REPLACED = 4000
 CLOSE_AUTH = 4001
 CLOSE_PROTOCOL = 4002
 CLOSE_SILENT = 4003
+
+
+class TunnelMessage(Protocol):
+    """A received WebSocket message (aiohttp's WSMessage, or relay.lean_tunnel's)."""
+
+    @property
+    def type(self) -> WSMsgType: ...
+
+    @property
+    def data(self) -> Any: ...
+
+
+class TunnelSocket(Protocol):
+    """What a tunnel needs of its WebSocket: aiohttp's WebSocketResponse (the aiohttp
+    route) or relay.lean_tunnel.LeanTunnel (the lean path most hubs take)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def send_str(self, data: str) -> None: ...
+
+    async def receive(self, timeout: float | None = None) -> TunnelMessage: ...
+
+    async def close(self, *, code: int = ..., message: bytes = ...) -> bool: ...
 
 
 class SessionState(enum.Enum):
@@ -48,14 +70,16 @@ class HandshakeFailed(Exception):
         self.reason = reason
 
 
-async def handshake(ws: web.WebSocketResponse, limit: int) -> tuple[p.Auth, bytes, str]:
+async def handshake(
+    ws: TunnelSocket, limit: int, timeout: float = HANDSHAKE_TIMEOUT_S
+) -> tuple[p.Auth, bytes, str]:
     """Challenge the peer; returns (its auth message, raw public key, relay hub id)."""
     nonce = secrets.token_urlsafe(24)
     await ws.send_str(p.encode(p.Challenge(nonce)))
     try:
-        msg = await ws.receive(timeout=HANDSHAKE_TIMEOUT_S)
+        msg = await ws.receive(timeout=timeout)
     except TimeoutError:
-        raise HandshakeFailed(CLOSE_AUTH, "no auth frame within 10 s") from None
+        raise HandshakeFailed(CLOSE_AUTH, f"no auth frame within {timeout:g} s") from None
     if msg.type != WSMsgType.TEXT:
         raise HandshakeFailed(CLOSE_AUTH, "expected an auth frame")
     try:
@@ -84,19 +108,19 @@ class HubSession:
     __slots__ = (
         "_next_id",
         "_pending",
+        "config",
         "connected_at",
         "hub_id",
         "last_rx",
         "name",
-        "server",
         "state",
         "ws",
     )
 
     def __init__(
-        self, server: RelayServer, ws: web.WebSocketResponse, hub_id: str, name: str
+        self, config: RelayConfig, ws: TunnelSocket, hub_id: str, name: str
     ) -> None:
-        self.server = server
+        self.config = config
         self.ws = ws
         self.hub_id = hub_id
         self.name = name
@@ -119,7 +143,7 @@ class HubSession:
         """Proxy one request; 503 when too many are in flight, 504 after `timeout`."""
         if self.state is not SessionState.ONLINE:
             raise HubOffline("the hub is reconnecting; retry in a moment")
-        limit = self.server.config.max_in_flight
+        limit = self.config.max_in_flight
         if len(self._pending) >= limit:
             raise HubBusy(f"the hub already has {limit} requests in flight; retry shortly")
         self._next_id += 1
@@ -155,7 +179,7 @@ class HubSession:
 
     async def run(self, on_message: Callable[[HubSession, p.Message], Awaitable[None]]) -> None:
         """Read frames until the tunnel closes."""
-        limit = self.server.config.max_frame_bytes
+        limit = self.config.max_frame_bytes
         try:
             while True:
                 msg = await self.ws.receive()

@@ -23,6 +23,7 @@ from tui.client import HubClient, LinkState
 from tui.config import TokenStore
 from tui.errors import AuthRequired, HubUnreachable, NotSupported, TuiError
 from tui.models import Device, FoundHub
+from tui.screens.base import SCREEN_KEYS
 from tui.screens.connect import HubPickerScreen, PairScreen
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.discovery import DiscoveryScreen
@@ -30,10 +31,13 @@ from tui.screens.energy import EnergyScreen
 from tui.screens.events import EventsScreen
 from tui.screens.ir_learn import IrLearnScreen
 from tui.screens.rules import RulesScreen
+from tui.screens.scenes import ScenesScreen
 
 EVENT_LOG_SIZE = 500
 _DEVICE_EVENTS = ("state_changed", "availability", "desired_changed")
 _LIST_EVENTS = ("device_added", "device_updated", "device_removed")
+# Actions that need a chosen, paired hub; in the picker and the pairing dialog they are hidden.
+_NEEDS_SESSION = frozenset({"switch_mode", "claim_code", "backup_status"})
 
 
 class HomehubApp(App[int]):
@@ -44,6 +48,7 @@ class HomehubApp(App[int]):
     MODES: ClassVar[dict[str, str | Any]] = {
         "dashboard": DashboardScreen,
         "rules": RulesScreen,
+        "scenes": ScenesScreen,
         "events": EventsScreen,
         "discovery": DiscoveryScreen,
         "ir": IrLearnScreen,
@@ -52,12 +57,14 @@ class HomehubApp(App[int]):
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h", "switch_mode('dashboard')", "Home"),
-        Binding("r", "switch_mode('rules')", "Rules"),
-        Binding("l", "switch_mode('events')", "Log"),
-        Binding("n", "switch_mode('discovery')", "New"),
-        Binding("i", "switch_mode('ir')", "IR"),
-        Binding("e", "switch_mode('energy')", "Energy"),
+        # Work everywhere; shown in the dashboard's footer (see SCREEN_KEYS), so that the other
+        # screens' footers have room for their own keys at 80 columns.
+        *(
+            Binding(key, f"switch_mode('{mode}')", label, show=False)
+            for key, mode, label in SCREEN_KEYS
+        ),
         Binding("c", "claim_code", "Claim code", show=False),
+        Binding("b", "backup_status", "Backups", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -127,6 +134,19 @@ class HomehubApp(App[int]):
         if self.store is not None and self.client is not None:
             self.store.save(self.client.url, token, hub_id)
 
+    @property
+    def has_session(self) -> bool:
+        """A hub is chosen and paired: the hub screens can be used."""
+        return self.client is not None and bool(self.client.token)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hub keys are hidden (and do nothing) until a hub is chosen and paired."""
+        if action in _NEEDS_SESSION and not self.has_session:
+            return False
+        # Switching to the mode one is in does nothing: not shown (Home on the dashboard and
+        # on a device screen, whose Esc goes back).
+        return not (action == "switch_mode" and parameters[:1] == (self.current_mode,))
+
     def set_link(self, state: str, text: str) -> None:
         """Show the connection state on every screen."""
         self.link = (state, text)
@@ -187,6 +207,13 @@ class HomehubApp(App[int]):
             )
         if kind == "notification":
             self.notify(str(event.get("message", "")), title=str(event.get("title") or ""))
+        if kind == "backup" and event.get("state") in ("succeeded", "failed"):
+            failed = event["state"] == "failed"
+            self.notify(
+                f"backup failed: {event.get('message')}" if failed else "backup done",
+                title="Backups",
+                severity="error" if failed else "information",
+            )
         if not isinstance(device_id, str):
             return
         if kind in _DEVICE_EVENTS and device_id in self.devices:
@@ -230,15 +257,26 @@ class HomehubApp(App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette offers every screen besides the built-in commands."""
         yield from super().get_system_commands(screen)
+        if not self.has_session:
+            return
         for mode, title, help_text in (
             ("dashboard", "Home", "Rooms and devices, live"),
             ("rules", "Rules", "Enable, disable, edit rules and see their traces"),
+            ("scenes", "Scenes", "Run, make and delete scenes (several devices at once)"),
             ("events", "Events log", "Everything the hub reports, as it happens"),
             ("discovery", "New devices", "Adopt devices the hub found on the network"),
             ("ir", "Learn an IR code", "Teach a blaster a remote's button"),
             ("energy", "Energy", "Power and energy history of meters and solar"),
         ):
             yield SystemCommand(title, help_text, self._switcher(mode))
+        # Devices by name (the palette matches titles), then rooms.
+        for device in sorted(self.devices.values(), key=lambda d: d.name.lower()):
+            where = device.room or "no room"
+            yield SystemCommand(
+                device.name, f"Open this device ({where})", self._device_opener(device.id)
+            )
+        for room in sorted({d.room for d in self.devices.values() if d.room}):
+            yield SystemCommand(f"Room: {room}", f"Only {room}'s devices", self._room_shower(room))
         if self.client is not None:
             yield SystemCommand("Reload", "Read every device from the hub again", self._reload)
             yield SystemCommand(
@@ -246,6 +284,12 @@ class HomehubApp(App[int]):
                 "A one-time code to add this hub to your account in the phone app (key c)",
                 self.action_claim_code,
             )
+            yield SystemCommand(
+                "Backup status",
+                "The last backup, the next one, one running now (key b)",
+                self.action_backup_status,
+            )
+            yield SystemCommand("Back up now", "Make a backup of the hub now", self._backup_now)
 
     @work(group="claim-code", exclusive=True)
     async def action_claim_code(self) -> None:
@@ -255,8 +299,12 @@ class HomehubApp(App[int]):
         try:
             claim = await self.client.relay_claim_code()
         except NotSupported:
-            self.notify("This hub is not linked to a relay: set [relay] url in its homehub.toml.",
-                        severity="warning", timeout=10)
+            self.notify(
+                "This hub is not linked to a relay: set [relay] url in its homehub.toml.",
+                severity="warning",
+                timeout=10,
+                markup=False,  # "[relay]" is a TOML table, not a style tag
+            )
             return
         except TuiError as err:
             self.notify(str(err), severity="error", timeout=10)
@@ -264,8 +312,53 @@ class HomehubApp(App[int]):
         minutes = max(1, round(float(claim.get("expires_in", 600)) / 60))
         self.notify(
             f"Claim code [b]{claim['code']}[/b]: enter it in the phone app within {minutes} min.",
-            title="Relay claim code", timeout=60,
+            title="Relay claim code",
+            timeout=60,
         )
+
+    @work(group="backup", exclusive=True)
+    async def action_backup_status(self) -> None:
+        """Say what the hub's backups are doing."""
+        if self.client is None:
+            return
+        try:
+            status = await self.client.backup_status()
+        except NotSupported:
+            self.notify("This hub does not make backups.", severity="warning")
+            return
+        except TuiError as err:
+            self.notify(str(err), severity="error")
+            return
+        self.notify(backup_summary(status, self.clock()), title="Backups", timeout=20)
+
+    @work(group="backup", exclusive=True)
+    async def _backup_now(self) -> None:
+        if self.client is None:
+            return
+        try:
+            await self.client.backup_now()
+        except TuiError as err:
+            self.notify(str(err), severity="error")
+
+    def _device_opener(self, device_id: str) -> Any:
+        def open_device() -> None:
+            from tui.screens.device import DeviceScreen
+
+            self.switch_mode("dashboard")
+            self.push_screen(DeviceScreen(device_id))
+
+        return open_device
+
+    def _room_shower(self, room: str) -> Any:
+        def show_room() -> None:
+            self.switch_mode("dashboard")
+            while len(self.screen_stack) > 1 and not isinstance(self.screen, DashboardScreen):
+                self.pop_screen()  # a device page opened from the dashboard
+            dashboard = self.screen
+            if isinstance(dashboard, DashboardScreen):
+                dashboard.show_room(room)
+
+        return show_room
 
     def _switcher(self, mode: str) -> Any:
         def switch() -> None:
@@ -279,3 +372,39 @@ class HomehubApp(App[int]):
             await self.reload()
         except TuiError as err:
             self.notify(str(err), severity="error")
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def backup_summary(status: dict[str, Any], now: float) -> str:
+    """One short paragraph about a hub's backups (GET /backups/status)."""
+    lines = []
+    running = status.get("running")
+    if running:
+        lines.append(f"Backing up now: {running['phase']} {running['progress'] * 100:.0f}%")
+    last = status.get("last")
+    if not last:
+        lines.append("No backup yet.")
+    elif last.get("state") == "failed":
+        why = str(last["message"]).rstrip(".")
+        lines.append(f"Last backup FAILED {_ago(now - last['finished'])} ago: {why}.")
+    else:
+        size = last.get("size_bytes", 0) / 1e6
+        offsite = (last.get("offsite") or {}).get("state", "off")
+        lines.append(
+            f"Last backup {_ago(now - last['finished'])} ago, {size:.1f} MB (off-site: {offsite})."
+        )
+    due = status.get("next_due")
+    if due:
+        lines.append(f"Next in {_ago(max(0.0, due - now))}." if due > now else "Next: due now.")
+    else:
+        lines.append("No scheduled backups ([backup] interval_hours = 0).")
+    return " ".join(lines)

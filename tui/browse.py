@@ -99,7 +99,8 @@ class HubBrowser:
         """The hubs found within `timeout` seconds (returns as soon as one is found)."""
         if not self.hubs:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._found.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._found.wait()
         return sorted(self.hubs.values(), key=lambda h: h.name)
 
     def _on_change(

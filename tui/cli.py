@@ -21,6 +21,7 @@ def register(subparsers: Any) -> None:
         description="Open the homehub console. Without --url it looks for hubs on this network "
         "over mDNS; the first time, it asks for the pairing code that `homehub pair` shows and "
         "keeps the token in $XDG_CONFIG_HOME/homehub/tui.json (readable only by you).",
+        epilog="examples:\n  homehub tui\n  homehub tui --url http://192.168.1.20:8470",
     )
     p.add_argument("--url", help="the hub's address, e.g. http://192.168.1.20:8470")
     p.add_argument(
@@ -69,4 +70,5 @@ def run(args: argparse.Namespace) -> int:
     client = HubClient(url, token) if url is not None else None
     app = HomehubApp(client, store=store, client_name=args.name)
     result = app.run()
-    return int(result or 0)
+    # A crash leaves result None but sets return_code: the shell must see the failure.
+    return app.return_code or int(result or 0)

@@ -16,6 +16,7 @@ import contextlib
 import enum
 import logging
 import random
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,11 @@ API = "/api/v1"
 
 OnEvent = Callable[[dict[str, Any]], Awaitable[None] | None]
 OnState = Callable[["LinkState", str], Awaitable[None] | None]
+
+
+def _quote(segment: str) -> str:
+    """One path segment, escaped (scene names have spaces)."""
+    return urllib.parse.quote(segment, safe="")
 
 
 class LinkState(enum.Enum):
@@ -175,6 +181,16 @@ class HubClient:
         result: dict[str, Any] = await self.request("POST", "/relay/claim-code")
         return result
 
+    async def backup_status(self) -> dict[str, Any]:
+        """What the hub's backups are doing: running (phase, progress), last result, next due."""
+        result: dict[str, Any] = await self.request("GET", "/backups/status")
+        return result
+
+    async def backup_now(self) -> dict[str, Any]:
+        """Start a backup (its progress arrives as `backup` events)."""
+        result: dict[str, Any] = await self.request("POST", "/backups", json={})
+        return result
+
     # ------------------------------------------------------------------ devices
     async def devices(self) -> list[Device]:
         """Every device with its reported values."""
@@ -254,6 +270,11 @@ class HubClient:
         result: dict[str, Any] = await self.request("GET", f"/rules/{rule_id}")
         return result
 
+    async def create_rule(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a new rule (devices by name or id); an ApiError's details list the problems."""
+        result: dict[str, Any] = await self.request("POST", "/rules", json=dict(doc))
+        return result
+
     async def import_rules_yaml(self, text: str) -> list[str]:
         """Create or replace the rules in a YAML list; an ApiError's details carry the lines."""
         body = await self.request("POST", "/rules/import", json={"yaml": text})
@@ -272,6 +293,30 @@ class HubClient:
         """Would the rule fire now, and if not, why not (runs nothing)."""
         result: dict[str, Any] = await self.request("POST", f"/rules/{rule_id}/dry-run")
         return result
+
+    async def delete_rule(self, rule_id: str) -> None:
+        """Remove a rule with its timers and traces."""
+        await self.request("DELETE", f"/rules/{_quote(rule_id)}")
+
+    # ------------------------------------------------------------------ scenes
+    async def scenes(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Stored scenes: name -> device id -> values."""
+        body = await self.request("GET", "/scenes")
+        return {str(s["name"]): dict(s["devices"]) for s in body["scenes"]}
+
+    async def save_scene(self, name: str, devices: Mapping[str, Mapping[str, Any]]) -> None:
+        """Create or replace a scene (device id or name -> the values to ask for)."""
+        body = {"devices": {d: dict(v) for d, v in devices.items()}}
+        await self.request("PUT", f"/scenes/{_quote(name)}", json=body)
+
+    async def delete_scene(self, name: str) -> None:
+        """Forget a scene."""
+        await self.request("DELETE", f"/scenes/{_quote(name)}")
+
+    async def run_scene(self, name: str) -> dict[str, str]:
+        """Apply a scene now; returns the command id per device."""
+        body = await self.request("POST", f"/scenes/{_quote(name)}/run")
+        return {str(k): str(v) for k, v in (body.get("commands") or {}).items()}
 
     # ------------------------------------------------------------------ IR learning
     async def ir_learn_start(self, blaster_id: str, timeout_s: float = 20.0) -> str:
@@ -339,7 +384,8 @@ class HubClient:
             await report(state, reason)
             delay = self._backoff.next_delay()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._closed.wait()
         await report(LinkState.CLOSED)
 
     async def _stream_once(

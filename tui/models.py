@@ -108,6 +108,10 @@ class Device:
             parts.append(f"set {text}" if name.startswith("target_") else text)
             if len(parts) == limit:
                 break
+        if not parts and "ir_commands" in self.properties:
+            # An IR remote reports nothing but its buttons: say how many, not an empty cell.
+            count = len(self.values.get("ir_commands") or ())
+            parts.append(f"{count} remote buttons" if count else "no buttons learned yet")
         return " · ".join(parts)
 
     def with_event(self, event: Mapping[str, Any]) -> Device:

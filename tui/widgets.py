@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
+
+
+def cell(text: str) -> Text:
+    """A table cell cut with an ellipsis when its column is too narrow (never markup: a device
+    called '[kitchen]' shows as typed)."""
+    return Text(text, no_wrap=True, overflow="ellipsis", end="")
 
 
 class ConnectionBar(Static):

@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from hub import __version__
+from hub.api.browser import add_session_routes, check_same_origin, session_body
 from hub.api.messages import ApiResponse
 from hub.api.router import Call, Router
 from hub.api.schemas import (
@@ -18,6 +19,7 @@ from hub.api.schemas import (
     LearnSave,
     LearnStart,
     NamedEventFire,
+    NotificationsQuery,
     PairRequest,
     PresenceUpdate,
 )
@@ -36,10 +38,20 @@ def build_router(hub: Hub) -> Router:
     reg = hub.registry
     add = router.add
 
-    @add("GET", "/health", "Is the hub up?", auth=False, tag="system")
+    @add(
+        "GET",
+        "/health",
+        "Is the hub up? 'degraded' with the problems (integrations that did not start, "
+        "devices offline, the relay link down, connections near the cap, the database)",
+        auth=False,
+        tag="system",
+    )
     async def health(call: Call) -> Any:
+        # 200 either way: the hub answers; a monitor reads status and problems.
+        problems = await hub.problems()
         return {
-            "status": "ok",
+            "status": "degraded" if problems else "ok",
+            "problems": problems,
             "version": __version__,
             "hub_id": hub.hub_id,
             "name": hub.config.name,
@@ -125,7 +137,13 @@ def build_router(hub: Hub) -> Router:
         )
         return ack.to_dict()
 
-    @add("GET", "/commands/{command_id}", "A command's status", tag="devices")
+    @add(
+        "GET",
+        "/commands/{command_id}",
+        "A command's status: pending, sent, then confirmed, failed, expired or superseded "
+        "(a newer command took every key it wanted; the reason names that command)",
+        tag="devices",
+    )
     async def command(call: Call) -> Any:
         return await reg.command_status(call.params["command_id"])
 
@@ -176,11 +194,23 @@ def build_router(hub: Hub) -> Router:
         body=PairRequest,
         auth=False,
         tag="auth",
-        responses={429: "too many wrong codes"},
+        responses={
+            201: "with cookie: true, the session cookie is set; the body has the CSRF token",
+            403: "a browser pairing posted by another site's page",
+            429: "too many wrong codes",
+        },
     )
     async def pair(call: Call) -> Any:
-        token_id, token = await hub.auth.pair(call.body.code, call.body.client_name)
+        if call.body.cookie:
+            check_same_origin(call.request.headers)
+        token_id, token = await hub.auth.pair(
+            call.body.code, call.body.client_name, address=call.request.remote
+        )
+        if call.body.cookie:
+            return ApiResponse(201, session_body(hub, token_id, token), set_session=token)
         return {"token": token, "token_id": token_id, "hub_id": hub.hub_id}
+
+    add_session_routes(router, hub)
 
     @add("GET", "/tokens", "Paired clients", tag="auth")
     async def tokens(call: Call) -> Any:
@@ -191,14 +221,64 @@ def build_router(hub: Hub) -> Router:
         await hub.auth.revoke(call.params["token_id"])
         return ApiResponse(204)
 
-    @add("GET", "/presence", "Who is home", tag="presence")
+    @add(
+        "GET",
+        "/presence",
+        "Who is home; with `home_location` {latitude, longitude, radius_m} when [location] is "
+        "set, so a phone can decide home or away from its own position",
+        tag="presence",
+    )
     async def presence(call: Call) -> Any:
-        return {"people": hub.presence.people, "anyone_home": hub.presence.anyone_home()}
+        out: dict[str, Any] = {
+            "people": hub.presence.people,
+            "anyone_home": hub.presence.anyone_home(),
+        }
+        cfg = hub.config
+        if cfg.latitude is not None and cfg.longitude is not None:
+            out["home_location"] = {
+                "latitude": cfg.latitude,
+                "longitude": cfg.longitude,
+                "radius_m": cfg.home_radius_m,
+            }
+        return out
 
     @add("POST", "/presence", "A phone arrived home or left", body=PresenceUpdate, tag="presence")
     async def set_presence(call: Call) -> Any:
         await hub.presence.set(call.body.person, call.body.home)
         return {"person": call.body.person, "home": call.body.home}
+
+    @add(
+        "GET",
+        "/notifications",
+        "The inbox: what rules sent, newest first; a page of `limit`, then pass `next_before` "
+        "as `before` for the next",
+        query=NotificationsQuery,
+        tag="notifications",
+    )
+    async def notifications(call: Call) -> Any:
+        q: NotificationsQuery = call.query
+        items, next_before = await hub.notifications.page(q.state, q.limit, q.before)
+        return {
+            "notifications": items,
+            "next_before": next_before,
+            "open": await hub.notifications.open_count(),
+        }
+
+    @add("GET", "/notifications/{notification_id}", "One inbox entry", tag="notifications")
+    async def notification(call: Call) -> Any:
+        return await hub.notifications.get(call.params["notification_id"])
+
+    @add(
+        "POST",
+        "/notifications/{notification_id}/resolve",
+        "Mark an entry resolved; a reminder stops repeating (resolving twice is fine)",
+        tag="notifications",
+        responses={404: "no such notification"},
+    )
+    async def resolve_notification(call: Call) -> Any:
+        return await hub.notifications.resolve(
+            call.params["notification_id"], call.principal or "unknown"
+        )
 
     @add(
         "POST",

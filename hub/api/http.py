@@ -9,10 +9,16 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from hub.api.browser import apply_session, refused, session_authorization
 from hub.api.event_filter import EventFilter
+from hub.api.limits import read_body
 from hub.api.messages import ApiRequest, ApiResponse, error_body
 from hub.errors import HubError
 from hub.events import Event
+from relay import logjson
+from relay.metrics import Timer
+from relay.webapp import WebApp
+from relay.webapp.session import SessionRefused
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -22,15 +28,19 @@ _LOG = logging.getLogger(__name__)
 WS_QUEUE = 500
 
 
-def _json_response(resp: ApiResponse) -> web.Response:
+def _json_response(resp: ApiResponse, request: web.BaseRequest | None = None) -> web.Response:
     if resp.body is None:
-        return web.Response(status=resp.status, headers=dict(resp.headers))
-    return web.Response(
-        status=resp.status,
-        body=resp.body_bytes(),
-        content_type="application/json",
-        headers=dict(resp.headers),
-    )
+        out = web.Response(status=resp.status, headers=dict(resp.headers))
+    else:
+        out = web.Response(
+            status=resp.status,
+            body=resp.body_bytes(),
+            content_type="application/json",
+            headers=dict(resp.headers),
+        )
+    if request is not None:
+        apply_session(out, request, resp)
+    return out
 
 
 def build_app(hub: Hub) -> web.Application:
@@ -48,24 +58,59 @@ def build_app(hub: Hub) -> web.Application:
     app.on_shutdown.append(close_sockets)
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        timer = Timer()
+        rid = logjson.new_request_id(request.headers.get("X-Request-ID"))
+        logjson.request_id.set(rid)  # this request's task: every line it logs carries it
+        response = await _handle(request)
+        if not response.prepared:
+            response.headers["X-Request-ID"] = rid
+        route = hub.router.route_label(request.method, request.path)
+        seconds = timer.seconds()
+        hub.metrics.observe(request.method, route, response.status, seconds)
+        logjson.access(request.method, route, response.status, seconds)
+        return response
+
+    async def _handle(request: web.Request) -> web.StreamResponse:
         if request.content_length is not None and request.content_length > limit:
             return _json_response(_too_large(limit))
-        body = await request.content.read(limit + 1)
+        try:
+            body = await read_body(request, limit, hub.config.body_timeout_s)
+        except TimeoutError:
+            slow = _json_response(_too_slow(hub.config.body_timeout_s))
+            slow.force_close()  # the rest of that body must not be read as a next request
+            return slow
         if len(body) > limit:
             return _json_response(_too_large(limit))
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            authorization = session_authorization(
+                request, hub.router.needs_auth(request.method, request.path)
+            )
+        except SessionRefused as err:
+            return _json_response(refused(err))
+        from_cookie = authorization is not None and "authorization" not in headers
+        if authorization is not None and from_cookie:
+            headers["authorization"] = authorization
         api_request = ApiRequest(
             method=request.method,
             path=request.path,
             query=dict(request.query),
-            headers={k.lower(): v for k, v in request.headers.items()},
+            headers=headers,
             body=body,
+            cookie_session=from_cookie,
+            remote=request.remote or "",
         )
-        return _json_response(await hub.router.dispatch(api_request))
+        return _json_response(await hub.router.dispatch(api_request), request)
 
     async def events(request: web.Request) -> web.StreamResponse:
         header = request.headers.get("Authorization")
         if header is None and "token" in request.query:
             header = f"Bearer {request.query['token']}"  # browsers cannot set WS headers
+        try:
+            if header is None:  # the web app's cookie; the Origin check guards the upgrade
+                header = session_authorization(request, needs_auth=True)
+        except SessionRefused as err:
+            return _json_response(refused(err))
         try:
             hub.auth.check(header)
             accept = EventFilter.from_query(request.query)
@@ -109,6 +154,9 @@ def build_app(hub: Hub) -> web.Application:
         return ws
 
     app.router.add_get("/api/v1/events", events)
+    app.router.add_get("/metrics", hub.metrics.handle)
+    # The phone web app on the LAN port (signed in with a pairing code): before the catch-all.
+    WebApp("hub").add_routes(app)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
@@ -118,6 +166,12 @@ async def _drain_incoming(ws: web.WebSocketResponse) -> None:
     async for msg in ws:
         if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
             break
+
+
+def _too_slow(deadline: float) -> ApiResponse:
+    return ApiResponse(
+        408, error_body(408, f"the request body did not arrive within {deadline:g} s; retry")
+    )
 
 
 def _too_large(limit: int) -> ApiResponse:

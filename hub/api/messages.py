@@ -14,6 +14,8 @@ class ApiRequest:
 
     `trusted_principal` is set only by a transport that authenticated the caller itself (the
     relay tunnel, for an account that claimed this hub); bearer tokens are not checked then.
+    `cookie_session` says the `authorization` header was made from the browser's session cookie
+    (after its CSRF and Origin checks), not sent by the client.
     """
 
     method: str
@@ -22,15 +24,23 @@ class ApiRequest:
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes = b""
     trusted_principal: str | None = None
+    cookie_session: bool = False
+    remote: str = ""  # the client's address on the LAN ("" through the relay)
 
 
 @dataclass(frozen=True, slots=True)
 class ApiResponse:
-    """A status, a JSON-able body (None: empty) and extra headers."""
+    """A status, a JSON-able body (None: empty) and extra headers.
+
+    `set_session` (a token to keep in the browser's session cookie) and `clear_session` are
+    carried out by the LAN HTTP adapter; other transports have no cookies and ignore them.
+    """
 
     status: int
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    set_session: str | None = None
+    clear_session: bool = False
 
     def body_bytes(self) -> bytes:
         """The body as JSON bytes (empty for None)."""

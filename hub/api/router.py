@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.api.messages import ApiRequest, ApiResponse, error_body
 from hub.errors import HubError, NotFound
+from relay.protocol import JsonTooDeep, loads_bounded
 
 _LOG = logging.getLogger(__name__)
 
@@ -51,6 +53,9 @@ class Route:
     auth: bool = True
     tag: str = "hub"
     responses: Mapping[int, str] = field(default_factory=dict)
+    #: Keys of the GET answer a client may send back unchanged (GET, edit, PUT): dropped before
+    #: the body is validated, so a strict model does not refuse what the hub itself added.
+    read_only: tuple[str, ...] = ()
     pattern: re.Pattern[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -92,8 +97,24 @@ class Router:
                 return route, m.groupdict()
             allowed.append(route.method)
         if allowed:
-            raise _MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}")
+            raise _MethodNotAllowed(
+                f"{method} is not allowed here; use {', '.join(allowed)}", allowed
+            )
         raise NotFound(f"no endpoint {path}; see {API_PREFIX}/openapi.json")
+
+    def route_label(self, method: str, path: str) -> str:
+        """The route template a request is for (metrics label; ids in paths would explode it)."""
+        for route in self.routes:
+            if route.method == method.upper() and route.pattern.match(path):
+                return route.path
+        return "unmatched"
+
+    def needs_auth(self, method: str, path: str) -> bool:
+        """Does this request's endpoint need a token? (Unknown endpoints: no, they answer 404.)"""
+        for route in self.routes:
+            if route.method == method.upper() and route.pattern.match(path):
+                return route.auth
+        return False
 
     async def dispatch(self, request: ApiRequest) -> ApiResponse:
         """Answer one request; every failure becomes a JSON error with a clear message."""
@@ -108,9 +129,15 @@ class Router:
             body = self._parse_body(route, request.body)
             result = await route.handler(Call(request, params, query, body, principal))
         except HubError as err:
-            return ApiResponse(err.status, error_body(err.status, err.message, err.details))
+            wait = getattr(err, "retry_after", None)
+            headers = {"Retry-After": str(math.ceil(wait))} if wait else {}
+            return ApiResponse(
+                err.status, error_body(err.status, err.message, err.details), headers
+            )
         except _MethodNotAllowed as err:
-            return ApiResponse(405, error_body(405, str(err)))
+            # RFC 9110: a 405 names the methods the resource has (clients and scanners read it).
+            allow = ", ".join(sorted(set(err.allowed)))
+            return ApiResponse(405, error_body(405, err.message), {"Allow": allow})
         except Exception:
             _LOG.exception("internal error serving %s %s", request.method, request.path)
             return ApiResponse(500, error_body(500, "internal error; the hub log has details"))
@@ -136,11 +163,15 @@ class Router:
             data: Any = {}
         else:
             try:
-                data = json.loads(raw)
+                data = loads_bounded(raw)
+            except JsonTooDeep as err:
+                raise _BadRequest(str(err)) from None
             except (UnicodeDecodeError, json.JSONDecodeError) as err:
                 raise _BadRequest(f"the body is not valid JSON: {err}") from None
         if not isinstance(data, dict):
             raise _BadRequest("the body must be a JSON object")
+        for key in route.read_only:
+            data.pop(key, None)
         try:
             return route.body.model_validate(data)
         except ValidationError as err:
@@ -177,7 +208,7 @@ class Router:
             for status, description in route.responses.items():
                 op["responses"][str(status)] = {
                     "description": description,
-                    "content": _json_ref("Error"),
+                    "content": _json_any() if status < 400 else _json_ref("Error"),
                 }
             if route.query is not None:
                 qs = route.query.model_json_schema()
@@ -197,7 +228,17 @@ class Router:
                     "content": {"application/json": {"schema": schema_of(route.body)}},
                 }
             if route.auth:
-                op["security"] = [{"bearer": []}]
+                # Bearer for the TUI, CLI and scripts; the web app's HttpOnly cookie (with its
+                # X-CSRF-Token header on anything but GET) for browsers.
+                op["security"] = [{"bearer": []}, {"session": []}]
+                op["responses"].setdefault(
+                    "403",
+                    {
+                        "description": "a cookie session without its X-CSRF-Token header, "
+                        "or from another site's page",
+                        "content": _json_ref("Error"),
+                    },
+                )
                 op["responses"]["401"] = {
                     "description": "missing, bad or revoked token",
                     "content": _json_ref("Error"),
@@ -219,7 +260,10 @@ class Router:
             "paths": paths,
             "components": {
                 "schemas": components,
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    "session": {"type": "apiKey", "in": "cookie", "name": "homehub_session"},
+                },
             },
         }
 
@@ -263,4 +307,7 @@ class _Unprocessable(HubError):
 
 
 class _MethodNotAllowed(Exception):
-    pass
+    def __init__(self, message: str, allowed: list[str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.allowed = allowed

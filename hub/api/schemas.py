@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from hub.core.notifications import DEFAULT_PAGE, MAX_PAGE
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -58,6 +60,12 @@ class PairRequest(BaseModel):
     model_config = _STRICT
     code: str = Field(min_length=4, max_length=20)
     client_name: str = Field(min_length=1, max_length=100)
+    cookie: bool = Field(
+        default=False,
+        strict=True,
+        description="for the web app: keep the token in an HttpOnly session cookie and answer "
+        "{hub_id, token_id, csrf} without it",
+    )
 
 
 class AdoptRequest(BaseModel):
@@ -74,7 +82,20 @@ class PresenceUpdate(BaseModel):
 
     model_config = _STRICT
     person: str = Field(min_length=1, max_length=100)
-    home: bool
+    home: StrictBool  # `0`, `"yes"` are mistakes to report, not to guess at
+
+
+class NotificationsQuery(BaseModel):
+    """Which inbox entries, newest first, one page at a time."""
+
+    model_config = _STRICT
+    state: Literal["open", "resolved", "all"] = Field(
+        default="all", description="open: not resolved yet; resolved; all"
+    )
+    limit: int = Field(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE)
+    before: int | None = Field(
+        default=None, ge=1, description="the `next_before` of the previous page"
+    )
 
 
 class NamedEventFire(BaseModel):

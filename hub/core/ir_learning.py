@@ -17,7 +17,7 @@ from typing import Any
 from hub.core.registry import DeviceRegistry, new_id
 from hub.errors import Invalid, NotFound, Unavailable
 from hub.model import IrLearner
-from integrations.errors import CommandFailed, DeviceUnreachable
+from hub.model.errors import CommandFailed, DeviceUnreachable
 
 _LOG = logging.getLogger(__name__)
 

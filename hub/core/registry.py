@@ -12,12 +12,14 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hub.clock import Clock, SystemClock
+from hub.core.keyed_lock import KeyedLocks
 from hub.core.shadow import Shadow
 from hub.errors import Conflict, Invalid, NotFound, ReadOnlyProperty, Unavailable
 from hub.events import (
@@ -38,11 +40,15 @@ from hub.model import (
     Integration,
     PropertyValueError,
 )
+from hub.model.errors import CommandFailed, DeviceUnreachable
 from hub.model.vocabulary import spec_for
 from hub.store import Database
-from integrations.errors import CommandFailed, DeviceUnreachable
 
 _LOG = logging.getLogger(__name__)
+#: A command whose every key a newer command took over (it will never be confirmed).
+SUPERSEDED = "superseded"
+#: Statuses a command never leaves.
+FINAL_STATUSES = frozenset({"confirmed", "failed", "expired", SUPERSEDED})
 
 FLUSH_INTERVAL_S = 0.25
 MAX_TTL_S = 30 * 24 * 3600
@@ -57,6 +63,7 @@ class DeviceRecord:
     room: str | None
     online: bool
     shadow: Shadow
+    offline_reason: str = ""  # why it is offline, as the integration last said
 
     @property
     def id(self) -> str:
@@ -75,6 +82,7 @@ class DeviceRecord:
             "manufacturer": d.manufacturer,
             "address": d.address,
             "online": self.online,
+            "offline_reason": "" if self.online else self.offline_reason,
             "assumed_state": d.assumed_state,
             "capabilities": list(d.capabilities),
             "properties": [p.to_dict() for p in d.properties.values()],
@@ -102,6 +110,41 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(12)}"
 
 
+@dataclass(slots=True)
+class _Adoption:
+    """A name and room typed for a find, waiting for the devices its integration adds."""
+
+    found: DiscoveredDevice
+    name: str | None
+    room: str | None
+    named: int = 0  # devices that took the name so far
+    finished: bool = False  # the integration's adopt() returned
+
+    def covers(self, description: DeviceDescription) -> bool:
+        """A device of this find: its id extends the key, or it lives at the found address.
+
+        ECHONET ids come from the node's identification number (stable across DHCP moves),
+        which a multicast find does not know yet, so the address ties them together.
+        """
+        key = self.found.key
+        return (
+            description.id == key
+            or description.id.startswith(key + "-")
+            or (
+                description.integration == self.found.integration
+                and bool(description.address)
+                and description.address == self.found.address
+            )
+        )
+
+    def name_for(self, description: DeviceDescription) -> tuple[str | None, str | None]:
+        """The first device takes the typed name; more devices of one node keep theirs after it."""
+        self.named += 1
+        if self.name and self.named > 1:
+            return (f"{self.name} ({description.name})", self.room)
+        return (self.name, self.room)
+
+
 class DeviceRegistry:
     """Owns every device record; integrations talk to it through HubPort methods."""
 
@@ -117,14 +160,18 @@ class DeviceRegistry:
         self.discovered_devices: dict[str, DiscoveredDevice] = {}
         self._removed: set[str] = set()
         self._removed_descriptions: dict[str, DeviceDescription] = {}
-        self._adopting: dict[str, tuple[str | None, str | None]] = {}
+        self._adopting: dict[str, _Adoption] = {}
         self._sent: dict[str, dict[str, tuple[str, int]]] = {}
+        #: (integration, outcome) -> [writes, seconds] sent to devices (for the metrics).
+        self.round_trips: dict[tuple[str, str], list[float]] = {}
         self._appliers: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
         self._flush_task: asyncio.Task[None] | None = None
         self._expiry_task: asyncio.Task[None] | None = None
         self._warned: set[tuple[str, str]] = set()
         self._background: set[asyncio.Task[Any]] = set()
+        # Concurrent retries with one Idempotency-Key: the second waits and gets the replay.
+        self._same_key = KeyedLocks()
 
     # ----------------------------------------------------------------- lifecycle
     async def load(self) -> None:
@@ -185,61 +232,85 @@ class DeviceRegistry:
 
     async def add_device(self, description: DeviceDescription) -> None:
         """Register a device or update its description; marks it online."""
-        description = self._clean_description(description)
-        dev_id = description.id
-        if dev_id in self._removed:
-            # The user removed it: offer it for adoption instead of bringing it back silently.
-            self._removed_descriptions[dev_id] = description
-            await self.discovered(
-                DiscoveredDevice(
-                    key=dev_id,
-                    integration=description.integration,
-                    name=description.name,
-                    address=description.address or "",
-                    model=description.model,
+        await self.add_devices([description])
+
+    async def add_devices(self, descriptions: Sequence[DeviceDescription]) -> None:
+        """Register or update many devices in one transaction (a bridge listing 1,000 devices
+        costs one durable commit, not 1,000); each is marked online, like `add_device`."""
+        added: list[str] = []
+        updated: list[str] = []
+        back_online: list[str] = []
+        new_rows: list[tuple[Any, ...]] = []
+        shadow_rows: list[tuple[Any, ...]] = []
+        update_rows: list[tuple[str, str]] = []
+        for description in descriptions:
+            description = self._clean_description(description)
+            dev_id = description.id
+            if dev_id in self._removed:
+                # The user removed it: offer it for adoption instead of bringing it back.
+                self._removed_descriptions[dev_id] = description
+                await self.discovered(
+                    DiscoveredDevice(
+                        key=dev_id,
+                        integration=description.integration,
+                        name=description.name,
+                        address=description.address or "",
+                        model=description.model,
+                    )
                 )
-            )
-            return
-        rec = self.devices.get(dev_id)
-        name_room = self._adoption_names(dev_id)
-        if rec is None:
-            name = name_room[0] or description.name
-            room = name_room[1] or description.suggested_room
-            rec = DeviceRecord(description, name, room, True, Shadow(dev_id))
-            self.devices[dev_id] = rec
-            async with self.db.transaction() as conn:
-                await conn.execute(
-                    "INSERT INTO devices(id, integration, name, room, description, online, created)"
-                    " VALUES(?,?,?,?,?,1,?)",
-                    (
-                        dev_id,
-                        description.integration,
-                        name,
-                        room,
-                        json.dumps(description.to_dict()),
-                        self.clock.now(),
-                    ),
-                )
-                await conn.execute(
-                    "INSERT OR REPLACE INTO shadows(device_id, version, doc) VALUES(?,?,?)",
-                    (dev_id, 0, json.dumps(rec.shadow.to_doc())),
-                )
-            self.bus.publish(DeviceAdded(ts=self.clock.now(), device=dev_id))
-            return
-        if rec.description != description:
-            rec.description = description
-            await self.db.execute(
-                "UPDATE devices SET description=? WHERE id=?",
-                (json.dumps(description.to_dict()), dev_id),
-            )
-            self.bus.publish(DeviceUpdated(ts=self.clock.now(), device=dev_id))
-        if not rec.online:
+                continue
+            rec = self.devices.get(dev_id)
+            name_room = self._adoption_names(description)
+            if rec is None:
+                name = name_room[0] or description.name
+                room = name_room[1] or description.suggested_room
+                rec = DeviceRecord(description, name, room, True, Shadow(dev_id))
+                self.devices[dev_id] = rec
+                now = self.clock.now()
+                new_rows.append((dev_id, description.integration, name, room,
+                                 json.dumps(description.to_dict()), now))
+                shadow_rows.append((dev_id, 0, json.dumps(rec.shadow.to_doc())))
+                added.append(dev_id)
+                continue
+            if rec.description != description:
+                rec.description = description
+                update_rows.append((json.dumps(description.to_dict()), dev_id))
+                updated.append(dev_id)
+            if not rec.online:
+                back_online.append(dev_id)
+        if new_rows or update_rows:
+            try:
+                async with self.db.transaction() as conn:
+                    await conn.executemany(
+                        "INSERT INTO devices(id, integration, name, room, description, online,"
+                        " created) VALUES(?,?,?,?,?,1,?)",
+                        new_rows,
+                    )
+                    await conn.executemany(
+                        "INSERT OR REPLACE INTO shadows(device_id, version, doc) VALUES(?,?,?)",
+                        shadow_rows,
+                    )
+                    await conn.executemany(
+                        "UPDATE devices SET description=? WHERE id=?", update_rows
+                    )
+            except BaseException:
+                for dev_id in added:  # not stored: not known either
+                    self.devices.pop(dev_id, None)
+                raise
+        now = self.clock.now()
+        for dev_id in added:
+            self.bus.publish(DeviceAdded(ts=now, device=dev_id))
+        for dev_id in updated:
+            self.bus.publish(DeviceUpdated(ts=now, device=dev_id))
+        for dev_id in back_online:
             await self.set_available(dev_id, True, "found again")
 
-    def _adoption_names(self, dev_id: str) -> tuple[str | None, str | None]:
-        for key in list(self._adopting):
-            if dev_id == key or dev_id.startswith(key + "-"):
-                return self._adopting.pop(key)
+    def _adoption_names(self, description: DeviceDescription) -> tuple[str | None, str | None]:
+        for key, adoption in list(self._adopting.items()):
+            if adoption.covers(description):
+                if adoption.finished:
+                    del self._adopting[key]
+                return adoption.name_for(description)
         return (None, None)
 
     def _clean_description(self, description: DeviceDescription) -> DeviceDescription:
@@ -307,14 +378,19 @@ class DeviceRegistry:
     async def set_available(self, device_id: str, online: bool, reason: str = "") -> None:
         """Availability changed; coming online re-applies pending desired values."""
         rec = self.devices.get(device_id)
-        if rec is None or rec.online == online:
-            return
+        if rec is None or (rec.online == online and (online or reason == rec.offline_reason)):
+            return  # unchanged (a new reason for being offline is news: it tells what to fix)
+        changed = rec.online != online
         rec.online = online
-        await self.db.execute("UPDATE devices SET online=? WHERE id=?", (int(online), device_id))
+        rec.offline_reason = "" if online else reason
+        if changed:
+            await self.db.execute(
+                "UPDATE devices SET online=? WHERE id=?", (int(online), device_id)
+            )
         self.bus.publish(
             DeviceAvailability(ts=self.clock.now(), device=device_id, online=online, reason=reason)
         )
-        if online:
+        if online and changed:
             self._sent.pop(device_id, None)  # resend everything still desired
             self._kick(device_id)
 
@@ -343,7 +419,7 @@ class DeviceRegistry:
         found = self.discovered_devices.get(key)
         if found is None:
             raise NotFound(f"nothing discovered under {key!r}; GET /api/v1/discovered lists them")
-        self._adopting[key] = (name, room)
+        self._adopting[key] = _Adoption(found, name, room)
         if key in self._removed:
             self._removed.discard(key)
             await self.db.execute("DELETE FROM removed_devices WHERE id=?", (key,))
@@ -362,6 +438,12 @@ class DeviceRegistry:
             except DeviceUnreachable as err:
                 self._adopting.pop(key, None)
                 raise Unavailable(f"{found.name} does not answer: {err}; try again") from err
+        adoption = self._adopting.get(key)
+        if adoption is not None:
+            if adoption.named:
+                del self._adopting[key]
+            else:  # its devices arrive later: the first one takes the name and ends it
+                adoption.finished = True
         self.discovered_devices.pop(key, None)
 
     async def update(self, device_id: str, name: str | None, room: str | None) -> DeviceRecord:
@@ -413,6 +495,19 @@ class DeviceRegistry:
         idempotency_key: str | None = None,
     ) -> CommandAck:
         """Validate, commit and schedule a desired write; returns once it is durable."""
+        if idempotency_key is None:
+            return await self._write_desired(device_id, values, versions, ttl_s, None)
+        async with self._same_key.hold(idempotency_key):
+            return await self._write_desired(device_id, values, versions, ttl_s, idempotency_key)
+
+    async def _write_desired(
+        self,
+        device_id: str,
+        values: Mapping[str, Any],
+        versions: Mapping[str, int] | None,
+        ttl_s: float | None,
+        idempotency_key: str | None,
+    ) -> CommandAck:
         rec = self.get(device_id)
         if not values:
             raise Invalid("values must name at least one property")
@@ -428,7 +523,7 @@ class DeviceRegistry:
         now = self.clock.now()
         command_id = new_id("cmd")
         expires_at = now + ttl_s if ttl_s is not None else None
-        rec.shadow.set_desired(clean, command_id, now, expires_at)
+        superseded = rec.shadow.set_desired(clean, command_id, now, expires_at)
         try:
             async with self.db.transaction() as conn:
                 await conn.execute(
@@ -460,6 +555,11 @@ class DeviceRegistry:
                 version=rec.shadow.version,
             )
         )
+        for old_id in sorted(superseded):
+            # A newer write took every key it wanted: it will never be confirmed; say so.
+            await self._set_command_status(
+                device_id, old_id, SUPERSEDED, f"superseded by command {command_id}"
+            )
         self._kick(device_id)
         return CommandAck(command_id, rec.shadow.version)
 
@@ -581,12 +681,15 @@ class DeviceRegistry:
                     device_id,
                 )
                 return
+            started = time.perf_counter()
             try:
                 await integ.apply_desired(device_id, {k: d.value for k, d in todo.items()})
             except DeviceUnreachable as err:
+                self._round_trip(integ.domain, "unreachable", started)
                 await self.set_available(device_id, False, str(err))
                 return
             except CommandFailed as err:
+                self._round_trip(integ.domain, "failed", started)
                 await self._fail(rec, todo, str(err))
                 continue
             except asyncio.CancelledError:
@@ -595,11 +698,18 @@ class DeviceRegistry:
                 _LOG.exception("integration %s failed applying %s", integ.domain, device_id)
                 await self._fail(rec, todo, f"internal error in {integ.domain}: {err}")
                 continue
+            self._round_trip(integ.domain, "ok", started)
             for key, d in todo.items():
                 sent[key] = (d.command_id, d.version)
             for command_id in {d.command_id for d in todo.values()}:
                 if rec.shadow.pending_for(command_id):
                     await self._set_command_status(device_id, command_id, "sent")
+
+    def _round_trip(self, integration: str, outcome: str, started: float) -> None:
+        # Writes to devices, by integration and outcome: count and seconds (for the metrics).
+        stat = self.round_trips.setdefault((integration, outcome), [0, 0.0])
+        stat[0] += 1
+        stat[1] += time.perf_counter() - started
 
     async def _fail(self, rec: DeviceRecord, todo: Mapping[str, Any], reason: str) -> None:
         by_command: dict[str, list[str]] = {}
@@ -614,9 +724,12 @@ class DeviceRegistry:
         self, device_id: str, command_id: str, status: str, reason: str = ""
     ) -> None:
         now = self.clock.now()
+        row = await self.db.fetchone("SELECT status FROM commands WHERE id=?", (command_id,))
+        if row is not None and row[0] in FINAL_STATUSES:
+            return  # final is final: no later "sent" for a superseded or expired command
         await self.db.execute(
             "UPDATE commands SET status=?, reason=?, updated=? WHERE id=? "
-            "AND status NOT IN ('confirmed', 'failed', 'expired')",
+            "AND status NOT IN ('confirmed', 'failed', 'expired', 'superseded')",
             (status, reason, now, command_id),
         )
         self.bus.publish(

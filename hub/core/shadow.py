@@ -87,11 +87,17 @@ class Shadow:
 
     def set_desired(
         self, values: Mapping[str, Any], command_id: str, now: float, expires_at: float | None
-    ) -> None:
-        """Record desired values (already validated) under one new document version."""
+    ) -> set[str]:
+        """Record desired values (already validated) under one new document version.
+
+        Returns the earlier commands that no longer want any key (this one superseded them).
+        """
         self.version += 1
+        before = {d.command_id for k, d in self.desired.items() if k in values}
         for key, value in values.items():
             self.desired[key] = Desired(value, now, self.version, command_id, expires_at)
+        still = {d.command_id for d in self.desired.values()}
+        return {c for c in before if c not in still and c != command_id}
 
     def apply_reported(
         self, values: Mapping[str, Any], now: float

@@ -5,9 +5,11 @@ from hub.discovery.converters import (
     DEFAULT_CONVERTERS,
     ESPHOME_SERVICE_TYPE,
     HOMEHUB_SERVICE_TYPE,
+    REMO_SERVICE_TYPE,
     Converter,
     FoundService,
     esphome_device,
+    nature_remo_device,
 )
 from hub.discovery.routing import discovery_handler
 from hub.discovery.service import DiscoveryService
@@ -16,6 +18,7 @@ __all__ = [
     "DEFAULT_CONVERTERS",
     "ESPHOME_SERVICE_TYPE",
     "HOMEHUB_SERVICE_TYPE",
+    "REMO_SERVICE_TYPE",
     "Advertisement",
     "Converter",
     "DiscoveryService",
@@ -24,4 +27,5 @@ __all__ = [
     "discovery_handler",
     "esphome_device",
     "lan_addresses",
+    "nature_remo_device",
 ]

@@ -9,6 +9,7 @@ from hub.model import DiscoveredDevice, make_device_id
 
 ESPHOME_SERVICE_TYPE = "_esphomelib._tcp.local."
 HOMEHUB_SERVICE_TYPE = "_homehub._tcp.local."
+REMO_SERVICE_TYPE = "_remo._tcp.local."
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,4 +52,23 @@ def esphome_device(found: FoundService) -> DiscoveredDevice | None:
     )
 
 
-DEFAULT_CONVERTERS: Mapping[str, Converter] = {ESPHOME_SERVICE_TYPE: esphome_device}
+def nature_remo_device(found: FoundService) -> DiscoveredDevice | None:
+    """A Nature Remo (``Remo-1ABCDE._remo._tcp``): keyed by its instance name, the only
+    identity its local API offers, so a new address is the same find."""
+    if not found.addresses:
+        return None
+    return DiscoveredDevice(
+        key=make_device_id("nature_remo", found.instance.lower()),
+        integration="nature_remo",
+        name=found.instance,
+        address=found.addresses[0],
+        port=found.port or 80,
+        model="Nature Remo",
+        properties={**found.properties, "instance": found.instance},
+    )
+
+
+DEFAULT_CONVERTERS: Mapping[str, Converter] = {
+    ESPHOME_SERVICE_TYPE: esphome_device,
+    REMO_SERVICE_TYPE: nature_remo_device,
+}

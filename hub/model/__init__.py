@@ -11,6 +11,7 @@ from hub.model.device import (
     DiscoveredDevice,
     make_device_id,
 )
+from hub.model.errors import CommandFailed, DeviceUnreachable, IntegrationError
 from hub.model.integration import HubPort, Integration, IrLearner
 from hub.model.vocabulary import (
     VOCABULARY,
@@ -27,10 +28,13 @@ __all__ = [
     "IR_LEARN",
     "IR_SEND",
     "VOCABULARY",
+    "CommandFailed",
     "DeviceDescription",
+    "DeviceUnreachable",
     "DiscoveredDevice",
     "HubPort",
     "Integration",
+    "IntegrationError",
     "IrLearner",
     "PropertySpec",
     "PropertyValueError",

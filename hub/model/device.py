@@ -83,7 +83,9 @@ class DeviceDescription:
 class DiscoveredDevice:
     """Something found on the network that the user may adopt (mDNS, ECHONET, Broadlink)."""
 
-    key: str  # stable identity of the find, e.g. "esphome-<mac>" (becomes the device id prefix)
+    # Stable identity of the find, e.g. "esphome-<mac>": the device id prefix, or (when the id
+    # cannot be known before reading the device, as with ECHONET) devices at `address` belong.
+    key: str
     integration: str
     name: str
     address: str

@@ -2,7 +2,7 @@
 
 An integration drives one protocol. The hub calls it (`setup`, `discover`, `apply_desired`,
 `send_command`, `shutdown`); it calls back through a `HubPort` (devices found, values reported,
-availability). Integrations raise errors from `integrations.errors`:
+availability). Integrations raise errors from `hub.model.errors`:
 `CommandFailed` (the device refused: the desired value is dropped and the command fails with the
 reason) and `DeviceUnreachable` (the desired value stays pending and is re-applied when the device
 reports itself online again).
@@ -11,11 +11,12 @@ reports itself online again).
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from hub.model.device import DeviceDescription, DiscoveredDevice
+from hub.model.errors import CommandFailed
 
 
 class HubPort(Protocol):
@@ -23,6 +24,9 @@ class HubPort(Protocol):
 
     async def add_device(self, description: DeviceDescription) -> None:
         """Register a device or update its description (properties, address)."""
+
+    async def add_devices(self, descriptions: Sequence[DeviceDescription]) -> None:
+        """`add_device` for many at once, stored in one commit (bridges listing hundreds)."""
 
     async def report(
         self, device_id: str, values: Mapping[str, Any], *, timestamp: float | None = None
@@ -84,14 +88,10 @@ class Integration(abc.ABC):
         self, device_id: str, command: str, params: Mapping[str, Any] | None = None
     ) -> None:
         """Run a named, stateless command (an IR button). Default: not supported."""
-        from integrations.errors import CommandFailed
-
         raise CommandFailed(f"{self.domain} devices have no named commands")
 
     async def adopt(self, found: DiscoveredDevice, options: Mapping[str, Any]) -> None:
         """The user adopted a discovered device; add it through the HubPort."""
-        from integrations.errors import CommandFailed
-
         raise CommandFailed(f"{self.domain} adds its devices by itself; nothing to adopt")
 
     async def follow(self, found: DiscoveredDevice) -> bool:

@@ -194,6 +194,15 @@ VOCABULARY: Mapping[str, PropertySpec] = {
             description="light level",
         ),
         _p(
+            "colour_temp",
+            _I,
+            unit="K",
+            minimum=1000,
+            maximum=10000,
+            writable=True,
+            description="white colour temperature of a light (warm 2700 K, cool 6500 K)",
+        ),
+        _p(
             "light_mode",
             _E,
             writable=True,
@@ -206,6 +215,7 @@ VOCABULARY: Mapping[str, PropertySpec] = {
         _p("motion", _B, description="motion detected"),
         _p("contact", _B, description="true when closed"),
         _p("power_w", _F, unit="W", description="instantaneous power (negative: export/discharge)"),
+        _p("current_a", _F, unit="A", description="measured current (negative: reverse)"),
         _p("energy_kwh", _F, unit="kWh", minimum=0, description="cumulative energy"),
         _p(
             "energy_export_kwh",

@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="show a one-time code that claims this hub for a relay account",
         description="Ask the relay (config [relay] url, or --relay-url) for a one-time code; "
         "enter it in the phone app (POST /v1/hubs/claim) within 10 minutes.",
+        epilog="example:\n  homehub relay-code --data-dir /srv/homehub",
     )
     p.add_argument("--data-dir", type=Path, help="the hub's data directory")
     p.add_argument("--config", type=Path, help="config file (default: <data-dir>/homehub.toml)")

@@ -73,8 +73,12 @@ class TunnelClient:
         session: aiohttp.ClientSession | None = None,
         local_addr: tuple[str, int] | None = None,
         on_state: Callable[[LinkState], None] | None = None,
+        ask_route: bool = False,
     ) -> None:
         self.url = tunnel_url(url)
+        # A relay cluster: ask any node (through `url`) which node to dial, before each dial.
+        self.ask_route = ask_route
+        self.dialled = self.url
         self.identity = identity
         self.handler = handler
         self.local_id = local_id
@@ -181,9 +185,10 @@ class TunnelClient:
             connector = aiohttp.TCPConnector(local_addr=self._local_addr, limit=0)
             self._session = aiohttp.ClientSession(connector=connector)
         self._set_state(LinkState.CONNECTING)
+        self.dialled = await self._route() if self.ask_route else self.url
         try:
             ws = await self._session.ws_connect(
-                self.url,
+                self.dialled,
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
                 max_msg_size=2 * p.MAX_FRAME_BYTES,
                 autoping=True,
@@ -230,6 +235,24 @@ class TunnelClient:
             if not ws.closed:
                 await ws.close()
 
+    async def _route(self) -> str:
+        """The node `GET /v1/hub/route` names, or our URL when it names none or fails."""
+        assert self._session is not None
+        base = self.url.removesuffix("/v1/hub/connect")
+        base = "http" + base[2:] if base.startswith("ws") else base
+        try:
+            async with self._session.get(
+                base + p.ROUTE_PATH, timeout=aiohttp.ClientTimeout(total=5)
+            ) as resp:
+                body = await resp.json() if resp.status == 200 else {}
+        except (aiohttp.ClientError, TimeoutError, ValueError) as err:
+            _LOG.info("relay route lookup failed (%s); dialling %s", err, self.url)
+            return self.url
+        url = body.get("url") if isinstance(body, dict) else None
+        if isinstance(url, str) and url.startswith(("ws://", "wss://")):
+            return url
+        return self.url
+
     async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> p.Message:
         msg = await ws.receive()
         if msg.type == aiohttp.WSMsgType.TEXT:
@@ -256,7 +279,7 @@ class TunnelClient:
                 task = asyncio.create_task(self._serve(message))
                 self._request_tasks.add(task)
                 task.add_done_callback(self._request_tasks.discard)
-            elif isinstance(message, p.ClaimCode | p.ErrorFrame):
+            elif isinstance(message, p.ClaimCode | p.ErrorFrame | p.BackupAck):
                 fut = self._pending_calls.get(message.id)
                 if fut is not None and not fut.done():
                     fut.set_result(message)
@@ -317,14 +340,19 @@ class TunnelClient:
             raise LinkError("not connected to the relay")
         await self._ws.send_str(text)
 
-    async def request_claim_code(self, timeout: float = 10.0) -> p.ClaimCode:
-        """Ask the relay for a one-time claim code."""
+    def next_call_id(self) -> int:
+        """A fresh id for a hub-initiated call."""
         self._next_call += 1
-        cid = self._next_call
+        return self._next_call
+
+    async def call(self, message: p.Message, timeout: float = 10.0) -> p.Message:
+        """Send a hub-initiated frame (it carries `id`) and wait for the relay's answer to it;
+        LinkError with the relay's reason if it answers with an error."""
+        cid = int(getattr(message, "id"))  # noqa: B009 - every call frame has one
         fut: asyncio.Future[p.Message] = asyncio.get_running_loop().create_future()
         self._pending_calls[cid] = fut
         try:
-            await self.send(p.ClaimCodeRequest(cid))
+            await self.send(message)
             async with asyncio.timeout(timeout):
                 answer = await fut
         except TimeoutError:
@@ -333,5 +361,10 @@ class TunnelClient:
             self._pending_calls.pop(cid, None)
         if isinstance(answer, p.ErrorFrame):
             raise LinkError(answer.message)
+        return answer
+
+    async def request_claim_code(self, timeout: float = 10.0) -> p.ClaimCode:
+        """Ask the relay for a one-time claim code."""
+        answer = await self.call(p.ClaimCodeRequest(self.next_call_id()), timeout)
         assert isinstance(answer, p.ClaimCode)
         return answer

@@ -2,13 +2,21 @@
 
 Proxied requests go straight to `hub.router.dispatch` (no local HTTP hop) with the trusted
 principal ``relay:<account>`` that the relay vouches for.
+
+Events go to the relay as they happen and are lost while the link is down, except
+`notification` events: those are read from the inbox past the last version the relay took
+(kept in the database), so an alert raised during an internet outage still reaches phones
+(the relay turns it into Web Push) once the link is back, and once only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.api.messages import ApiRequest
@@ -21,6 +29,7 @@ from hub.events import (
     DeviceRemoved,
     DeviceUpdated,
     Event,
+    Notification,
     StateChanged,
 )
 from hub.relay_link.client import LinkError, TunnelClient
@@ -36,6 +45,10 @@ _LOG = logging.getLogger(__name__)
 
 PUSH_INTERVAL_S = 0.05
 EVENT_QUEUE = 1000
+#: Inbox sends forwarded per read; more are read at once after.
+NOTIFICATION_BATCH = 100
+#: Where the link keeps the version of the last notification the relay took.
+NOTIFIED_KEY = "relay_notified_version"
 _SHADOW_EVENTS = (StateChanged, DesiredChanged, DeviceAvailability, DeviceAdded, DeviceUpdated)
 
 
@@ -57,6 +70,8 @@ class RelayLink:
         self._dirty: set[str] = set()
         self._removed: set[str] = set()
         self._wake = asyncio.Event()
+        self._notify_wake = asyncio.Event()
+        self._notified = 0  # version of the last inbox send the relay took
         self._synced = False
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: Any = None
@@ -76,10 +91,15 @@ class RelayLink:
             reconnect=self._reconnect,
         )
         self._unsubscribe = hub.bus.subscribe(self._on_shadow_event)
-        stream = hub.bus.stream(EVENT_QUEUE)
+        # Notifications take their own, durable path (_notification_loop).
+        stream = hub.bus.stream(EVENT_QUEUE, lambda e: not isinstance(e, Notification))
+        stored = await hub.db.get_kv(NOTIFIED_KEY)
+        # A hub linked for the first time does not replay its whole inbox to phones.
+        self._notified = int(stored) if stored else await hub.notifications.latest_version()
         self._tasks = [
             asyncio.create_task(self._push_loop(), name="relay-shadow-push"),
             asyncio.create_task(self._event_loop(stream), name="relay-events"),
+            asyncio.create_task(self._notification_loop(), name="relay-notifications"),
         ]
         self.client.start()
 
@@ -134,6 +154,42 @@ class RelayLink:
             "relay_url": self.relay_url,
         }
 
+    async def upload_backup(
+        self,
+        path: Path,
+        backup_id: str,
+        vault_id: str,
+        keep: int,
+        progress: Callable[[float], None] | None = None,
+    ) -> dict[str, Any]:
+        """Upload an encrypted backup through the tunnel, one acknowledged piece at a time."""
+        client = self.client
+        if client is None or not client.connected:
+            raise Unavailable(f"not connected to the relay at {self.relay_url}; the backup is "
+                              "kept on the hub and goes off-site next time")
+        size, digest = await asyncio.to_thread(_size_and_digest, path)
+        cid = client.next_call_id()
+        try:
+            await client.call(p.BackupPut(cid, backup_id, vault_id, size, digest, keep))
+            seq = sent = 0
+            while sent < size:
+                data = await asyncio.to_thread(_read_at, path, sent, p.BACKUP_CHUNK_BYTES)
+                await client.call(p.BackupChunk(cid, seq, p.b64(data)), timeout=60)
+                sent += len(data)
+                seq += 1
+                if progress is not None:
+                    progress(sent / size)
+            ack = await client.call(p.BackupDone(cid), timeout=60)
+        except LinkError as err:
+            raise Unavailable(f"the relay did not take the backup: {err}") from err
+        assert isinstance(ack, p.BackupAck)
+        return {
+            "object_id": ack.object_id,
+            "size_bytes": size,
+            "account_used_bytes": ack.used_bytes,
+            "account_quota_bytes": ack.quota_bytes,
+        }
+
     def status(self) -> dict[str, Any]:
         """State, ids and the last error, for people diagnosing the link."""
         c = self.client
@@ -170,6 +226,7 @@ class RelayLink:
         await client.send(p.ResyncDone(tuple(devices)))
         self._synced = True
         self._wake.set()
+        self._notify_wake.set()  # what was sent while the link was down
 
     async def on_request(self, request: p.Request) -> p.Response:
         """Run a proxied request through the same router as the LAN API."""
@@ -195,7 +252,9 @@ class RelayLink:
 
     # ------------------------------------------------------------------ pushing
     def _on_shadow_event(self, event: Event) -> None:
-        if isinstance(event, DeviceRemoved):
+        if isinstance(event, Notification):
+            self._notify_wake.set()
+        elif isinstance(event, DeviceRemoved):
             self._removed.add(event.device)
             self._dirty.discard(event.device)
             self._wake.set()
@@ -228,6 +287,41 @@ class RelayLink:
                 _LOG.info("relay shadow push interrupted: %s", err)
             await asyncio.sleep(PUSH_INTERVAL_S)
 
+    async def _notification_loop(self) -> None:
+        # One reader of the inbox: nothing is forwarded twice by two paths at once, and the
+        # stored version moves only past what the relay took (at-least-once across a crash).
+        assert self.hub is not None
+        inbox = self.hub.notifications
+        while True:
+            await self._notify_wake.wait()
+            self._notify_wake.clear()
+            client = self.client
+            if client is None or not client.connected or not self._synced:
+                continue
+            try:
+                sends = await inbox.sent_since(self._notified, NOTIFICATION_BATCH)
+            except Exception:
+                _LOG.exception("reading the notifications inbox failed")
+                continue
+            done = self._notified
+            for version, event in sends:
+                try:
+                    await client.send(p.EventFrame(event))
+                except p.FrameTooLarge as err:  # never fits: skip it rather than block the rest
+                    _LOG.warning("notification %s not forwarded: %s", event.get("id"), err)
+                except LinkError as err:  # the next welcome wakes this loop again
+                    _LOG.info("relay notification forward interrupted: %s", err)
+                    break
+                done = version
+            if done != self._notified:
+                self._notified = done
+                try:
+                    await self.hub.db.set_kv(NOTIFIED_KEY, str(done))
+                except Exception:
+                    _LOG.exception("saving the relay's notification mark failed")
+            if len(sends) == NOTIFICATION_BATCH:
+                self._notify_wake.set()
+
     async def _event_loop(self, stream: Any) -> None:
         try:
             async for event in stream:
@@ -238,6 +332,22 @@ class RelayLink:
                     await client.send(p.EventFrame(event.to_dict()))
         finally:
             stream.close()
+
+
+def _size_and_digest(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def _read_at(path: Path, offset: int, size: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(size)
 
 
 def relay_link_factory(config: HubConfig) -> RelayLink | None:

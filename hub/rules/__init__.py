@@ -6,14 +6,14 @@ from hub.config import HubConfig
 from hub.rules.engine import RulesEngine
 from hub.rules.errors import RuleValidationError
 from hub.rules.model import Rule
-from hub.rules.notify import BusSink, LogSink, Notice, NotificationSink
+from hub.rules.notify import LogSink, Notice, NotificationSink, Notifier
 from hub.rules.yaml_io import dump_rules_yaml, load_rules_yaml
 
 __all__ = [
-    "BusSink",
     "LogSink",
     "Notice",
     "NotificationSink",
+    "Notifier",
     "Rule",
     "RuleValidationError",
     "RulesEngine",

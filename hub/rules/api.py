@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.api.messages import ApiResponse
 from hub.api.router import Call, Router
 from hub.errors import Invalid
+from hub.rules.devices import DeviceNames, device_problems, with_device_ids
 from hub.rules.errors import RuleValidationError
-from hub.rules.model import Rule
-from hub.rules.yaml_io import Problem, dump_rules_yaml, load_rules_yaml
+from hub.rules.model import READ_ONLY_KEYS, Rule
+from hub.rules.yaml_io import Path, Problem, dump_rules_yaml, load_rules_yaml
+from relay.protocol import JsonTooDeep, loads_bounded
 
 if TYPE_CHECKING:
     from hub.rules.engine import RulesEngine
@@ -32,7 +34,9 @@ def _import_text(raw: bytes) -> tuple[str, bool]:
     except UnicodeDecodeError:
         raise Invalid("the body must be UTF-8 text") from None
     try:
-        data = json.loads(text)
+        data = loads_bounded(text)
+    except JsonTooDeep as err:
+        raise Invalid(str(err)) from None
     except json.JSONDecodeError:
         return text, False
     if isinstance(data, str):
@@ -43,13 +47,59 @@ def _import_text(raw: bytes) -> tuple[str, bool]:
     return text, False
 
 
+def _device_names(engine: RulesEngine) -> DeviceNames:
+    return DeviceNames({d: rec.name for d, rec in engine.hub.registry.devices.items()})
+
+
+def _with_device_ids(engine: RulesEngine, rule: Rule) -> Rule:
+    """Refuse unknown devices (with the known names); store names as ids."""
+    devices = _device_names(engine)
+    found = device_problems(rule, devices)
+    if found:
+        raise RuleValidationError(
+            [Problem(".".join(str(p) for p in path), msg) for path, msg in found]
+        )
+    return with_device_ids(rule, devices)
+
+
+#: Traces that are not runs of the rule's actions (a trigger that did not start one, or a
+#: reminder that stopped): `last_run` skips them.
+_NOT_RUNS = frozenset({"condition_failed", "skipped", "queued", "cleared", "resolved"})
+
+
+def last_run(engine: RulesEngine, rule_id: str) -> dict[str, Any] | None:
+    """When the rule last ran its actions (or sent a reminder), and how that went."""
+    for trace in reversed(engine.traces(rule_id)):
+        result = str(trace.get("result", ""))
+        if result in _NOT_RUNS:
+            continue
+        return {
+            "ts": trace.get("ts"),
+            "finished": trace.get("finished"),
+            "result": result,
+            "ok": result != "error",
+            "run_id": trace.get("run_id"),
+        }
+    return None
+
+
+def _doc(engine: RulesEngine, rule: Rule) -> dict[str, Any]:
+    return {**rule.to_doc(), "last_run": last_run(engine, rule.id)}
+
+
 def add_routes(router: Router, engine: RulesEngine) -> None:
     """Register the rule and scene endpoints."""
     add = router.add
 
-    @add("GET", "/rules", "List rules", tag="rules")
+    @add(
+        "GET",
+        "/rules",
+        "List rules, each with `enabled` and `last_run` ({ts, finished, result, ok, run_id} "
+        "or null)",
+        tag="rules",
+    )
     async def list_rules(call: Call) -> Any:
-        return {"rules": [r.to_doc() for r in engine.all()]}
+        return {"rules": [_doc(engine, r) for r in engine.all()]}
 
     @add(
         "POST",
@@ -58,11 +108,12 @@ def add_routes(router: Router, engine: RulesEngine) -> None:
         body=Rule,
         status=201,
         tag="rules",
+        read_only=READ_ONLY_KEYS,
         responses={422: "the rule is not valid; details.errors lists each field"},
     )
     async def create_rule(call: Call) -> Any:
-        rule = await engine.save(call.body, create=True)
-        return rule.to_doc()
+        rule = await engine.save(_with_device_ids(engine, call.body), create=True)
+        return _doc(engine, rule)
 
     @add("GET", "/rules/export", 'All rules as YAML ({"yaml": text})', tag="rules")
     async def export_rules(call: Call) -> Any:
@@ -78,7 +129,12 @@ def add_routes(router: Router, engine: RulesEngine) -> None:
     )
     async def import_rules(call: Call) -> Any:
         text, replace = _import_text(call.request.body)
-        rules = load_rules_yaml(text, engine.problems)
+        devices = _device_names(engine)
+
+        def check(rule: Rule, base: Path) -> list[tuple[Path, str]]:
+            return engine.problems(rule, base) + device_problems(rule, devices, base)
+
+        rules = [with_device_ids(r, devices) for r in load_rules_yaml(text, check)]
         missing_ids = [i for i, r in enumerate(rules) if not r.id]
         if missing_ids:
             raise RuleValidationError(
@@ -94,18 +150,25 @@ def add_routes(router: Router, engine: RulesEngine) -> None:
                     removed.append(rule.id)
         return {"imported": [r.id for r in saved], "removed": removed}
 
-    @add("GET", "/rules/{rule_id}", "One rule", tag="rules")
+    @add("GET", "/rules/{rule_id}", "One rule, with `last_run`", tag="rules")
     async def get_rule(call: Call) -> Any:
-        return engine.get(call.params["rule_id"]).to_doc()
+        return _doc(engine, engine.get(call.params["rule_id"]))
 
-    @add("PUT", "/rules/{rule_id}", "Create or replace a rule", body=Rule, tag="rules")
+    @add(
+        "PUT",
+        "/rules/{rule_id}",
+        "Create or replace a rule (`last_run` from GET may be sent back; it is ignored)",
+        body=Rule,
+        tag="rules",
+        read_only=READ_ONLY_KEYS,
+    )
     async def put_rule(call: Call) -> Any:
         rule_id = call.params["rule_id"]
         body: Rule = call.body
         if body.id and body.id != rule_id:
             raise Invalid(f"the body's id {body.id!r} differs from the path's {rule_id!r}")
-        rule = await engine.save(body.model_copy(update={"id": rule_id}))
-        return rule.to_doc()
+        rule = await engine.save(_with_device_ids(engine, body.model_copy(update={"id": rule_id})))
+        return _doc(engine, rule)
 
     @add("DELETE", "/rules/{rule_id}", "Delete a rule", status=204, tag="rules")
     async def delete_rule(call: Call) -> Any:
@@ -114,11 +177,11 @@ def add_routes(router: Router, engine: RulesEngine) -> None:
 
     @add("POST", "/rules/{rule_id}/enable", "Turn a rule on", tag="rules")
     async def enable(call: Call) -> Any:
-        return (await engine.set_enabled(call.params["rule_id"], True)).to_doc()
+        return _doc(engine, await engine.set_enabled(call.params["rule_id"], True))
 
     @add("POST", "/rules/{rule_id}/disable", "Turn a rule off", tag="rules")
     async def disable(call: Call) -> Any:
-        return (await engine.set_enabled(call.params["rule_id"], False)).to_doc()
+        return _doc(engine, await engine.set_enabled(call.params["rule_id"], False))
 
     @add(
         "POST",
@@ -139,8 +202,13 @@ def add_routes(router: Router, engine: RulesEngine) -> None:
 
     @add("PUT", "/scenes/{name}", "Create or replace a scene", body=SceneBody, tag="rules")
     async def put_scene(call: Call) -> Any:
-        await engine.save_scene(call.params["name"], call.body.devices)
-        return {"name": call.params["name"], "devices": call.body.devices}
+        names = _device_names(engine)
+        unknown = [why for ref in call.body.devices if (why := names.problem(ref))]
+        if unknown:
+            raise Invalid("; ".join(unknown))
+        devices = {names.resolve(ref) or ref: v for ref, v in call.body.devices.items()}
+        await engine.save_scene(call.params["name"], devices)
+        return {"name": call.params["name"], "devices": devices}
 
     @add("DELETE", "/scenes/{name}", "Delete a scene", status=204, tag="rules")
     async def delete_scene(call: Call) -> Any:

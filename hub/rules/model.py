@@ -22,6 +22,7 @@ The same models validate API bodies and YAML files and generate the OpenAPI sche
 from __future__ import annotations
 
 import re
+import sys
 from datetime import time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -32,6 +33,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -44,23 +46,45 @@ from hub.rules.durations import (
 )
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+#: What the API adds to a rule document it answers with (GET /rules...): clients that send a
+#: document back (API PUT/POST, YAML import of an edited GET) may keep these; they are dropped
+#: before validation, so the strict model still refuses every other unknown key.
+READ_ONLY_KEYS = ("last_run",)
 
+# What the API document says these accept: the validators take text ("1h30m", "07:30") that a
+# schema derived from the Python types (float, time) would refuse, so valid bodies failed
+# conformance checks (issue 12, point 12).
+_DURATION_TEXT = {
+    "type": "string",
+    "pattern": r"^[+-]?(\d+(\.\d+)?\s*(ms|s|m|h|d)\s*)+$",
+    "description": "a text like 90s, 10m, 1h30m",
+}
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"anyOf": [{"type": "number", "description": "seconds"}, _DURATION_TEXT]}),
 ]
 PositiveDuration = Annotated[
     float,
     BeforeValidator(parse_duration),
     Field(gt=0),
     PlainSerializer(format_duration, return_type=str),
-]
+    WithJsonSchema({
+        "anyOf": [{"type": "number", "exclusiveMinimum": 0, "description": "seconds"},
+                  _DURATION_TEXT],
+    }),
+]  # fmt: skip
 TimeOfDay = Annotated[
     time,
     BeforeValidator(parse_time_of_day),
     PlainSerializer(format_time_of_day, return_type=str),
-]
+    WithJsonSchema({
+        "type": "string",
+        "pattern": r"^([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?$",
+        "description": "a time of day, HH:MM or HH:MM:SS",
+    }),
+]  # fmt: skip
 Scalar = bool | int | float | str
 _ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -452,3 +476,35 @@ NotCondition.model_rebuild()
 RemindAction.model_rebuild()
 WaitAction.model_rebuild()
 Rule.model_rebuild()
+
+
+# Rules are frozen models; a hub keeps thousands of them (100,000 in bench/rules_scale.py).
+# tracemalloc across 10,000 stored rules: ~2.5 KB each, nearly all pydantic instances, and
+# each instance carries its own `__pydantic_fields_set__` (a set: 216 bytes or more) although
+# the same few sets recur. Frozen models never change that set (pydantic copies it in
+# model_copy), so equal ones can be one shared object.
+_SHARED_FIELD_SETS: dict[frozenset[str], set[str]] = {}
+
+
+def compact(model: BaseModel) -> None:
+    """Share the field sets of a frozen model tree (what it reads back is unchanged)."""
+    if not model.model_config.get("frozen"):
+        return
+    fields = model.__pydantic_fields_set__
+    key = frozenset(fields)
+    shared = _SHARED_FIELD_SETS.get(key)
+    if shared is None:
+        shared = _SHARED_FIELD_SETS[key] = set(key)
+    object.__setattr__(model, "__pydantic_fields_set__", shared)
+    values = model.__dict__
+    for name, value in values.items():
+        if type(value) is str and len(value) <= 64:
+            # Device ids, property names, type tags recur across rules (and a rule read
+            # back from JSON has its own copy of each): one copy of an equal string.
+            values[name] = sys.intern(value)
+        elif isinstance(value, BaseModel):
+            compact(value)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                if isinstance(item, BaseModel):
+                    compact(item)

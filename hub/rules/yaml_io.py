@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from hub.rules.errors import RuleValidationError
-from hub.rules.model import Rule
+from hub.rules.model import READ_ONLY_KEYS, Rule
 
 Path = tuple[str | int, ...]
 
@@ -42,7 +42,19 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader, except that clock times (07:30) stay text instead of base-60 numbers."""
 
 
-def _to_python(node: yaml.Node, loader: _Loader, path: Path, marks: dict[Path, yaml.Mark]) -> Any:
+class _TooManyNodes(Exception):
+    """The document expands (through aliases) to more values than its text could hold."""
+
+
+def _to_python(
+    node: yaml.Node, loader: _Loader, path: Path, marks: dict[Path, yaml.Mark], budget: list[int]
+) -> Any:
+    # Aliases (&a / *a) let a few hundred bytes stand for billions of values ("billion
+    # laughs"): without them a document has fewer values than characters, so a budget of its
+    # length refuses only alias bombs, at once, instead of the hub hanging as it expands them.
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooManyNodes
     marks[path] = node.start_mark
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -53,10 +65,12 @@ def _to_python(node: yaml.Node, loader: _Loader, path: Path, marks: dict[Path, y
                 key = key_node.value
             key = str(key)
             marks[(*path, key, "__key__")] = key_node.start_mark
-            out[key] = _to_python(value_node, loader, (*path, key), marks)
+            out[key] = _to_python(value_node, loader, (*path, key), marks, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(n, loader, (*path, i), marks) for i, n in enumerate(node.value)]
+        return [
+            _to_python(n, loader, (*path, i), marks, budget) for i, n in enumerate(node.value)
+        ]
     if isinstance(node, yaml.ScalarNode):
         if node.tag.endswith((":int", ":float")) and ":" in node.value:
             return node.value  # 07:30 is a time of day, not 450
@@ -73,11 +87,17 @@ def load_rules_yaml(text: str, check: Check | None = None) -> list[Rule]:
     `check(rule, path)` may add problems that need more than the rule itself (the hub's
     location, the property vocabulary); they are reported with their lines too.
     """
-    loader = _Loader(text)
     marks: dict[Path, yaml.Mark] = {}
     try:
+        # The reader checks the characters as it is made: a control character is a YAMLError
+        # here, not later.
+        loader = _Loader(text)
+    except yaml.YAMLError as err:
+        raise RuleValidationError([Problem("", f"not valid YAML: {err}")]) from None
+    try:
         node = loader.get_single_node()
-        data = _to_python(node, loader, (), marks) if node is not None else None
+        budget = [len(text) + 100]
+        data = _to_python(node, loader, (), marks, budget) if node is not None else None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         line = mark.line + 1 if mark is not None else None
@@ -87,6 +107,18 @@ def load_rules_yaml(text: str, check: Check | None = None) -> list[Rule]:
         ) from None
     except yaml.YAMLError as err:
         raise RuleValidationError([Problem("", f"not valid YAML: {err}")]) from None
+    except _TooManyNodes:
+        raise RuleValidationError(
+            [Problem("", "the YAML's aliases (*name) expand to more values than it has "
+                     "characters; write the rules out without aliases")]
+        ) from None
+    except (ValueError, TypeError) as err:
+        # A scalar PyYAML's resolver takes for a number but cannot build (`0x_`).
+        raise RuleValidationError([Problem("", f"not valid YAML: {err}")]) from None
+    except RecursionError:
+        raise RuleValidationError(
+            [Problem("", "the YAML is nested too deeply to be rules; flatten it")]
+        ) from None
     finally:
         loader.dispose()
     base: Path = ()
@@ -101,6 +133,8 @@ def load_rules_yaml(text: str, check: Check | None = None) -> list[Rule]:
     rules: list[Rule] = []
     problems: list[Problem] = []
     for i, item in enumerate(data):
+        if isinstance(item, Mapping):
+            item = {k: v for k, v in item.items() if k not in READ_ONLY_KEYS}
         try:
             rule = Rule.model_validate(item)
         except ValidationError as err:

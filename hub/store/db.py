@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
+import tempfile
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,31 @@ from hub.errors import ConfigError
 from hub.store.migrations import MIGRATIONS
 
 _LOG = logging.getLogger(__name__)
+
+
+def prepare_folder(folder: Path) -> None:
+    """Make the data folder if needed and prove it writable; ConfigError says what to do."""
+    where = "choose another one with --data-dir (or HOMEHUB_DATA_DIR)"
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(
+            f"the data folder {folder} is a file, not a folder; move the file away or {where}"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"cannot create the data folder {folder}: {err.strerror or err}; {where}"
+        ) from err
+    # os.access() says yes to root on a read-only mount; writing a file is the real test.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".homehub-write-test-", dir=folder)
+    except OSError as err:
+        raise ConfigError(
+            f"the data folder {folder} is not writable ({err.strerror or err}); give this user "
+            f"write access to it (chown/chmod) or {where}"
+        ) from err
+    os.close(fd)
+    os.unlink(probe)
 
 
 class Database:
@@ -41,9 +68,16 @@ class Database:
 
     async def open(self, migrations: Sequence[tuple[int, str, str]] = MIGRATIONS) -> None:
         """Open (creating the file and folder) and migrate to the newest schema."""
-        await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._conn.execute("PRAGMA journal_mode=WAL")
+        await asyncio.to_thread(prepare_folder, self.path.parent)
+        try:
+            self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as err:
+            await self.close()
+            raise ConfigError(
+                f"cannot open the database {self.path}: {err}; check that the file is a homehub "
+                "database and that this user may write it, or choose another --data-dir"
+            ) from err
         await self._conn.execute("PRAGMA synchronous=FULL")
         await self._conn.execute("PRAGMA foreign_keys=ON")
         await self._conn.execute("PRAGMA busy_timeout=5000")
@@ -78,13 +112,36 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). Committed on exit = durable."""
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self._run_to_end("BEGIN IMMEDIATE")
+            except asyncio.CancelledError:
+                # The BEGIN ran all the same: undo it, or the next writer finds the connection
+                # inside our transaction ("cannot start a transaction within a transaction").
+                await self._run_to_end("ROLLBACK")
+                raise
             try:
                 yield self.conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self._run_to_end("ROLLBACK")
                 raise
-            await self.conn.execute("COMMIT")
+            await self._run_to_end("COMMIT")
+
+    async def _run_to_end(self, sql: str) -> None:
+        """Run a statement and wait for it even through a cancel, then pass the cancel on.
+
+        aiosqlite runs statements on its own thread: a cancelled await does not stop one, so
+        BEGIN/COMMIT/ROLLBACK must be seen through to know what state the connection is in.
+        """
+        statement = asyncio.ensure_future(self.conn.execute(sql))
+        cancelled = False
+        while not statement.done():
+            try:
+                await asyncio.shield(statement)
+            except asyncio.CancelledError:
+                cancelled = True
+        await statement  # the statement's own error, if it failed
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> None:
         """One autocommitted statement."""

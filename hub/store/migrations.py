@@ -99,4 +99,35 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE TABLE rule_scenes (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
         """,
     ),
+    (
+        3,
+        "notifications: the inbox of what rules sent, open until someone resolves it",
+        """
+        CREATE TABLE notifications (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- order (newest first) and page cursor
+            id TEXT NOT NULL UNIQUE,
+            rule_id TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',        -- the reminder's timer id (rule#remind0)
+            kind TEXT NOT NULL,                     -- alert | reminder
+            title TEXT NOT NULL,
+            message TEXT NOT NULL,
+            created REAL NOT NULL,
+            updated REAL NOT NULL,                  -- the last time it was sent
+            count INTEGER NOT NULL DEFAULT 1,       -- times sent (reminders repeat)
+            state TEXT NOT NULL DEFAULT 'open',     -- open | resolved
+            resolved_at REAL,
+            resolved_by TEXT
+        );
+        CREATE INDEX notifications_state ON notifications(state, seq);
+        """,
+    ),
+    (
+        4,
+        "notifications: a version per send, so the relay link forwards what it missed offline",
+        """
+        ALTER TABLE notifications ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+        UPDATE notifications SET version = seq;
+        CREATE INDEX notifications_version ON notifications(version);
+        """,
+    ),
 ]

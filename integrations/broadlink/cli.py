@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from hub.netaddr import port_number
 from integrations.broadlink import packet as pk
 from integrations.broadlink.captures import DEMO_CAPTURES
 from integrations.broadlink.emulator import MODELS, BroadlinkEmulator
@@ -21,9 +22,13 @@ def register(sim_subparsers: Any) -> None:
             "Emulate a Broadlink RM IR blaster on UDP. Learning returns prepared NEC TV "
             "captures (power, volume up) a few seconds after learning starts."
         ),
+        epilog="examples:\n  homehub sim broadlink              # 127.0.0.1:80 (as root)\n"
+        "  homehub sim broadlink --port 8080 --model rm4pro",
     )
-    parser.add_argument("--bind", required=True, help="address to listen on, e.g. 127.0.0.20")
-    parser.add_argument("--port", type=int, default=pk.PORT, help="UDP port (default 80)")
+    parser.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS",
+                        help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=port_number, default=pk.PORT,
+                        help="UDP port (default 80, as real blasters; below 1024 needs root)")
     parser.add_argument("--model", choices=sorted(MODELS), default="rm4mini")
     parser.add_argument("--name", default="Emulated RM", help="device name in hello replies")
     parser.add_argument("--mac", help="MAC address (default: random 34:ea:34:xx:xx:xx)")
@@ -53,10 +58,17 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         try:
             asyncio.run(_serve(emulator))
+        except PermissionError as err:
+            print(
+                f"error: cannot listen on {args.bind}:{args.port} ({err.strerror}): ports below "
+                "1024 need root or CAP_NET_BIND_SERVICE; use e.g. --port 8080 and list "
+                f'hosts = ["{args.bind}:8080"] under [integrations.broadlink]'
+            )
+            return 1
         except OSError as err:
             print(
-                f"error: cannot listen on {args.bind}:{args.port} ({err}); port 80 needs root "
-                "or CAP_NET_BIND_SERVICE, or pick another address"
+                f"error: cannot listen on {args.bind}:{args.port} ({err.strerror or err}); "
+                "pick another --bind address or --port"
             )
             return 1
     return 0
@@ -67,7 +79,9 @@ async def _serve(emulator: BroadlinkEmulator) -> None:
     model = emulator.model
     print(
         f"Broadlink {model.name} (devtype {emulator.devtype:#06x}, MAC {emulator.mac_text}) "
-        f"listening on udp://{emulator.bind}:{emulator.port}; Ctrl-C to stop",
+        f"listening on udp://{emulator.bind}:{emulator.port}; Ctrl-C to stop\n"
+        f'A hub finds it with hosts = ["{emulator.bind}:{emulator.port}"] under '
+        "[integrations.broadlink]",
         flush=True,
     )
     try:

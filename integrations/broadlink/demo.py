@@ -8,10 +8,12 @@ from integrations.broadlink.captures import DEMO_CAPTURES
 from integrations.broadlink.emulator import BroadlinkEmulator
 
 
-def demo_emulator(bind: str, port: int = 0, name: str = "Living room RM4") -> BroadlinkEmulator:
+def demo_emulator(
+    bind: str, port: int = 0, name: str = "Living room RM4", mac: bytes | None = None
+) -> BroadlinkEmulator:
     """An RM4 pro whose learning mode hears the demo TV remote's buttons after 3 s."""
     return BroadlinkEmulator(
-        bind, port, model="rm4pro", name=name, auto_press=DEMO_CAPTURES.values(),
+        bind, port, model="rm4pro", name=name, mac=mac, auto_press=DEMO_CAPTURES.values(),
         auto_press_delay=3.0,
     )
 

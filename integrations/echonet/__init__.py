@@ -11,7 +11,7 @@ from integrations.echonet.mapping import DeviceMapping
 from integrations.echonet.propmap import decode_map, encode_map
 from integrations.echonet.protocol import EchonetClient
 from integrations.echonet.selfnode import SelfNode
-from integrations.echonet.transport import MULTICAST_GROUP, PORT, EchonetTransport
+from integrations.echonet.transport import MULTICAST_GROUP, PORT, EchonetTransport, FrameLink
 
 __all__ = [
     "KINDS",
@@ -28,6 +28,7 @@ __all__ = [
     "Esv",
     "Frame",
     "FrameError",
+    "FrameLink",
     "NodeInfo",
     "ObjectInfo",
     "Property",

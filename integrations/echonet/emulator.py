@@ -9,8 +9,8 @@
 Behaviour: Set answers Set_Res and announces changed properties by INF; the air conditioner's
 room temperature drifts toward the target while it runs; the meter follows a daily load curve and
 integrates it into cumulative energy; solar follows the sun; Get of unknown EPCs and Set of
-read-only ones answer SNA. INF goes to 224.0.23.0 when multicast works and, so that networks
-without multicast still see notifications, also by unicast to controllers that talked to the node.
+read-only ones answer SNA. INF goes to 224.0.23.0 when multicast works; otherwise, so that networks
+without multicast still see notifications, by unicast to the controllers that talked to the node.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from integrations.echonet import mapping as m
 from integrations.echonet.classes import class_spec
 from integrations.echonet.frame import NODE_PROFILE, Eoj, Esv, Frame, Property
 from integrations.echonet.propmap import ANNOUNCE_MAP, GET_MAP, SET_MAP, encode_map
-from integrations.echonet.transport import PORT, EchonetTransport
+from integrations.echonet.transport import PORT, EchonetTransport, FrameLink, LinkFactory
 
 Clock = Callable[[], float]
 MAKER_CODE = b"\x00\x00\x00"  # OpenECHO and many test nodes use 0x000000 (unregistered)
@@ -340,7 +340,8 @@ KINDS: dict[str, type[EmulatedObject]] = {
 
 
 class EchonetNode:
-    """One emulated ECHONET Lite node (node profile + device objects) on bind:3610."""
+    """One emulated ECHONET Lite node (node profile + device objects) on bind:3610, or on
+    another FrameLink that `link` builds (the meter behind an emulated Wi-SUN dongle)."""
 
     def __init__(
         self,
@@ -352,6 +353,7 @@ class EchonetNode:
         unicast_inf: bool = True,
         node_id: bytes | None = None,
         clock: Clock = time.time,
+        link: LinkFactory | None = None,
     ) -> None:
         self.bind = bind
         self.port = port
@@ -374,9 +376,11 @@ class EchonetNode:
                 packed = b"\x00" * 4
             node_id = b"\xfe" + MAKER_CODE + packed + b"\x00" * 9
         self.profile = NodeProfile(node_id, self.objects, clock=clock)
-        self.transport = EchonetTransport(
-            self._on_frame, bind=bind, port=port, multicast=multicast,
-            name=f"echonet node {bind}",
+        self.transport: FrameLink = (
+            link(self._on_frame) if link is not None else EchonetTransport(
+                self._on_frame, bind=bind, port=port, multicast=multicast,
+                name=f"echonet node {bind}",
+            )
         )
         self.peers: set[str] = set()
         self.handled = 0
@@ -412,9 +416,11 @@ class EchonetNode:
 
     def _announce(self, obj: EmulatedObject, props: list[Property]) -> None:
         frame = Frame(next(self._tids), obj.eoj, NODE_PROFILE, Esv.INF, tuple(props))
+        # Once, as a real node does: controllers on the group would otherwise hear every
+        # INF twice with the same TID.
         if self.transport.multicast_ok:
             self.transport.send_multicast(frame)
-        if self.unicast_inf:
+        elif self.unicast_inf:
             for peer in sorted(self.peers):
                 self.transport.send(frame, peer)
 

@@ -189,14 +189,14 @@ def encode(frame: Frame) -> bytes:
 
 def _decode_block(data: bytes, pos: int, what: str) -> tuple[tuple[Property, ...], int]:
     if pos >= len(data):
-        raise FrameError(f"truncated: {what} count (OPC) missing at byte {pos}")
+        raise FrameError(f"truncated: {what} (the property count) missing at byte {pos}")
     count = data[pos]
     pos += 1
     props: list[Property] = []
     for index in range(count):
         if pos + 2 > len(data):
             raise FrameError(
-                f"truncated: {what} OPC says {count} properties but the frame ends "
+                f"truncated: {what} says {count} properties but the frame ends "
                 f"in property {index + 1}"
             )
         epc, pdc = data[pos], data[pos + 1]

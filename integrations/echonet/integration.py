@@ -16,7 +16,9 @@ Config section `[integrations.echonet]`:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import socket
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,7 +176,7 @@ class EchonetIntegration(Integration):
     async def discover(self) -> None:
         """Read the configured and adopted nodes; ask the multicast group (if enabled) for more."""
         client = self.client
-        self._wanted.update(self.config.hosts)
+        self._wanted.update(await self._configured_hosts())
         found: dict[str, list[Eoj] | None] = dict.fromkeys(self._wanted)
         if self.config.multicast and client.transport.multicast_ok:
             for host, eojs in (await client.discover_multicast(
@@ -188,6 +190,35 @@ class EchonetIntegration(Integration):
             *(self._read_node(host, eojs) for host, eojs in found.items()
               if host not in self._nodes)
         )
+
+    async def _configured_hosts(self) -> set[str]:
+        """`hosts` as IP addresses: nodes answer from their IP, so a name is resolved first."""
+        hosts: set[str] = set()
+        loop = asyncio.get_running_loop()
+        for host in self.config.hosts:
+            try:
+                hosts.add(str(ipaddress.ip_address(host)))
+                continue
+            except ValueError:
+                pass
+            try:
+                infos = await loop.getaddrinfo(
+                    host, self.config.port, family=socket.AF_INET, type=socket.SOCK_DGRAM
+                )
+            except (socket.gaierror, UnicodeError) as err:
+                reason = getattr(err, "strerror", None) or str(err)
+                self.client.transport.log_once(
+                    host,
+                    f"host {host!r} under hosts in [integrations.echonet] does not resolve "
+                    f"({reason}); fix the name or give the device's IP address (tried again "
+                    "every poll)",
+                )
+                continue
+            address = str(infos[0][4][0])
+            if address not in self._nodes and address not in self._wanted:
+                _LOGGER.info("ECHONET host %s is %s", host, address)
+            hosts.add(address)
+        return hosts
 
     async def _offer(self, host: str, instances: list[Eoj] | None) -> None:
         """Report a node nobody asked for as discovered; adopting it reads it (`adopt`)."""
@@ -268,7 +299,7 @@ class EchonetIntegration(Integration):
 
     async def poll_once(self) -> None:
         """Poll every known node once (one Get frame per object) and retry missing hosts."""
-        missing = sorted(self._wanted.union(self.config.hosts) - set(self._nodes))
+        missing = sorted(self._wanted.union(await self._configured_hosts()) - set(self._nodes))
         await asyncio.gather(
             *(self._poll_node(node) for node in list(self._nodes.values())),
             *(self._read_node(host, None) for host in missing),
@@ -340,8 +371,10 @@ class EchonetIntegration(Integration):
                 }:
                     self._nodes.pop(host, None)
                     self._spawn(self._read_node(host, instances))
-                elif not node.online:
-                    self._spawn(self._set_node_online(node, True))
+                else:
+                    # A node announces itself when it (re)starts: what it held before may be
+                    # gone, so read its values now rather than at the next poll.
+                    self._spawn(self._poll_node(node))
             return
         if node is None:
             self._spawn(self._read_node(host, None))

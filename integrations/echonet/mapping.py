@@ -9,6 +9,7 @@ Set map (0x9E), so a read-only unit is never offered a write it would refuse.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,12 +115,7 @@ def _meter_energy(name: str, epc: int) -> Field:
         count = _int(values, epc, 4)
         if count is None or count >= 0xFFFFFFFE:
             return None
-        coefficient = _int(values, 0xD3, 4) or 1  # absent coefficient means 1
-        unit_code = _byte(values, 0xE1) if 0xE1 in values else 0x00
-        unit = METER_UNITS.get(unit_code) if unit_code is not None else None
-        if unit is None:
-            return None
-        return round(count * coefficient * unit, 6)
+        return meter_energy_kwh(values, count)
 
     return Field(spec_for(name), (epc, 0xD3, 0xE1), decode)
 
@@ -135,13 +131,56 @@ def _aircon() -> tuple[Field, ...]:
     )
 
 
+def _phase_current(name: str, offset: int) -> Field:
+    """One phase of 0xE8: two signed 16-bit values in 0.1 A, R then T; 0x7FFE: no such phase
+    (single-phase two-wire service has no T phase)."""
+
+    def decode(values: Values) -> Any:
+        edt = values.get(0xE8)
+        if edt is None or len(edt) != 4:
+            return None
+        raw = int.from_bytes(edt[offset:offset + 2], "big", signed=True)
+        return None if raw in (0x7FFE, -0x8000) else round(raw * 0.1, 1)
+
+    return Field(spec_for(name), (0xE8,), decode)
+
+
 def _meter() -> tuple[Field, ...]:
     return (
         _number_field(spec_for("power_w"), 0xE7, 4, signed=True,
                       minimum=-2147483647, maximum=2147483645),
+        _phase_current("current_a.r", 0),
+        _phase_current("current_a.t", 2),
         _meter_energy("energy_kwh", 0xE0),
         _meter_energy("energy_export_kwh", 0xE3),
     )
+
+
+def meter_energy_kwh(values: Values, count: int) -> float | None:
+    """A meter count in kWh with the coefficient (0xD3) and unit (0xE1) found in `values`."""
+    coefficient = _int(values, 0xD3, 4) or 1  # absent coefficient means 1
+    unit_code = _byte(values, 0xE1) if 0xE1 in values else 0x00
+    unit = METER_UNITS.get(unit_code) if unit_code is not None else None
+    return None if unit is None else round(count * coefficient * unit, 6)
+
+
+# |-year-|mo|dd|hh|mm|ss|--count--|   0xEA/0xEB: the last 30-minute fixed-time reading
+# |  2 B |1 |1 |1 |1 |1 |   4 B   |   (meter local time; count in 0xD3 x 0xE1 units)
+FIXED_READING = struct.Struct(">HBBBBBI")
+FIXED_EPCS = {0xEA: "energy_kwh.fixed", 0xEB: "energy_export_kwh.fixed"}
+
+
+def fixed_reading(values: Values, epc: int) -> tuple[tuple[int, ...], float] | None:
+    """(year, month, day, hour, minute, second) and kWh of a 0xEA/0xEB reading, or None when
+    the meter has no reading yet (0xFFFFFFFE, or a date of all ones)."""
+    edt = values.get(epc)
+    if edt is None or len(edt) != FIXED_READING.size:
+        return None
+    year, month, day, hour, minute, second, count = FIXED_READING.unpack(edt)
+    if count >= 0xFFFFFFFE or year == 0xFFFF or not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    kwh = meter_energy_kwh(values, count)
+    return None if kwh is None else ((year, month, day, hour, minute, second), kwh)
 
 
 def _solar() -> tuple[Field, ...]:

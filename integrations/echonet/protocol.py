@@ -8,6 +8,7 @@ INFC with INFC_Res, and hands notifications (INF, INFC) to a callback.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
 import logging
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from integrations.echonet.frame import (
     Property,
 )
 from integrations.echonet.selfnode import SelfNode
-from integrations.echonet.transport import PORT, EchonetTransport
+from integrations.echonet.transport import PORT, EchonetTransport, FrameLink, LinkFactory
 from integrations.errors import DeviceUnreachable
 
 _LOGGER = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ def parse_instance_list(edt: bytes) -> list[Eoj]:
 
 
 class EchonetClient:
-    """The controller end: request/response over an EchonetTransport."""
+    """The controller end: request/response over an EchonetTransport (or another FrameLink:
+    `link` builds one around the client's frame handler, e.g. a Wi-SUN B-route dongle)."""
 
     def __init__(
         self,
@@ -68,9 +70,13 @@ class EchonetClient:
         on_notify: NotifyHandler | None = None,
         seoj: Eoj = CONTROLLER,
         node_id: bytes | None = None,
+        link: LinkFactory | None = None,
     ) -> None:
-        self.transport = EchonetTransport(
-            self._on_frame, bind=bind, port=port, multicast=multicast, name="echonet controller"
+        self.transport: FrameLink = (
+            link(self._on_frame) if link is not None else EchonetTransport(
+                self._on_frame, bind=bind, port=port, multicast=multicast,
+                name="echonet controller",
+            )
         )
         self.timeout_s = timeout_s
         self.retries = retries
@@ -115,6 +121,12 @@ class EchonetClient:
 
         Raises DeviceUnreachable when the node does not answer after the retries.
         """
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:  # a name would be resolved by a blocking sendto(), and answers
+            raise DeviceUnreachable(  # come from the IP, never matching the name
+                f"ECHONET host {host!r} is not an IP address; resolve it first"
+            ) from None
         lock = self._locks.setdefault(host, asyncio.Lock())
         async with lock:  # one request in flight per node
             return await self._exchange(
@@ -145,11 +157,13 @@ class EchonetClient:
                 if esv is Esv.SETI:
                     # Success is silence; a refusal (SetI_SNA) comes back like any answer.
                     try:
-                        return await asyncio.wait_for(asyncio.shield(pending.future), 0.05)
+                        async with asyncio.timeout(0.05):
+                            return await asyncio.shield(pending.future)
                     except TimeoutError:
                         return None
                 try:
-                    return await asyncio.wait_for(asyncio.shield(pending.future), timeout_s)
+                    async with asyncio.timeout(timeout_s):
+                        return await asyncio.shield(pending.future)
                 except TimeoutError:
                     continue
             raise DeviceUnreachable(

@@ -15,6 +15,7 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from integrations.echonet.frame import Frame, FrameError, decode, encode
 from integrations.errors import ProtocolError
@@ -36,6 +37,66 @@ class TransportStats:
     sent: int = 0
     received: int = 0
     malformed: int = 0
+
+
+class FrameLink(Protocol):
+    """What carries ECHONET Lite frames for a controller or a node: UDP on a LAN
+    (`EchonetTransport`), or a Wi-SUN B-route dongle (integrations.broute). Hosts are the
+    addresses the link uses (IPv4 text on a LAN, IPv6 link-local text over Wi-SUN)."""
+
+    name: str
+    stats: TransportStats
+    multicast_ok: bool
+
+    async def start(self) -> None:
+        """Begin carrying frames."""
+
+    def send(self, frame: Frame, host: str) -> None:
+        """Queue one frame to a host; DeviceUnreachable when the link cannot carry it now."""
+
+    def send_multicast(self, frame: Frame) -> None:
+        """Send to every node the link reaches."""
+
+    def log_once(self, key: str, message: str) -> None:
+        """Log a warning once per (key, message)."""
+
+    async def close(self) -> None:
+        """Stop carrying frames."""
+
+
+# Builds a link that hands every decoded frame to the given handler.
+LinkFactory = Callable[[FrameHandler], FrameLink]
+
+
+def sockets_bound_at(host: str, port: int = PORT) -> int | None:
+    """How many UDP sockets of this network namespace are bound to exactly host:port.
+
+    Both ends set SO_REUSEADDR (a controller on 0.0.0.0 and nodes on 127.0.0.x share 3610), so
+    a second bind to a taken address succeeds and silently steals the first one's unicast.
+    Linux lists the sockets in /proc/net/udp; elsewhere the answer is None (unknown).
+    """
+    packed = struct.unpack("=I", socket.inet_aton(host))[0]
+    wanted = f"{packed:08X}:{port:04X}"
+    try:
+        with open("/proc/net/udp", encoding="ascii") as table:
+            return sum(1 for line in table if line.split()[1:2] == [wanted])
+    except OSError:
+        return None
+
+
+def free_addresses(count: int, first: str = "127.0.0.60", port: int = PORT) -> list[str]:
+    """`count` loopback addresses from `first` up where nothing is bound to `port` yet."""
+    start = struct.unpack("!I", socket.inet_aton(first))[0]
+    found: list[str] = []
+    for n in range(start, min(start + 4096, 0x7F_FF_FF_FF)):
+        address = socket.inet_ntoa(struct.pack("!I", n))
+        if n & 0xFF in (0, 255):
+            continue
+        if not sockets_bound_at(address, port):
+            found.append(address)
+            if len(found) == count:
+                return found
+    raise OSError(f"no free loopback address for UDP {port} from {first} on")
 
 
 class _Receiver(asyncio.DatagramProtocol):

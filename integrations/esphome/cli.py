@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from hub.netaddr import port_number
 from integrations.esphome.config import DEFAULT_PORT
 from integrations.esphome.emulated_entities import (
     default_entities,
@@ -22,10 +23,11 @@ def register(sim_subparsers: Any) -> None:
         "esphome",
         help="run an emulated ESPHome node (native API, optional Noise encryption, mDNS)",
         description="Run one emulated ESPHome node speaking the native API until Ctrl-C.",
+        epilog="example:\n  homehub sim esphome --bind 127.0.0.3 --name living-room --entities ir",
     )
     parser.add_argument("--bind", default="127.0.0.1", metavar="ADDRESS",
                         help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="P",
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, metavar="P",
                         help=f"TCP port (default {DEFAULT_PORT})")
     parser.add_argument("--name", default="esphome-node", metavar="N",
                         help="node name, as in the device's YAML (default esphome-node)")

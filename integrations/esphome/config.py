@@ -61,6 +61,13 @@ class DeviceConfig:
             mac=mac.replace(":", "").lower() if isinstance(mac, str) else None,
         )
 
+    def public_dict(self) -> dict[str, Any]:
+        """The config entry without its key and password (what a device description keeps)."""
+        out = self.to_dict()
+        out.pop("noise_psk", None)
+        out.pop("password", None)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """The config entry form (what `from_mapping` reads)."""
         out: dict[str, Any] = {"host": self.host, "port": self.port}

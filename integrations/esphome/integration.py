@@ -41,6 +41,7 @@ from integrations.esphome.link import (
     device_id_for,
     explain,
 )
+from integrations.esphome.node_secrets import FILE_NAME, SECRET_KEYS, NodeSecrets
 from integrations.ir_devices import IrDeviceConfig, IrDevices, parse_device_config
 
 _LOGGER = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class EsphomeIntegration(Integration):
         self._ir = IrDevices(DOMAIN, self._ir_blaster, self._ir_availability)
         self._ir_links: dict[str, DeviceLink] = {}  # IR device blaster ref -> its node's link
         self._profile_dirs: list[Path] = []
+        self._secrets: NodeSecrets | None = None  # keys of adopted nodes (0600 file)
 
     @property
     def links(self) -> tuple[DeviceLink, ...]:
@@ -96,8 +98,13 @@ class EsphomeIntegration(Integration):
         entries = config.get("devices", []) or []
         if not isinstance(entries, list):
             raise IntegrationError("esphome.devices must be a list of {host, port, ...} entries")
-        # Devices adopted earlier resume from what the hub stored (their `extra` is a config entry).
-        stored = [dict(d.extra) for d in hub.stored_devices(DOMAIN) if d.extra.get("host")]
+        # Devices adopted earlier resume from what the hub stored (their `extra` is a config entry
+        # without secrets; keys and passwords come from the 0600 secrets file).
+        stored = []
+        for d in hub.stored_devices(DOMAIN):
+            if d.extra.get("host"):
+                await self._keep_secrets(d.id, d.extra)  # older hubs kept them in `extra`
+                stored.append({**d.extra, **(await self._node_secrets()).get(d.id)})
         ir_configs = [
             ir for entry in entries for ir in _ir_configs(DeviceConfig.from_mapping(entry), entry)
         ]
@@ -113,6 +120,21 @@ class EsphomeIntegration(Integration):
             if any((link.cfg.host, link.cfg.port) == (cfg.host, cfg.port) for link in self._links):
                 continue  # listed twice (config and a stored adoption): one connection
             await self._start_link(cfg)
+
+    async def _node_secrets(self) -> NodeSecrets:
+        """The keys of adopted nodes, read on first use (only adopted nodes have any)."""
+        if self._secrets is None:
+            if self._hub is None:
+                raise IntegrationError("the esphome integration is not set up yet")
+            secrets = NodeSecrets(self._hub.storage_dir(DOMAIN) / FILE_NAME)
+            await asyncio.to_thread(secrets.load)
+            self._secrets = secrets
+        return self._secrets
+
+    async def _keep_secrets(self, device_id: str, entry: Mapping[str, Any]) -> None:
+        if any(entry.get(k) for k in SECRET_KEYS):
+            values = {k: entry.get(k) for k in SECRET_KEYS}
+            await asyncio.to_thread((await self._node_secrets()).put, device_id, values)
 
     async def _start_link(self, cfg: DeviceConfig) -> DeviceLink:
         if self._hub is None:
@@ -184,6 +206,8 @@ class EsphomeIntegration(Integration):
                 f"the ESPHome device at {link.address} cannot be reached ({err}); check that it "
                 "is powered and on this network, then adopt it again"
             ) from err
+        if link.device_id is not None:
+            await self._keep_secrets(link.device_id, cfg.to_dict())
 
     async def follow(self, found: DiscoveredDevice) -> bool:
         """An adopted device was announced (again): connect to it where it is now.
@@ -198,7 +222,8 @@ class EsphomeIntegration(Integration):
             stored = self._hub.device(device_id_for(mac)) if mac and self._hub else None
             if stored is None or stored.integration != DOMAIN:
                 return False
-            entry = {**stored.extra, "host": found.address, "port": port, "mac": mac}
+            secrets = (await self._node_secrets()).get(stored.id)
+            entry = {**stored.extra, **secrets, "host": found.address, "port": port, "mac": mac}
             await self._start_link(DeviceConfig.from_mapping(entry))
             return True
         if (link.cfg.host, link.cfg.port) == (found.address, port):

@@ -142,7 +142,8 @@ class DeviceLink:
     async def first_result(self, timeout: float) -> Exception | None:
         """None once connected; the error if the first attempt failed; TimeoutError if neither."""
         assert self._first is not None, "start() first"
-        return await asyncio.wait_for(asyncio.shield(self._first), timeout)
+        async with asyncio.timeout(timeout):
+            return await asyncio.shield(self._first)
 
     async def stop(self) -> None:
         """Disconnect and stop reconnecting."""
@@ -177,7 +178,8 @@ class DeviceLink:
         self.device_id = device_id
         self.entity_map = emap
         extra: dict[str, Any] = {
-            **self.cfg.to_dict(), "mac": info.mac_address.replace(":", "").lower()
+            # Never the key or password: descriptions reach the API and the relay.
+            **self.cfg.public_dict(), "mac": info.mac_address.replace(":", "").lower()
         }
         capabilities: tuple[str, ...] = ()
         if self.infrared:
@@ -353,7 +355,8 @@ class DeviceLink:
                 return  # firmware before API 1.18 never says whether a frame went out
             wait_s = tx.air_time_s + IR_CONFIRM_MARGIN_S
             try:
-                ok = await asyncio.wait_for(done, wait_s)
+                async with asyncio.timeout(wait_s):
+                    ok = await done
             except TimeoutError:
                 raise CommandFailed(
                     f"ESPHome device at {self.address} did not confirm the IR transmit within "

@@ -77,9 +77,12 @@ def encode_state(brand_name: str, data: bytes) -> RawSignal:
 
 
 def encode_ac(brand_name: str, state: AcState) -> RawSignal:
-    """Timings of one transmission of the whole A/C state for a brand."""
+    """Timings of one button press of the brand's remote: the whole state as often as the remote
+    sends it, then any follow-up message the settings need (Toshiba's swing)."""
     b = brand(brand_name)
-    return b.layout.encode(b.build(state))
+    parts = [b.layout.encode(message) for message in b.messages(state)]
+    timings = tuple(t for part in parts for t in part.timings_us)  # each part ends with its gap
+    return RawSignal(parts[0].carrier_hz, timings, parts[0].duty_percent)
 
 
 def decode_ac(raw: RawSignal | IrCode) -> tuple[str, AcState, bytes]:
@@ -93,7 +96,10 @@ def decode_ac(raw: RawSignal | IrCode) -> tuple[str, AcState, bytes]:
     for b in BRANDS.values():
         found = b.layout.decode(raw)
         if found is not None and b.valid(found):
-            return b.name, b.parse(found), found
+            settings = b.parse(found)
+            if b.read_follow_ups is not None:
+                settings = b.read_follow_ups(settings, raw)
+            return b.name, settings, found
     raise DecodeError(
         "no air-conditioner protocol matches this capture; known brands: "
         + ", ".join(known_brands())

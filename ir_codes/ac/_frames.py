@@ -20,10 +20,18 @@ class AcLayout:
     sections: tuple[int, ...] = ()  # bytes per section when the state is split (Daikin, Panasonic)
     section_gap: int = 0  # gap between sections (the last one uses frame.gap)
     preamble_bits: int = 0  # Daikin's header-less run of zero bits before the first section
+    # How many times the brand's own remote sends each message per button press; units whose
+    # remotes send it twice may ignore a single copy (IRremoteESP8266's default repeat + 1).
+    sends: int = 1
 
-    def encode(self, state: bytes) -> RawSignal:
-        """Timings for one transmission of the state."""
+    def encode(self, state: bytes, sends: int | None = None) -> RawSignal:
+        """Timings for one button press: the whole state, `sends` times (the remote's count)."""
         line = Timeline()
+        for _ in range(self.sends if sends is None else sends):
+            self._write(line, state)
+        return RawSignal(self.carrier_hz, line.result(), 50)
+
+    def _write(self, line: Timeline, state: bytes) -> None:
         if self.preamble_bits:
             bare = PulseDistance(0, 0, *_bit_timing(self.frame), gap=self.section_gap)
             bare.write(line, [0] * self.preamble_bits)
@@ -32,7 +40,6 @@ class AcLayout:
             last = k == len(parts) - 1
             gap = self.frame.gap if last else self.section_gap
             self.frame.write(line, bytes_to_bits(part, self.lsb_first), gap)
-        return RawSignal(self.carrier_hz, line.result(), 50)
 
     def _split(self, state: bytes) -> list[bytes]:
         if not self.sections or sum(self.sections) != len(state):

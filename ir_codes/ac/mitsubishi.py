@@ -12,6 +12,9 @@ LAYOUT = AcLayout(
     PulseDistance(3400, 1750, 450, 1300, 420, 440, gap=15_500),
     True,
     (18,),
+    # The MSZ remotes send every state twice (IRremoteESP8266 kMitsubishiACMinRepeat = 1); some
+    # indoor units drop a lone copy.
+    sends=2,
 )
 # Byte 10 is the remote's clock in 10-minute units; 0x67 (17:10) is IRremoteESP8266's reset
 # value, kept so frames match its published vectors. Units ignore it for plain commands.

@@ -19,6 +19,11 @@ LAYOUT = AcLayout(
 TEMPLATE = bytes.fromhex("0220e004000000060220e00400313080a000000ee00000810000f6")
 MODES = {"auto": 0x0, "dry": 0x2, "cool": 0x3, "heat": 0x4, "fan": 0x6}
 FANS = {"min": 0x3, "low": 0x4, "medium": 0x5, "high": 0x6, "max": 0x7, "auto": 0xA}
+# The remote's vane button steps AUTO -> 1 (top) .. 5 -> AUTO; it never sends 0. AUTO is this
+# brand's swing (the louvre sweeps while cooling), so it is both "on" and the remote's own
+# default when nothing was chosen. "Off" has no code of its own: the remote stops the sweep by
+# fixing a position, and we pick the first one it offers, the top (IRremoteESP8266 maps "off"
+# to AUTO, which would keep the louvre sweeping when asked to stop).
 SWING_AUTO = 0xF
 SWING_HIGHEST = 0x1
 CHECKSUM_INIT = 0xF4  # kPanasonicAcChecksumInit
@@ -34,7 +39,7 @@ def build(s: AcState) -> bytes:
     state = bytearray(TEMPLATE)
     state[13] = MODES[s.mode] << 4 | int(s.power)
     state[14] = int(temp) * 2
-    swing = {None: 0, "on": SWING_AUTO, "off": SWING_HIGHEST}[s.swing]
+    swing = {None: SWING_AUTO, "on": SWING_AUTO, "off": SWING_HIGHEST}[s.swing]
     state[16] = FANS[s.fan] << 4 | swing
     state[26] = _checksum(state)
     return bytes(state)
@@ -48,6 +53,7 @@ def parse(state: bytes) -> AcState:
         mode=lookup(MODES, state[13] >> 4, "mode", "panasonic"),
         target_temperature=state[14] // 2,
         fan=lookup(FANS, state[16] >> 4, "fan", "panasonic"),
+        # 0 comes only from other encoders (IRremoteESP8266 with no vane set): no setting.
         swing=None if vane == 0 else "on" if vane == SWING_AUTO else "off",
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ir_codes.ac._frames import AcLayout
 from ir_codes.errors import DecodeError, EncodeError
+from ir_codes.model import RawSignal
 
 MODES = ("auto", "cool", "heat", "dry", "fan")
 FANS = ("auto", "min", "low", "medium", "high", "max")
@@ -77,6 +78,14 @@ class AcBrand:
     parse: Callable[[bytes], AcState]
     valid: Callable[[bytes], bool]
     temp_range: tuple[float, float]
+    # Messages the remote sends after the state for some settings (Toshiba's swing command),
+    # and how a whole captured press (state + those messages) reads back into settings.
+    follow_ups: Callable[[AcState], list[bytes]] | None = None
+    read_follow_ups: Callable[[AcState, RawSignal], AcState] | None = None
+
+    def messages(self, state: AcState) -> list[bytes]:
+        """Every message one button press sends for the settings, in order."""
+        return [self.build(state), *(self.follow_ups(state) if self.follow_ups else [])]
 
 
 def whole_degrees(brand: str, state: AcState, low: float, high: float, step: float = 1) -> float:

@@ -116,7 +116,10 @@ def _parse_raw(text: str) -> RawSignal:
 
 
 def _parse_json(text: str) -> NamedSignal:
-    obj: Any = json.loads(text)
+    try:
+        obj: Any = json.loads(text)
+    except (ValueError, RecursionError) as err:  # JSONDecodeError, or nesting too deep
+        raise FormatError(f"not valid JSON: {str(err)[:200]}") from None
     if not isinstance(obj, dict):
         raise FormatError("JSON input must be an object")
     if "timings_us" in obj:
@@ -129,9 +132,11 @@ def _parse_json(text: str) -> NamedSignal:
         extras = dict(obj.get("extras") or {})
         if obj.get("bits"):
             extras["bits"] = obj["bits"]
-        raw = encode(
-            str(obj["protocol"]), int(obj.get("address", 0)), int(obj.get("command", 0)), **extras
-        )
+        try:
+            address, command = int(obj.get("address", 0)), int(obj.get("command", 0))
+        except (TypeError, ValueError, OverflowError) as err:
+            raise FormatError(f"JSON address and command must be integers: {err}") from None
+        raw = encode(str(obj["protocol"]), address, command, **extras)
         return NamedSignal(str(obj.get("name", "signal")), raw, decode_or_none(raw))
     raise FormatError(
         "JSON input needs 'timings_us' (+ 'carrier_hz') or 'protocol'/'address'/'command'"

@@ -7,6 +7,7 @@ Extras `extended` / `extended_command` mark 16-bit fields whose value happens to
 
 from __future__ import annotations
 
+from ir_codes.errors import EncodeError
 from ir_codes.model import IrCode, RawSignal
 from ir_codes.protocols._codec import Codec, check_field, extra_int
 from ir_codes.protocols._timing import PulseDistance, Timeline, bits_lsb, int_lsb, near
@@ -18,10 +19,27 @@ FRAME = PulseDistance(8960, 4480, 560, 1680, 560, 560, gap=22_400, frame_us=108_
 REPEAT_SPACE = 2240
 
 
+def _not_inverse_pair(field: str, value: int, explicit: bool) -> None:
+    # 0xCC33 sends the bytes 33 CC, which is exactly the standard frame of command 0x33 (a byte
+    # and its inverse): it would decode as 0x33. Say so rather than send what the user did not
+    # write; `extended`/`extended_command` in the extras insists on the 16-bit reading.
+    lo, hi = value & 0xFF, value >> 8
+    if value > 0xFF and hi == lo ^ 0xFF and not explicit:
+        raise EncodeError(
+            f"NEC {field} 0x{value:04X} is the 8-bit {field} 0x{lo:02X} followed by its inverse "
+            f"0x{hi:02X} (a standard frame): pass 0x{lo:02X}, or 0x{hi:02X} if 0x{hi:02X} is "
+            f"the {field} byte"
+        )
+
+
 def encode(code: IrCode) -> RawSignal:
     """NEC frame (plus `repeats` repeat frames) for the code."""
     check_field("NEC", "address", code.address, 16)
     check_field("NEC", "command", code.command, 16)
+    _not_inverse_pair("address", code.address, bool(code.extras.get("extended", False)))
+    _not_inverse_pair(
+        "command", code.command, bool(code.extras.get("extended_command", False))
+    )
     extended = bool(code.extras.get("extended", False)) or code.address > 0xFF
     lo, hi = code.address & 0xFF, code.address >> 8
     addr_bytes = (lo, hi) if extended else (lo, lo ^ 0xFF)

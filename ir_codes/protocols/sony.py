@@ -16,6 +16,10 @@ HEADER_MARK, SPACE, ONE_MARK, ZERO_MARK = 2400, 600, 1200, 600
 FRAME_US = 45_000
 MIN_GAP = 10_000
 ADDRESS_BITS = {12: 5, 15: 8, 20: 13}
+# A Sony remote sends every press as at least three identical frames, and Sony receivers act
+# only on a frame they have seen repeated (one frame alone is ignored as noise). So a code is
+# sent as three frames unless `repeats` says otherwise, as IRremoteESP8266's sendSony does.
+DEFAULT_REPEATS = 2
 
 
 def _bits_for(code: IrCode) -> int:
@@ -27,17 +31,17 @@ def _bits_for(code: IrCode) -> int:
 
 
 def encode(code: IrCode) -> RawSignal:
-    """SIRC frames padded to the 45 ms period; extra `repeats` adds copies.
+    """SIRC frames padded to the 45 ms period: three by default, 1 + extras `repeats` if given.
 
-    Sony receivers usually act only after 2-3 identical frames (remotes send at least 3),
-    so profiles for Sony gear should set repeats: 2.
+    `repeats=0` (one frame) exists for comparing with single-frame references; real Sony
+    receivers need the default.
     """
     nbits = _bits_for(code)
     check_field("SONY", "command", code.command, 7)
     check_field(f"SONY{nbits}", "address", code.address, ADDRESS_BITS[nbits])
     line = Timeline()
     bits = bits_lsb(code.command, 7) + bits_lsb(code.address, ADDRESS_BITS[nbits])
-    for _ in range(1 + extra_int(code.extras, "repeats", 0)):
+    for _ in range(1 + extra_int(code.extras, "repeats", DEFAULT_REPEATS)):
         line.start_frame()
         line.mark(HEADER_MARK)
         line.space(SPACE)
@@ -71,7 +75,11 @@ def _read(t: tuple[int, ...], i: int) -> tuple[list[int], int] | None:
 
 
 def decode(raw: RawSignal) -> IrCode | None:
-    """Decode a SIRC frame (its length picks 12, 15 or 20 bits) and count identical repeats."""
+    """Decode a SIRC frame (its length picks 12, 15 or 20 bits) and count identical repeats.
+
+    `repeats` is kept only beyond the default: a capture of fewer than three frames is a cut-off
+    press (remotes always send three), and sending it back so short would not work.
+    """
     first = _read(raw.timings_us, 0)
     if first is None:
         return None
@@ -80,7 +88,7 @@ def decode(raw: RawSignal) -> IrCode | None:
     while (again := _read(raw.timings_us, i)) is not None and again[0] == bits:
         repeats += 1
         i = again[1]
-    extras = {"repeats": repeats} if repeats else {}
+    extras = {"repeats": repeats} if repeats > DEFAULT_REPEATS else {}
     return IrCode("SONY", int_lsb(bits[7:]), int_lsb(bits[:7]), len(bits), extras)
 
 

@@ -38,7 +38,7 @@ class RelayVoiceBackend:
     async def hubs(self, account: str) -> list[HubDevices]:
         """The account's claimed hubs with their cached device JSON."""
         out = []
-        for row, _ in await self.server.store.account_hubs(account):
+        for row, _, _ in await self.server.store.account_hubs(account):
             online = await self.server.routing.is_online(row.id)
             cached = await self.server.shadows.devices(row.id)
             out.append(HubDevices(row.id, online, [c.device for _, c in sorted(cached.items())]))

@@ -22,9 +22,12 @@ from aiohttp import web
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 
 from relay.accounts import digest
+from relay.admission import client_address
 from relay.config import RelayConfig
 from relay.errors import Unauthorized
 from relay.limits import RateLimiter
+from relay.openapi import ANY_OBJECT, doc
+from relay.protocol import JsonTooDeep, loads_bounded
 from relay.routing import Routing
 from relay.server import RelayServer
 from relay.voice import alexa
@@ -137,6 +140,7 @@ class VoiceService:
     def _consent(self, oauth_request: FormRequest, account: str | None = None) -> Any:
         return self.oauth.get_consent_grant(oauth_request, end_user=account)
 
+    @doc("OAuth account linking: the sign-in page (HTML)", auth="none", tag="voice")
     async def _authorize_page(self, request: web.Request) -> web.Response:
         try:
             grant = self._consent(await self._form_request(request))
@@ -145,6 +149,8 @@ class VoiceService:
             return web.Response(status=400, text=f"{err.error}: {err.description}")
         return self._page(request, grant, "Log in with your homehub relay account.", 200)
 
+    @doc("OAuth account linking: the sign-in form's answer (a redirect with a code)",
+         auth="none", tag="voice")
     async def _authorize(self, request: web.Request) -> web.Response:
         oauth_request = await self._form_request(request)
         try:
@@ -154,11 +160,12 @@ class VoiceService:
         form = oauth_request.form
         account: str | None = None
         if form.get("decision") != "deny":
-            if not self._login_rates.allow(request.remote or "?"):
+            address = client_address(request, self.server.config.trusted_proxies)
+            if not self._login_rates.allow(address):
                 return self._page(request, grant, "Too many attempts; wait a minute.", 429)
             try:
                 account, session = await self.server.accounts.login(
-                    form.get("email", ""), form.get("password", "")
+                    form.get("email", ""), form.get("password", ""), address=address
                 )
             except Unauthorized:
                 return self._page(request, grant, "Wrong e-mail or password; try again.", 401)
@@ -170,11 +177,13 @@ class VoiceService:
         await self.tokens.commit()
         return web.Response(status=status, headers=dict(headers or ()))
 
+    @doc("OAuth token endpoint (RFC 6749 form body)", auth="none", tag="voice")
     async def _token(self, request: web.Request) -> web.Response:
         result = self.oauth.create_token_response(await self._form_request(request))
         await self.tokens.commit()  # the tokens exist before the client sees them
         return _oauth_json(result)
 
+    @doc("OAuth token revocation (RFC 7009 form body)", auth="none", tag="voice")
     async def _revoke(self, request: web.Request) -> web.Response:
         oauth_request = await self._form_request(request)
         result = self.oauth.create_endpoint_response("revocation", oauth_request)
@@ -188,10 +197,14 @@ class VoiceService:
                 max_size=MAX_BODY, actual_size=request.content_length
             )
         try:
-            return await request.json()
+            return loads_bounded(await request.read())
+        except JsonTooDeep as err:
+            raise web.HTTPBadRequest(text=str(err)) from None
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise web.HTTPBadRequest(text="the body is not JSON") from None
 
+    @doc("Alexa Smart Home v3 directives (the token is in the directive's scope)",
+         auth="none", tag="voice", response=ANY_OBJECT)
     async def _alexa(self, request: web.Request) -> web.Response:
         directive = await self._json(request)
         if not isinstance(directive, dict):
@@ -214,6 +227,8 @@ class VoiceService:
             self.pump.watch(account, [h.hub_id for h in await self.backend.hubs(account)])
         return web.json_response(answer)
 
+    @doc("Google Smart Home fulfillment (SYNC, QUERY, EXECUTE, DISCONNECT)", auth="oauth",
+         tag="voice", response=ANY_OBJECT)
     async def _google(self, request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")
         try:

@@ -78,3 +78,19 @@ def test_compose_file_validates(compose: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_relay_cluster_has_three_nodes_behind_a_health_checking_haproxy() -> None:
+    doc = yaml.safe_load((DOCKER / "compose.relay-cluster.yml").read_text())
+    services = doc["services"]
+    nodes = [s for s in services.values() if s.get("command", [None])[0] == "relay"]
+    assert len(nodes) == 3
+    for node in nodes:
+        command = node["command"]
+        assert command[command.index("--store") + 1].startswith("postgresql://")
+        assert command[command.index("--routing") + 1].startswith("redis://")
+    assert {"postgres", "redis", "haproxy"} <= set(services)
+    cfg = (DOCKER / "haproxy-relay.cfg").read_text()
+    assert "option httpchk GET /v1/health" in cfg
+    for name in ("relay-a", "relay-b", "relay-c"):
+        assert f"server {name} {name}:8480 check" in cfg

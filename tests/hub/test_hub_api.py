@@ -11,7 +11,9 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
+from hub.api.http import WS_QUEUE
 from hub.clock import ManualClock
+from hub.events import StateChanged
 from hub.testing import running_hub
 from integrations.virtual import VirtualIntegration
 from integrations.virtual.integration import demo_devices
@@ -244,6 +246,31 @@ async def test_history_downsampling_keeps_old_data_as_buckets(tmp_path: Path) ->
 
 
 async def test_slow_websocket_client_gets_overflow_notice(rh) -> None:
+    """Over the real socket: events published faster than the socket is fed overflow the
+    per-socket queue; the client is told how many it lost, then gets the newest ones."""
+    burst = WS_QUEUE + 40
+    url = rh.url.replace("http", "ws") + "/api/v1/events"
+    async with aiohttp.ClientSession() as session, session.ws_connect(
+        url, params={"token": rh.token, "types": "state_changed"}
+    ) as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        # In one step of the event loop: the socket's sender cannot run in between.
+        for i in range(burst):
+            rh.hub.bus.publish(StateChanged(ts=float(i), device="virtual-heater",
+                                            changes={"temperature": float(i)}))
+        notices, temperatures = [], []
+        while len(temperatures) + sum(n["dropped"] for n in notices) < burst:
+            message = await ws.receive_json(timeout=10)
+            if message["type"] == "overflow":
+                notices.append(message)
+            else:
+                temperatures.append(message["changes"]["temperature"])
+    assert notices and sum(n["dropped"] for n in notices) >= 40
+    assert temperatures[-1] == burst - 1  # the newest survive
+    assert temperatures == sorted(temperatures)
+
+
+async def test_event_stream_drops_the_oldest_and_counts_them(rh) -> None:
     stream = rh.hub.bus.stream(maxsize=3)
     for i in range(10):
         await rh.virtual.sense("virtual-heater", {"temperature": 10.0 + i})

@@ -39,7 +39,14 @@ async def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
                     acknowledged[r.json()["command_id"]] = value
 
         writers = [asyncio.create_task(writer(n)) for n in range(4)]
-        await asyncio.sleep(rng.uniform(0.5, 1.5))
+        # Kill mid-stream: once writes are being acknowledged (however slow the machine is),
+        # at a random moment after that, not after a fixed time that a loaded box may miss.
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(acknowledged) < 25:
+            assert asyncio.get_running_loop().time() < deadline, "no writes acknowledged"
+            assert not all(w.done() for w in writers), "the writers stopped early"
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(rng.uniform(0.0, 0.5))
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
         await asyncio.gather(*writers)

@@ -56,8 +56,10 @@ async def test_learn_then_send_a_named_command(tmp_path: Path) -> None:
             done = await poll(rh.client, url, {"captured", "failed", "timeout"})
             assert done["state"] == "captured", done
             assert (await rh.client.get("/api/v1/devices/tv")).json()["online"], "tv online"
-            assert bytes.fromhex(done["code"]["broadlink_hex"]).startswith(code[:4])
-            assert done["code"]["protocol"] in (None, "NEC", "nec")
+            # The whole captured packet, decoded to the very code that was pressed.
+            assert bytes.fromhex(done["code"]["broadlink_hex"]) == code
+            assert (done["code"]["protocol"], done["code"]["address"],
+                    done["code"]["command"]) == ("NEC", 0x04, 0x08), done["code"]
             r = await rh.client.post(f"{url}/save", json={"device_id": "tv", "command": "mute"})
             assert r.status_code == 200, r.text
             assert r.json()["saved_as"] == ["tv/mute"]
@@ -72,6 +74,7 @@ async def test_learn_then_send_a_named_command(tmp_path: Path) -> None:
                 await asyncio.sleep(0.05)
             assert status["status"] == "confirmed", status
             assert emulator.sent, "the blaster received the learned code"
+            assert code in [bytes(x) for x in emulator.sent], "... the very packet learned"
             bad = await rh.client.post(f"{url}/save", json={"device_id": "tv", "command": "x y"})
             assert bad.status_code == 422
     finally:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hub.clock import ManualClock
-from hub.core.shadow import Shadow
+from hub.core.shadow import Reported, Shadow
 from hub.errors import Conflict, Invalid, ReadOnlyProperty
+from hub.events import DeviceAvailability
 from hub.testing import running_hub
 from integrations.virtual import VirtualDevice, VirtualIntegration
 from integrations.virtual.integration import demo_devices
@@ -44,6 +47,45 @@ def test_command_confirmed_only_when_every_key_matches() -> None:
     assert confirmed == set()
     _, _, confirmed = s.apply_reported({"brightness": 70}, now=3.0)
     assert confirmed == {"cmd_1"}
+
+
+def test_document_version_counts_changes_not_reports() -> None:
+    """One new version per report that changes something (however many keys), none for a
+    report that repeats the values (which only refreshes their time); a lower value is a change."""
+    s = Shadow("d")
+    assert s.version == 0
+    s.apply_reported({"temperature": 25.0, "power": True}, now=1.0)
+    assert s.version == 1
+    changed, _, _ = s.apply_reported({"temperature": 25.0, "power": True}, now=2.0)
+    assert (changed, s.version, s.reported["temperature"].ts) == ({}, 1, 2.0)
+    changed, previous, _ = s.apply_reported({"temperature": 20.0}, now=3.0)
+    assert (changed, previous, s.version) == ({"temperature": 20.0}, {"temperature": 25.0}, 2)
+    assert s.reported["temperature"].version == 2 and s.reported["power"].version == 1
+
+
+def test_dropping_desired_keys_bumps_the_version_only_when_something_went() -> None:
+    s = Shadow("d")
+    s.set_desired({"power": True, "brightness": 10}, "cmd_1", now=1.0, expires_at=None)
+    s.set_desired({"brightness": 20}, "cmd_2", now=2.0, expires_at=None)
+    version = s.version
+    assert s.drop_desired(["power"], command_id="cmd_2") == []  # not cmd_2's any more
+    assert s.drop_desired(["volume"]) == []
+    assert s.version == version
+    assert s.pending_for("cmd_1") == {"power": True}
+    assert s.pending_for("cmd_2") == {"brightness": 20}
+    assert s.drop_desired(["power", "brightness"], command_id="cmd_1") == ["power"]
+    assert s.version == version + 1
+    assert s.pending_for("cmd_1") == {}
+
+
+def test_delta_compares_values_not_objects() -> None:
+    s = Shadow("d")
+    wanted, seen = float("24.5"), float("24.5")  # equal values, distinct objects
+    s.set_desired({"target_temperature": wanted, "name": "".join(["li", "ving"])}, "cmd_1",
+                  now=1.0, expires_at=None)
+    s.reported["target_temperature"] = Reported(seen, 1.0, 1)
+    s.reported["name"] = Reported("".join(["liv", "ing"]), 1.0, 1)
+    assert s.delta == {}
 
 
 def test_per_key_versions_conflict_only_on_the_same_key() -> None:
@@ -105,8 +147,14 @@ async def test_idempotent_retry_applies_once(tmp_path: Path) -> None:
         assert second.json()["replayed"] is True
         lamp = virtual.devices["virtual-lamp"]
         await wait_until(lambda: lamp.values["brightness"] == 42)
-        await asyncio.sleep(0.1)
-        assert [a for a in lamp.applied if "brightness" in a] == [{"brightness": 42}]
+        # A later write applied proves the device's writes drained (in order), so a duplicate
+        # of the retried one would be in `applied` by now: no fixed sleep that a slow box outruns.
+        later = await rh.client.put("/api/v1/devices/virtual-lamp/desired",
+                                    json={"values": {"brightness": 44}})
+        assert later.status_code == 202
+        await wait_until(lambda: lamp.values["brightness"] == 44)
+        assert [a for a in lamp.applied if "brightness" in a] == [
+            {"brightness": 42}, {"brightness": 44}]
         reuse = await rh.client.put(
             "/api/v1/devices/virtual-lamp/desired",
             json={"values": {"brightness": 43}},
@@ -181,8 +229,12 @@ async def test_desired_expires_for_a_device_that_never_returns(tmp_path: Path) -
         assert status["status"] == "expired"
         assert "time-to-live" in status["reason"]
         await virtual.plug_in("virtual-lamp")
-        await asyncio.sleep(0.05)
-        assert virtual.devices["virtual-lamp"].applied == []
+        # A fresh write applied after the return proves the device was caught up: the expired
+        # power must not have gone out before it (a fixed sleep could end before either).
+        await rh.hub.registry.write_desired("virtual-lamp", {"brightness": 10})
+        lamp = virtual.devices["virtual-lamp"]
+        await wait_until(lambda: lamp.values["brightness"] == 10)
+        assert lamp.applied == [{"brightness": 10}]
 
 
 async def test_state_survives_restart(tmp_path: Path) -> None:
@@ -200,3 +252,88 @@ async def test_state_survives_restart(tmp_path: Path) -> None:
         assert rec.room == "Study"
         assert rec.shadow.desired["brightness"].value == 10
         assert rec.online is False  # nobody has vouched for it since the restart
+
+
+async def test_a_batch_of_devices_is_stored_in_one_commit(tmp_path: Path) -> None:
+    """add_devices: one durable commit for the batch; events for each; a removed device is
+    offered again, not silently brought back; the batch survives a restart."""
+    from hub.events import DeviceAdded, DeviceDiscovered, DeviceUpdated
+
+    lamp = demo_devices()[0]
+    lamps = [VirtualDevice(f"batch-{i}", f"Lamp {i}", lamp.properties, {}) for i in range(200)]
+    async with running_hub(tmp_path, []) as rh:
+        registry = rh.hub.registry
+        await registry.add_device(lamps[0].description())
+        await registry.remove("batch-0")
+        await registry.add_device(lamps[1].description())
+        seen: list[object] = []
+        rh.hub.bus.subscribe(seen.append, [DeviceAdded, DeviceUpdated, DeviceDiscovered])
+        commits = 0
+        real_transaction = registry.db.transaction
+
+        def counting_transaction():  # type: ignore[no-untyped-def]
+            nonlocal commits
+            commits += 1
+            return real_transaction()
+
+        registry.db.transaction = counting_transaction  # type: ignore[method-assign]
+        renamed = dataclasses.replace(lamps[1].description(), model="v2")
+        await registry.add_devices([d.description() for d in lamps[2:]] + [renamed,
+                                                                           lamps[0].description()])
+        assert commits == 1
+        added = [e.device for e in seen if isinstance(e, DeviceAdded)]
+        assert added == [f"batch-{i}" for i in range(2, 200)]
+        assert [e.device for e in seen if isinstance(e, DeviceUpdated)] == ["batch-1"]
+        assert [e.key for e in seen if isinstance(e, DeviceDiscovered)] == ["batch-0"]
+        assert "batch-0" not in registry.devices
+        assert all(registry.get(f"batch-{i}").online for i in range(1, 200))
+    async with running_hub(tmp_path, []) as rh:
+        assert {f"batch-{i}" for i in range(1, 200)} <= set(rh.hub.registry.devices)
+        assert rh.hub.registry.get("batch-1").description.model == "v2"
+
+
+def test_set_desired_names_only_the_commands_it_fully_supersedes() -> None:
+    shadow = Shadow("lamp")
+    assert shadow.set_desired({"power": True, "brightness": 10}, "c1", 1.0, None) == set()
+    assert shadow.set_desired({"brightness": 20}, "c2", 2.0, None) == set()  # c1 keeps power
+    assert shadow.set_desired({"power": False}, "c3", 3.0, None) == {"c1"}
+    assert shadow.set_desired({"brightness": 30}, "c4", 4.0, None) == {"c2"}
+    # A command that rewrites its own keys does not supersede itself.
+    assert shadow.set_desired({"brightness": 31}, "c4", 5.0, None) == set()
+
+
+async def test_a_refused_named_command_fails_with_the_devices_reason(tmp_path: Path) -> None:
+    # CommandFailed is the device saying no: its words are the reason, not an "internal error".
+    async with running_hub(tmp_path, [VirtualIntegration(demo_devices())]) as rh:
+        await rh.hub.wait_integrations()
+        r = await rh.client.post("/api/v1/devices/virtual-lamp/commands/power", json={})
+        assert r.status_code == 202, r.text
+        command_id = r.json()["command_id"]
+        status: dict[str, Any] = {}
+
+        async def final() -> bool:
+            status.update((await rh.client.get(f"/api/v1/commands/{command_id}")).json())
+            return status["status"] != "pending"
+
+        deadline = asyncio.get_running_loop().time() + 5
+        while not await final():
+            assert asyncio.get_running_loop().time() < deadline, status
+            await asyncio.sleep(0.01)
+        assert status["status"] == "failed"
+        assert status["reason"] == "virtual devices have no named commands"
+        assert rh.hub.registry.storage_dir("virtual") == tmp_path / "integrations" / "virtual"
+
+
+async def test_a_new_reason_for_being_offline_is_news_and_a_repeat_is_not(tmp_path: Path) -> None:
+    async with running_hub(tmp_path, [VirtualIntegration(demo_devices())]) as rh:
+        await rh.hub.wait_integrations()
+        reg = rh.hub.registry
+        seen: list[tuple[bool, str]] = []
+        rh.hub.bus.subscribe(lambda e: seen.append((e.online, e.reason)), [DeviceAvailability])
+        await reg.set_available("virtual-lamp", False, "no answer")
+        await reg.set_available("virtual-lamp", False, "no answer")
+        await reg.set_available("virtual-lamp", False, "unplugged")
+        await reg.set_available("virtual-lamp", True)
+        await reg.set_available("virtual-lamp", True)
+        assert seen == [(False, "no answer"), (False, "unplugged"), (True, "")]
+        assert reg.get("virtual-lamp").online is True

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
+from skip_policy import TESTDATA, skip_mark
 
-ROOT = Path(__file__).resolve().parents[2]
-VECTORS_PATH = ROOT.parent / "shared" / "testdata" / "ir" / "irremoteesp8266_vectors.json"
+VECTORS_PATH = TESTDATA / "ir" / "irremoteesp8266_vectors.json"
 
 
 @cache
@@ -25,7 +24,7 @@ def vectors(*protocols: str) -> list[Any]:
     """pytest params for the vectors of the given protocols (a skip marker if data is absent)."""
     data = load_vectors()
     if not data:
-        return [pytest.param(None, marks=pytest.mark.skip(reason="shared/testdata not found"))]
+        return [pytest.param(None, marks=skip_mark("testdata", f"{VECTORS_PATH} not found"))]
     return [
         pytest.param(v, id=v["id"])
         for v in data["vectors"]
@@ -37,5 +36,5 @@ def decode_cases() -> list[Any]:
     """pytest params for the jittered decode cases."""
     data = load_vectors()
     if not data:
-        return [pytest.param(None, marks=pytest.mark.skip(reason="shared/testdata not found"))]
+        return [pytest.param(None, marks=skip_mark("testdata", f"{VECTORS_PATH} not found"))]
     return [pytest.param(c, id=c["id"]) for c in data["decode_cases"]]

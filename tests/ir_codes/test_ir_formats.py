@@ -9,7 +9,8 @@ import broadlink.remote as bl_remote  # the real python-broadlink library, as in
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ir_testdata import load_vectors
+from ir_testdata import VECTORS_PATH, load_vectors
+from skip_policy import need
 
 import ir_codes
 from ir_codes import FormatError, RawSignal
@@ -191,7 +192,7 @@ data: 8960 4480 560 560 560 1680 560 40000
 def vector(vector_id: str) -> dict[str, object]:
     data = load_vectors()
     if not data:
-        pytest.skip("shared/testdata not found")
+        need("testdata", f"{VECTORS_PATH} not found")
     return next(v for v in data["vectors"] if v["id"] == vector_id)
 
 
@@ -199,8 +200,10 @@ def test_flipper_parsed_entries_encode_to_the_irremoteesp8266_timings() -> None:
     signals = {s.name: s for s in flipper.parse_flipper(FLIPPER_FILE)}
     # Samsung32 07/02 is IRremoteESP8266's samsung-00; NECext 0x6619/0x84 is necx-15;
     # SIRC20 device 24 + extended 223 << 5 (0x1BF8) is sony20-15; RC6 0x31/0xC4 is rc6-00.
-    for name, vid in [("Power", "samsung-00"), ("Ext", "necx-15"), ("Sony20", "sony20-15")]:
+    for name, vid in [("Power", "samsung-00"), ("Ext", "necx-15")]:
         assert list(signals[name].raw.timings_us) == vector(vid)["timings_us"], name
+    # A Sony press is three frames (the vector holds one).
+    assert list(signals["Sony20"].raw.timings_us) == vector("sony20-15")["timings_us"] * 3
     assert list(signals["Rc6"].raw.timings_us) == vector("rc6-00")["timings_us"]
     assert signals["Learned"].code is None
     assert signals["Learned"].raw.timings_us[-1] == 40000
@@ -284,3 +287,21 @@ def test_esphome_signed_timings_round_trip_and_merge() -> None:
     assert esphome.from_signed([-50, 100, 200, -300, -10]).timings_us == (300, 310)
     with pytest.raises(FormatError, match="no mark"):
         esphome.from_signed([-100, 0])
+
+
+@pytest.mark.parametrize(
+    "text", ["{not json", '{"protocol": "NEC", "address": "x"}', "[" * 100_000 + "]" * 100_000]
+)
+def test_bad_json_input_is_a_format_error(text: str) -> None:
+    # Found by fuzz/parsers.py: JSONDecodeError and int() errors escaped as other exceptions.
+    with pytest.raises(FormatError):
+        read_signals(text, "json")
+
+
+@pytest.mark.parametrize("fmt", ["raw", "json"])
+def test_a_huge_timing_is_a_format_error(fmt: str) -> None:
+    # Found by fuzz/parsers.py: a 400-digit timing raised OverflowError.
+    huge = "9" * 400
+    text = f"889 {huge} 889" if fmt == "raw" else f'{{"timings_us": [889, {huge}, 889]}}'
+    with pytest.raises(FormatError, match="too large"):
+        read_signals(text, fmt)

@@ -28,7 +28,9 @@ def nec_codes(draw: st.DrawFn) -> IrCode:
 def sony_codes(draw: st.DrawFn) -> IrCode:
     bits = draw(st.sampled_from([12, 15, 20]))
     width = {12: 5, 15: 8, 20: 13}[bits]
-    extras = {"repeats": draw(st.integers(1, 2))} if draw(st.booleans()) else {}
+    # Three frames (repeats 2) is the default a press sends; fewer never round-trip (a shorter
+    # capture is a cut-off press and is sent back as three).
+    extras = {"repeats": draw(st.integers(3, 4))} if draw(st.booleans()) else {}
     address = draw(st.integers(0, (1 << width) - 1))
     return IrCode("SONY", address, draw(st.integers(0, 127)), bits, extras)
 
@@ -78,6 +80,11 @@ ALL_CODES = st.one_of(
     nec_codes(),
     byte_codes("SAMSUNG32", 8, 8, 32),
     byte_codes("JVC", 8, 8, 16),
+    st.builds(
+        lambda code, n: IrCode(code.protocol, code.address, code.command, 16, {"repeats": n}),
+        byte_codes("JVC", 8, 8, 16),
+        st.integers(1, 3),
+    ),
     byte_codes("SHARP", 5, 8, 15),
     sony_codes(),
     toggled("RC5", 5, 7, 12),
@@ -137,10 +144,52 @@ def test_nec_extended_address_is_sent_low_byte_first() -> None:
     assert ir_codes.decode(raw).extras["extended"] is True
 
 
+@pytest.mark.parametrize("command", [0x1234, 0xABCD, 0xFE00, 0x0100])
+def test_nec_16_bit_commands_go_out_low_byte_first_and_come_back(command: int) -> None:
+    """Extended commands (mutation testing found them untested): both bytes, low first."""
+    raw = ir_codes.encode("NEC", 0x04, command)
+    t = raw.timings_us
+    # After the 2-entry header and 16 address bits (32 entries), bit k of the command is the
+    # space after its mark: long (1690 µs) for a one.
+    sent = [int(t[2 + 32 + 2 * k + 1] > 1000) for k in range(16)]
+    assert sent == [(command >> k) & 1 for k in range(16)]
+    code = ir_codes.decode(raw)
+    assert (code.address, code.command) == (0x04, command)
+
+
+def test_nec_refuses_a_16_bit_field_that_is_a_standard_byte_and_its_inverse() -> None:
+    with pytest.raises(EncodeError, match=r"0xCC33 is the 8-bit command 0x33"):
+        ir_codes.encode("NEC", 0x04, 0xCC33)
+    with pytest.raises(EncodeError, match=r"0xFB04 is the 8-bit address 0x04"):
+        ir_codes.encode("NEC", 0xFB04, 0x08)
+    # Asked for explicitly, the 16-bit reading goes out as written.
+    code = ir_codes.decode(ir_codes.encode("NEC", 0x04, 0xCC33, extended_command=True))
+    assert code.command == 0x33  # what any receiver will read: hence the refusal above
+
+
+def test_nec_repeat_at_the_very_end_of_a_capture_counts() -> None:
+    raw = ir_codes.encode("NEC", 0x04, 0x08, repeats=1)
+    trimmed = RawSignal(raw.carrier_hz, raw.timings_us[:-1])  # no gap after the repeat
+    assert ir_codes.decode(trimmed).extras["repeats"] == 1
+
+
+@pytest.mark.parametrize("tail", [
+    (8960, 2240, 3000),        # the repeat's closing mark is no bit mark
+    (8960, 2240, 560, 1000),   # ... followed by a short space: the start of something else
+    (8960, 2240),              # cut off before its closing mark
+    (8960, 4480, 560),         # a frame header, not a repeat
+])
+def test_nec_malformed_repeat_tails_are_not_counted(tail: tuple[int, ...]) -> None:
+    frame = ir_codes.encode("NEC", 0x04, 0x08).timings_us
+    code = ir_codes.decode(RawSignal(38_000, (*frame, *tail)))
+    assert (code.address, code.command) == (0x04, 0x08)
+    assert "repeats" not in code.extras
+
+
 def test_sony_repeats_are_whole_45ms_frames() -> None:
-    raw = ir_codes.encode("SONY", 1, 21, bits=12, repeats=2)
-    assert len(raw.timings_us) == 3 * 26 and sum(raw.timings_us) == 3 * 45_000
-    assert ir_codes.decode(raw).extras["repeats"] == 2
+    raw = ir_codes.encode("SONY", 1, 21, bits=12, repeats=3)
+    assert len(raw.timings_us) == 4 * 26 and sum(raw.timings_us) == 4 * 45_000
+    assert ir_codes.decode(raw).extras["repeats"] == 3
 
 
 def test_sony_alias_picks_the_bit_count() -> None:
@@ -180,3 +229,24 @@ def test_raw_signal_validates_its_values() -> None:
         RawSignal(38_000, (100, 0, 100))
     with pytest.raises(EncodeError, match="carrier"):
         RawSignal(38, (100,))
+
+
+# Carriers as IRremoteESP8266 sends them (kNecFreq, kSamsungFreq, kJvcFreq, kRc6Freq,
+# kRc5Freq, kSonyFreq, kSharpFreq, kPanasonicFreq, and 38 kHz for AEHA per its specification).
+# A receiver forgives a wrong carrier, so only this table catches a changed constant.
+@pytest.mark.parametrize(("protocol", "carrier_hz"), [
+    ("NEC", 38_000), ("SAMSUNG32", 38_000), ("JVC", 38_000), ("RC6", 36_000),
+    ("RC5", 36_000), ("SONY", 40_000), ("SHARP", 38_000), ("KASEIKYO", 36_700),
+    ("AEHA", 38_000),
+])
+def test_each_protocol_is_sent_on_its_documented_carrier(protocol: str, carrier_hz: int) -> None:
+    assert ir_codes.encode(protocol, 1, 2).carrier_hz == carrier_hz
+
+
+@pytest.mark.parametrize("vendor", [0x2002, 0x8001, 0xFFFF, 0x0001])
+def test_kaseikyo_vendor_keeps_all_16_bits(vendor: int) -> None:
+    # The vendor's top bit (sent last, LSB first) is as much a part of it as the others.
+    code = IrCode("KASEIKYO", 1 << 24 | vendor << 8 | 0x21, 0x155, 48)
+    back = ir_codes.decode_any(ir_codes.encode_code(code))
+    assert back is not None and (back.protocol, back.address, back.command) == (
+        "KASEIKYO", code.address, 0x155)

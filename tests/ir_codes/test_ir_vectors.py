@@ -43,7 +43,9 @@ def expected_code(protocol: str, logical: dict[str, Any]) -> tuple[str, int, int
         return "NEC", a, c, {}
     if protocol.startswith("SONY_SIRC"):
         # 20-bit: our address packs the 5-bit device and 8-bit extended field (Flipper SIRC20).
-        return "SONY", a | logical.get("extended", 0) << 5, c, {"bits": int(protocol[-2:])}
+        # The vectors are single frames (repeat=0); a press is three (test_ir_remote_fidelity).
+        address = a | logical.get("extended", 0) << 5
+        return "SONY", address, c, {"bits": int(protocol[-2:]), "repeats": 0}
     if protocol == "RC5":
         return "RC5", a, c, {"toggle": logical["toggle"]}
     if protocol == "RC6_MODE0":
@@ -103,11 +105,23 @@ def effective_settings(vector: dict[str, Any]) -> AcState:
 def test_ac_vector_state_timings_and_decode(vector: dict[str, Any]) -> None:
     brand = AC_BRANDS[vector["protocol"]]
     settings = effective_settings(vector)
-    assert state_bytes(brand, settings).hex() == vector["state_hex"]
+    if brand == "panasonic":
+        # The library leaves the vane at 0 (its "UNKNOWN"), which no Panasonic remote sends; we
+        # send the remote's default, AUTO (test_ir_remote_fidelity). Only that nibble differs.
+        ours, theirs = state_bytes(brand, settings), bytes.fromhex(vector["state_hex"])
+        assert ours[16] == theirs[16] | 0xF and ours[:16] == theirs[:16]
+        assert ours[17:26] == theirs[17:26]
+    else:
+        assert state_bytes(brand, settings).hex() == vector["state_hex"]
 
-    raw = ir_codes.encode_ac(brand, settings)
+    # One copy on the wire; a press sends it as often as the brand's remote does.
+    layout = BRANDS[brand].layout
+    raw = layout.encode(bytes.fromhex(vector["state_hex"]), sends=1)
     assert raw.carrier_hz == vector["carrier_hz"]
     assert_timings_close(raw.timings_us, vector["timings_us"])
+    if brand != "panasonic":
+        pressed = ir_codes.encode_ac(brand, settings)
+        assert_timings_close(pressed.timings_us, vector["timings_us"] * layout.sends)
 
     theirs = ir_codes.RawSignal(vector["carrier_hz"], tuple(vector["timings_us"]))
     code = ir_codes.decode(theirs)
@@ -121,7 +135,8 @@ def test_ac_vector_state_timings_and_decode(vector: dict[str, Any]) -> None:
         assert got_settings.mode == settings.mode
         assert got_settings.target_temperature == settings.target_temperature
         # Brands fold some fan names together (e.g. min/low); re-encoding must be identical.
-        assert BRANDS[brand].build(got_settings).hex() == vector["state_hex"]
+        if brand != "panasonic":  # whose vane 0 we never send (see above)
+            assert BRANDS[brand].build(got_settings).hex() == vector["state_hex"]
 
 
 @pytest.mark.parametrize("case", decode_cases())

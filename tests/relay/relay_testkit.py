@@ -17,6 +17,8 @@ from hub.testing import RunningHub, running_hub
 from integrations.virtual.integration import VirtualIntegration, demo_devices
 from relay import RelayConfig, RelayServer
 
+# The store and routing every relay of the running test uses (set by the relay_backend fixture).
+BACKEND: dict[str, Any] = {}
 RELAY_HOST = "127.0.6.1"
 HUB_HOST = "127.0.6.2"
 PASSWORD = "correct horse battery"
@@ -43,8 +45,9 @@ def relay_config(data_dir: Path, **kw: Any) -> RelayConfig:
     base = RelayConfig(
         data_dir=data_dir, host=RELAY_HOST, port=0, heartbeat_s=1.0, drain_spread_s=0.5,
         shadow_flush_s=0.05,
+        new_hubs_per_address_per_min=1e6,  # every test hub dials from loopback
     )
-    return base.with_overrides(**kw)
+    return base.with_overrides(**{**BACKEND, **kw})
 
 
 @contextlib.asynccontextmanager
@@ -119,3 +122,23 @@ async def claim_code(hub: LinkedHub) -> str:
     r = await hub.rh.client.post("/api/v1/relay/claim-code")
     assert r.status_code == 200, r.text
     return str(r.json()["code"])
+
+
+async def table_rows(relay: RelayServer, table: str, columns: str = "*") -> list[tuple[Any, ...]]:
+    """Every row of one store table, on whichever database the relay uses."""
+    rows = await relay.store.db.fetchall(f"SELECT {columns} FROM {table}")
+    return [tuple(r) for r in rows]
+
+
+async def dump_store(relay: RelayServer) -> bytes:
+    """Every value in every table of the relay's store, as bytes to search."""
+    if relay.store.kind == "sqlite":
+        names = "SELECT name FROM sqlite_master WHERE type='table'"
+    else:
+        names = "SELECT table_name FROM information_schema.tables WHERE table_schema='public'"
+    out = b""
+    for (table,) in await relay.store.db.fetchall(names):
+        for row in await table_rows(relay, str(table)):
+            for value in row:
+                out += (value if isinstance(value, bytes) else repr(value).encode()) + b"\n"
+    return out

@@ -96,7 +96,7 @@ async def test_live_events_reach_the_phone(tmp_path: Path, relay: RelayServer) -
             await phone.close()
 
 
-async def test_timeouts_and_in_flight_limits_answer_with_reasons(
+async def test_a_request_the_hub_does_not_answer_is_a_504_and_others_still_pass(
     tmp_path: Path, relay: RelayServer
 ) -> None:
     async with linked_hub(tmp_path / "hub", relay.url) as hub:
@@ -124,7 +124,9 @@ async def test_timeouts_and_in_flight_limits_answer_with_reasons(
             await phone.close()
 
 
-async def test_demo_wiring_links_and_claims_automatically(tmp_path: Path) -> None:
+async def test_demo_wiring_links_and_claims_automatically(
+    tmp_path: Path, relay_backend: str
+) -> None:
     from relay_testkit import running_relay
 
     from hub.relay_link import ReconnectLogic, RelayLink, claim_for_demo

@@ -13,7 +13,7 @@ from relay_testkit import PASSWORD, RELAY_HOST, Phone, eventually, running_relay
 from hub.relay_link import HubIdentity, ReconnectLogic, TunnelClient
 from relay import protocol as p
 from relay.errors import HubBusy
-from relay.routing import InProcessRouting
+from relay.limits import TokenBucket
 
 
 class _Gated:
@@ -36,7 +36,9 @@ class _Gated:
         pass
 
 
-async def test_in_flight_limit_answers_503_and_other_hubs_are_not_delayed(tmp_path: Path) -> None:
+async def test_in_flight_limit_answers_503_and_other_hubs_are_not_delayed(
+    tmp_path: Path, relay_backend: str
+) -> None:
     async with running_relay(tmp_path / "relay", max_in_flight=3, request_timeout_s=20) as relay:
         slow_handler, fast_handler = _Gated(), _Gated()
         fast_handler.gate.set()
@@ -48,7 +50,6 @@ async def test_in_flight_limit_answers_503_and_other_hubs_are_not_delayed(tmp_pa
             await slow.wait_connected(15)
             await fast.wait_connected(15)
             routing = relay.routing
-            assert isinstance(routing, InProcessRouting)
             stuck = [
                 asyncio.create_task(
                     routing.call(slow.relay_hub_id, p.Request(0, "GET", "/api/v1/rooms"), 20)
@@ -71,8 +72,25 @@ async def test_in_flight_limit_answers_503_and_other_hubs_are_not_delayed(tmp_pa
             await fast.stop()
 
 
-async def test_per_account_rate_limit(tmp_path: Path) -> None:
-    async with running_relay(tmp_path / "relay", account_rate=0.5, account_burst=5) as relay:
+def test_token_bucket_refills_at_its_rate_up_to_its_burst() -> None:
+    """Refill on a manual clock: exact, whatever the machine's load."""
+    now = [100.0]
+    bucket = TokenBucket(rate=0.5, burst=3, clock=lambda: now[0])
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    assert bucket.retry_after() == pytest.approx(2.0)
+    now[0] += 1.9
+    assert not bucket.take()  # 0.95 of a token
+    now[0] += 0.1
+    assert bucket.take() and not bucket.take()
+    now[0] += 3600  # a long idle time refills to the burst, no further
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    assert TokenBucket(rate=0, burst=1, clock=lambda: now[0]).retry_after() == 60.0
+
+
+async def test_per_account_rate_limit(tmp_path: Path, relay_backend: str) -> None:
+    # Refill is all but off here (one token per 1,000 s), so a slow machine cannot refill the
+    # bucket mid-test; the refill itself is tested above on a manual clock.
+    async with running_relay(tmp_path / "relay", account_rate=0.001, account_burst=5) as relay:
         await relay.create_account("alice@example.org", PASSWORD)
         await relay.create_account("bob@example.org", PASSWORD)
         alice = await Phone.login(relay.url, "alice@example.org")
@@ -92,7 +110,7 @@ async def test_per_account_rate_limit(tmp_path: Path) -> None:
             await bob.close()
 
 
-async def test_relay_closes_a_silent_tunnel(tmp_path: Path) -> None:
+async def test_relay_closes_a_silent_tunnel(tmp_path: Path, relay_backend: str) -> None:
     async with running_relay(tmp_path / "relay", heartbeat_s=0.3) as relay:
         ident = HubIdentity.generate()
         async with aiohttp.ClientSession() as session, session.ws_connect(
@@ -146,7 +164,9 @@ async def test_hub_detects_a_relay_that_went_silent(tmp_path: Path) -> None:
         await runner.cleanup()
 
 
-async def test_password_and_claim_code_guessing_is_slowed(tmp_path: Path) -> None:
+async def test_password_and_claim_code_guessing_is_slowed(
+    tmp_path: Path, relay_backend: str
+) -> None:
     async with running_relay(tmp_path / "relay") as relay:
         await relay.create_account("alice@example.org", PASSWORD)
         phone = await Phone.login(relay.url, "alice@example.org")

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from skip_policy import need
 from voice_testkit import (
     HUB_A,
     HUB_B,
@@ -337,7 +338,7 @@ async def test_change_report_carries_changed_and_unchanged_properties() -> None:
 
 def test_validator_is_not_vacuous(alexa_schema_check: Any) -> None:
     if alexa_schema_check is None:
-        pytest.skip("Alexa schema not found (../shared/testdata not found)")
+        need("testdata", "the Alexa schema not found")
     device = VoiceDevice.from_json(HUB_A, True, light())
     good = builders.response(directive("Alexa.PowerController", "TurnOn", device.endpoint_id),
                              device)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from skip_policy import need, skip_mark
 from voice_testkit import HUB_A, SAMPLES, FakeBackend, aircon, ep, light
 
 from relay.voice import RecordingChangeReportSender, handle_alexa
@@ -37,8 +38,12 @@ ON_OUR_DEVICES = {
 }
 
 
-def _ids(paths: list[Path]) -> list[str]:
-    return [p.name for p in paths]
+def _params(paths: list[Path]) -> list[Any]:
+    """One parameter per sample file; without the samples, one that skips (and says why)."""
+    if not paths:
+        missing = skip_mark("testdata", f"{SAMPLES} not found")
+        return [pytest.param(SAMPLES / "missing", marks=missing)]
+    return [pytest.param(p, id=p.name) for p in paths]
 
 
 @pytest.fixture
@@ -51,18 +56,18 @@ def backend() -> FakeBackend:
 
 def _load(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        pytest.skip("Alexa samples not found (../shared/testdata not found)")
+        need("testdata", f"{path} not found")
     return dict(json.loads(path.read_text("utf-8")))
 
 
 def test_the_samples_are_there() -> None:
     if not SAMPLES.is_dir():
-        pytest.skip("Alexa samples not found (../shared/testdata not found)")
+        need("testdata", f"{SAMPLES} not found")
     assert len(REQUESTS) == 41
     assert set(ON_OUR_DEVICES) <= {p.name for p in REQUESTS}
 
 
-@pytest.mark.parametrize("path", REQUESTS, ids=_ids(REQUESTS))
+@pytest.mark.parametrize("path", _params(REQUESTS))
 async def test_every_sample_directive_is_answered(
     path: Path, backend: FakeBackend, alexa_schema_check: Any
 ) -> None:
@@ -98,9 +103,9 @@ async def test_supported_samples_on_our_devices(name: str, backend: FakeBackend)
         assert len(backend.writes) == (0 if expected == "StateReport" else 1)
 
 
-@pytest.mark.parametrize("path", SKILL_MESSAGES, ids=_ids(SKILL_MESSAGES))
+@pytest.mark.parametrize("path", _params(SKILL_MESSAGES))
 def test_amazon_skill_samples_validate(path: Path, alexa_schema_check: Any) -> None:
     """The validator accepts Amazon's own skill messages (so a failure above is ours)."""
     if alexa_schema_check is None:
-        pytest.skip("Alexa schema not found (../shared/testdata not found)")
+        need("testdata", "the Alexa schema not found")
     assert alexa_schema_check.errors(_load(path)) == []

@@ -13,17 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from voice_testkit import PASSWORD, eventually, link_account, relay_config, voice_clients
 
+from hub import relay_link, testing
 from integrations.echonet.emulator import EchonetNode
 from integrations.echonet.integration import EchonetIntegration
 from integrations.virtual.integration import VirtualIntegration, demo_devices
 from relay.voice import RecordingChangeReportSender
 from relay.voice.service import VoiceRelayServer
-
-testing = pytest.importorskip("hub.testing")
-relay_link = pytest.importorskip("hub.relay_link")
 
 HUB_A = "127.0.91.2"
 HUB_B = "127.0.91.3"

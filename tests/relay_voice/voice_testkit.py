@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from skip_policy import TESTDATA
+
 from hub.model.vocabulary import spec_for
 from relay.voice import ApplyFailure, ApplyResult, ApplyStatus, HubDevices, endpoint_id
 
-ROOT = Path(__file__).resolve().parents[2]
-ALEXA_DATA = ROOT.parent / "shared" / "testdata" / "alexa"
+ALEXA_DATA = TESTDATA / "alexa"
 SCHEMA_PATH = ALEXA_DATA / "validation_schemas" / "alexa_smart_home_message_schema.json"
 SAMPLES = ALEXA_DATA / "sample_messages"
 HUB_A = "hub_aaaaaaaaaaaaaaaaaaaaaaaa"

@@ -34,6 +34,11 @@ async def fire_and_wait(env: Env, rule_id: str, n: int) -> None:
         ({"type": "state", "device": "lamp", "property": "brightness", "in": [10, 50]}, True),
         ({"type": "numeric", "device": "heater", "property": "temperature", "above": 19}, True),
         ({"type": "numeric", "device": "heater", "property": "temperature", "below": 19}, False),
+        # The heater reads exactly 20.0: both bounds are strict.
+        ({"type": "numeric", "device": "heater", "property": "temperature", "above": 20}, False),
+        ({"type": "numeric", "device": "heater", "property": "temperature", "below": 20}, False),
+        ({"type": "numeric", "device": "heater", "property": "temperature", "above": 19.5,
+          "below": 20.5}, True),
         (
             {
                 "type": "numeric",
@@ -44,7 +49,8 @@ async def fire_and_wait(env: Env, rule_id: str, n: int) -> None:
             },
             False,
         ),
-        ({"type": "numeric", "device": "nosuch", "property": "temperature", "above": 0}, False),
+        # a property the device never reported (unknown devices are refused at save)
+        ({"type": "numeric", "device": "door", "property": "temperature", "above": 0}, False),
         # ManualClock starts Tue 2023-11-14 22:13:20 UTC.
         ({"type": "time", "after": "22:00", "before": "06:00"}, True),
         ({"type": "time", "after": "06:00", "before": "22:00"}, False),
@@ -181,7 +187,7 @@ async def test_scene_action(env: Env) -> None:
     assert (await c.get("/api/v1/scenes")).json()["scenes"][0]["name"] == "evening"
 
 
-async def test_notify_reaches_websocket_through_bus_sink(
+async def test_notify_reaches_websocket_through_the_inbox(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     import logging
@@ -190,7 +196,7 @@ async def test_notify_reaches_websocket_through_bus_sink(
     from hub.testing import running_hub
 
     caplog.set_level(logging.INFO, logger="hub.rules.notify")
-    engine = RulesEngine()  # default sinks: log + event bus
+    engine = RulesEngine()  # default sinks: the log (the inbox publishes on the bus)
     async with running_hub(tmp_path, components=[engine]) as rh:
         got: list[Notification] = []
         rh.hub.bus.subscribe(got.append, [Notification])
@@ -414,7 +420,7 @@ async def test_wait_continues_when_condition_holds(env: Env) -> None:
     await wait_for(lambda: [n.message for n in env.sink.notices] == ["door closed"])
     await wait_for(lambda: results(env, "w") == ["done"])
     assert env.traces("w")[0]["steps"][1]["result"] == "condition met"
-    assert env.engine._waiters == {}
+    assert env.engine.waits.waiting == {}
 
 
 async def test_wait_times_out_and_stops_or_continues(env: Env) -> None:
@@ -432,4 +438,4 @@ async def test_wait_times_out_and_stops_or_continues(env: Env) -> None:
     await wait_for(lambda: _waits_armed(env) == 1)
     await env.advance(600)
     await wait_for(lambda: [n.message for n in env.sink.notices] == ["door closed"])
-    assert env.engine._waiters == {}
+    assert env.engine.waits.waiting == {}

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from rules_env import Env, make_env, settle, wait_for
+from rules_env import Env, make_env, wait_for
 
 from hub.clock import ManualClock
 
@@ -39,9 +39,10 @@ async def test_state_trigger_to_and_from(env: Env) -> None:
     await env.sense("lamp", brightness=70)
     await env.sense("lamp", brightness=80)  # from 70: does not match `from: 50`
     await wait_for(lambda: len(done(env, "from_on")) == 1)
-    await settle()
-    assert len(done(env, "on")) == 1
-    assert len(done(env, "from_on")) == 1
+    # Triggers are judged when the report is published, before sense() returns, and every
+    # firing leaves a trace at once: counting all traces needs no waiting to be conclusive.
+    assert len(env.traces("on")) == 1
+    assert len(env.traces("from_on")) == 1
     assert env.traces("from_on")[0]["trigger"]["previous"] == 50
 
 
@@ -62,8 +63,22 @@ async def test_numeric_trigger_fires_on_crossing_only(env: Env) -> None:
     await wait_for(lambda: len(done(env, "hot")) == 1)  # mode single: let the first run end
     await env.sense("heater", temperature=30.0)  # crosses again
     await wait_for(lambda: len(done(env, "hot")) == 2)
-    await settle()
-    assert [t["trigger"]["value"] for t in done(env, "hot")] == [26.0, 30.0]
+    assert [t["trigger"]["value"] for t in env.traces("hot")] == [26.0, 30.0]
+
+
+async def test_numeric_trigger_bounds_are_strict(env: Env) -> None:
+    """Reaching a bound exactly is not crossing it: the first firing is past the bound."""
+    for rule_id, bound in (("hot", {"above": 25}), ("cold", {"below": 10})):
+        await env.rule({"id": rule_id, "triggers": [
+            {"type": "numeric", "device": "heater", "property": "temperature", **bound}],
+            "actions": NOTIFY})
+    for reading in (24.0, 25.0, 25.5, 12.0, 10.0, 9.5):
+        await env.sense("heater", temperature=reading)
+    await wait_for(lambda: len(done(env, "hot")) == 1 and len(done(env, "cold")) == 1)
+    # Had 25.0 (or 10.0) counted as inside, the rule would have fired there, and not again
+    # at 25.5 (9.5), which is no new crossing.
+    assert done(env, "hot")[0]["trigger"]["value"] == 25.5
+    assert done(env, "cold")[0]["trigger"]["value"] == 9.5
 
 
 async def test_numeric_for_fires_after_hold_and_cancels_when_left(env: Env) -> None:
@@ -182,8 +197,7 @@ async def test_presence_triggers(env: Env) -> None:
     await c.post("/api/v1/presence", json={"person": "anna", "home": True})
     await c.post("/api/v1/presence", json={"person": "ben", "home": True})
     await c.post("/api/v1/presence", json={"person": "anna", "home": False})
-    await settle()
-    assert done(env, "all_away") == []
+    assert env.traces("all_away") == []  # judged before the API answered: no waiting needed
     await c.post("/api/v1/presence", json={"person": "ben", "home": False})
     await wait_for(lambda: len(done(env, "all_away")) == 1)
     assert len(done(env, "anna_home")) == 1
@@ -240,13 +254,12 @@ async def test_state_change_touches_only_indexed_rules(env: Env) -> None:
                 "actions": NOTIFY,
             }
         )
-    index = env.engine._state_index
+    index = env.engine.index.state
     assert set(index) == {("lamp", "brightness")}
     assert len(index[("lamp", "brightness")]) == 50
     await env.sense("heater", temperature=30.0)  # no rule references it: nothing runs
     await env.sense("lamp", brightness=7)
     await wait_for(lambda: len(done(env, "r7")) == 1)
-    await settle()
     ran = [r for r in env.engine.rules if env.traces(r)]
     assert ran == ["r7"]
     await env.client.post("/api/v1/rules/r7/disable")

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Label, Select
+from textual.widgets import DataTable, Input, Label, Select
 from tui_testkit import laid_out, wait_for
 
 from hub.testing import RunningHub, running_hub
@@ -18,6 +18,8 @@ from integrations.echonet.integration import EchonetIntegration
 from tui import HubClient
 from tui.app import HomehubApp
 from tui.screens.device import DeviceScreen
+from tui.screens.dialogs import NameRoomDialog
+from tui.screens.discovery import DiscoveryScreen
 
 HUB = "127.0.47.2"
 NODE = "127.0.47.10"
@@ -72,3 +74,37 @@ async def test_toggle_echonet_aircon(echonet_home: tuple[RunningHub, EchonetNode
         label = app.screen.query_one("#val-target_temperature", Label)
         await wait_for(lambda: str(label.content).startswith(f"{setpoint + 1}"),
                        "the reported set point on screen")
+
+
+async def test_adopt_an_announced_node_with_name_and_room(tmp_path: Path) -> None:
+    hub_bind, porch = "127.0.47.3", "127.0.47.11"
+    config = {"integrations": {"echonet": {
+        "bind": hub_bind, "hosts": [], "multicast": False, "poll_interval_s": 0.3,
+        "timeout_s": 1.0, "retries": 1}}}
+    node = EchonetNode(bind=porch, objects=["light"])
+    node.peers.add(hub_bind)  # its instance-list INF reaches the hub, which offers the node
+    try:
+        async with running_hub(tmp_path / "hub", [EchonetIntegration()], config=config) as rh:
+            app = HomehubApp(HubClient(rh.url, rh.token))
+            async with app.run_test(size=(80, 24)) as pilot:
+                await wait_for(lambda: app.loaded, "the (empty) device list")
+                await pilot.press("n")
+                await wait_for(lambda: isinstance(app.screen, DiscoveryScreen), "new devices")
+                await node.start()
+                table = app.screen.query_one("#found", DataTable)
+                await wait_for(lambda: table.row_count == 1, "the announced node")
+                table.focus()
+                await pilot.press("enter")
+                await wait_for(lambda: isinstance(app.screen, NameRoomDialog), "the dialog")
+                app.screen.query_one("#dlg-name", Input).value = "Porch light"
+                app.screen.query_one("#dlg-room", Input).value = "Porch"
+                await pilot.click("#dlg-ok")
+                light = await wait_for(
+                    lambda: next((d for d in app.devices.values() if d.name == "Porch light"),
+                                 None),
+                    "the adopted light under the typed name",
+                )
+                assert light.room == "Porch"
+                assert [d.name for d in app.devices.values()] == ["Porch light"]
+    finally:
+        await node.stop()

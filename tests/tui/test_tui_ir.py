@@ -84,6 +84,9 @@ async def test_ir_buttons_and_learning_wizard(
         blaster.press(LEARNED)
         await wait_for(lambda: "Captured" in str(status.content), "the capture")
         assert "NEC code (address 0x04, command 0x66)" in str(status.content)
+        # the wizard goes on where something is still to choose: the device, then the name
+        assert app.focused is screen.query_one("#target", Select)
+        assert screen.query_one("#command", Input).placeholder.startswith("e.g. ")
         screen.query_one("#target", Select).value = "living-tv"
         screen.query_one("#command", Input).value = "netflix"
         await clickable(app, "#save")

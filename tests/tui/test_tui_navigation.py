@@ -67,3 +67,43 @@ async def test_pending_write_is_marked_until_reported(
         await wait_for(lambda: str(table.get_cell("virtual-lamp", "state")) == "off · 30 %",
                        "the reported value shown")
         assert virtual.devices["virtual-lamp"].applied == [{"brightness": 30}]
+
+
+async def test_palette_finds_devices_and_rooms(hub: RunningHub) -> None:
+    """Before, "air" only matched "Learn an IR code"."""
+    from tui.screens.device import DeviceScreen
+
+    app = HomehubApp(HubClient(hub.url, hub.token))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.loaded, "the device list")
+        await pilot.press("ctrl+p")
+        await wait_for(lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press(*"air")
+        commands = app.screen.query_one(CommandList)
+        await wait_for(lambda: commands.option_count, "a match")
+        assert "Bedroom aircon" in str(commands.get_option_at_index(0).prompt)
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, DeviceScreen), "the aircon's page")
+        assert app.screen.device_id == "virtual-aircon"
+
+        await pilot.press("ctrl+p")
+        await wait_for(lambda: isinstance(app.screen, CommandPalette), "the palette again")
+        await pilot.press(*"room: bath")
+        commands = app.screen.query_one(CommandList)
+        await wait_for(lambda: commands.option_count, "a match")
+        assert "Room: Bathroom" in str(commands.get_option_at_index(0).prompt)
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
+        table = app.screen.query_one("#devices", DataTable)
+        await wait_for(lambda: list(table.rows) == ["virtual-heater"], "only the bathroom")
+
+        # "/" on the dashboard searches devices too
+        await pilot.press("slash")
+        await wait_for(lambda: isinstance(app.screen, CommandPalette), "the search")
+        await pilot.press(*"lamp")
+        commands = app.screen.query_one(CommandList)
+        await wait_for(lambda: commands.option_count, "a match")
+        assert "Reading lamp" in str(commands.get_option_at_index(0).prompt)
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, DeviceScreen), "the lamp's page")
+        assert app.screen.device_id == "virtual-lamp"

@@ -38,7 +38,7 @@ async def test_unreachable_then_reconnects(tmp_path: Path) -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(lambda: client.state is LinkState.CONNECTED, "the first connection")
             await wait_for(lambda: "virtual-lamp" in app.devices, "the device list")
-            assert bar_text(app) == ""
+            await wait_for(lambda: bar_text(app) == "", "the connecting message to go")
 
             await rh.hub.stop()
             await wait_for(lambda: "unreachable" in bar_text(app), "the unreachable message")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual.widgets._toast import Toast
 from tui_testkit import home_devices, wait_for
 
 from hub.relay_link import RelayLink
@@ -61,3 +62,8 @@ async def test_claim_code_without_a_relay_says_how_to_link(tmp_path: Path) -> No
                 lambda: next((n for n in app.notes if "relay" in n), None), "the explanation"
             )
             assert "[relay] url" in note
+            # ... and the toast on screen still says "[relay]" (not eaten as a markup tag)
+            # (the toast renders the notification as Textual does on screen)
+            notification = next(n for n in app._notifications if "relay" in n.message)
+            shown = str(Toast(notification).render())
+            assert "set [relay] url in" in shown, shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from hub.testing import RunningHub, running_hub
 from integrations.virtual import VirtualIntegration
 from tui import HubClient
 from tui.app import HomehubApp
-from tui.screens.rules import RuleEditScreen, RulesScreen, TraceScreen, yaml_problem
+from tui.screens.rules import RuleEditScreen, RulesScreen, TextScreen, TraceScreen, yaml_problem
 
 RULE = {
     "id": "hall_light",
@@ -65,21 +66,34 @@ async def test_rules_list_toggle_trace_and_edit(
         await wait_for(lambda: isinstance(app.screen, TraceScreen), "the trace screen")
         trace = app.screen.query_one(TextArea).text
         assert "virtual-motion" in trace and "result:" in trace
+        # local date and time and how long the run took, not epoch seconds
+        assert re.search(r"ts: '?\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d", trace), trace
+        assert re.search(r"took: \d+\.\d+ s", trace), trace
+        assert not re.search(r"\b1[78]\d{8}\.\d", trace), trace
         await pilot.press("escape")
 
         # would it fire now? (the hall sees motion: yes)
         await wait_for(lambda: isinstance(app.screen, RulesScreen), "back to the list")
         await pilot.press("w")
-        await wait_for(lambda: any("would fire now" in str(n.message)
-                                   for n in app._notifications), "the dry run's answer")
+        await wait_for(lambda: isinstance(app.screen, TextScreen), "the dry run's answer")
+        words = app.screen.query_one(TextArea).text
+        assert words.startswith("Would fire now: yes\n"), words
+        assert "Hall motion's motion is True; fires when it becomes True" in words
+        assert "Then set Reading lamp's power to on" in words
+        assert "virtual-" not in words  # names, not ids
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, RulesScreen), "back to the list")
 
         # switch it off
         await pilot.press("space")
         await wait_for(lambda: cell(app, "enabled") == "no", "the rule off")
         assert (await rh.client.get("/api/v1/rules/hall_light")).json()["enabled"] is False
         await pilot.press("w")
-        await wait_for(lambda: any("the rule is disabled" in str(n.message)
-                                   for n in app._notifications), "why it would not fire")
+        await wait_for(lambda: isinstance(app.screen, TextScreen), "the dry run's answer")
+        words = app.screen.query_one(TextArea).text
+        assert "Would fire now: no\n  because the rule is disabled" in words, words
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, RulesScreen), "back to the list")
 
         # edit as YAML: a mistake is shown at its line, the fix is saved
         await pilot.press("y")

@@ -39,9 +39,17 @@ async def test_events_log_shows_live_events(hub: RunningHub, virtual: VirtualInt
         await virtual.sense("virtual-motion", {"motion": True})
         await wait_for(lambda: "temperature=20.0" in log_text(log), "a new matching event")
         assert "Hall motion" not in log_text(log)
+        # Esc leaves the filter for the log; the filter stays; c clears the log, not the field
+        assert app.focused is app.screen.query_one("#filter", Input)
+        await pilot.press("escape")
+        assert app.focused is log and isinstance(app.screen, EventsScreen)
+        assert app.screen.query_one("#filter", Input).value == "heater"
+        await pilot.press("slash")
+        assert app.focused is app.screen.query_one("#filter", Input)
         app.screen.query_one("#filter", Input).value = ""
+        await pilot.press("enter")  # Enter leaves it too
+        assert app.focused is log
         await wait_for(lambda: "Hall motion" in log_text(log), "everything again")
-        log.focus()
         await pilot.press("c")
         await wait_for(lambda: not log.lines, "a cleared log")
 

@@ -16,6 +16,17 @@ from tui.widgets import ConnectionBar
 if TYPE_CHECKING:
     from tui.app import HomehubApp
 
+# (key, mode, footer label) of the screens besides Home: the keys work everywhere, the dashboard's
+# footer lists them, the other footers keep their room for their own keys at 80 columns.
+SCREEN_KEYS = (
+    ("r", "rules", "Rules"),
+    ("s", "scenes", "Scenes"),
+    ("l", "events", "Log"),
+    ("n", "discovery", "New"),
+    ("i", "ir", "IR"),
+    ("e", "energy", "Energy"),
+)
+
 
 class HubScreen(Screen[None]):
     """A screen that shows the hub's connection state above its body."""

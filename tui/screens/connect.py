@@ -35,7 +35,7 @@ class HubPickerScreen(Screen[FoundHub | None]):
             yield Static("Looking for hubs on this network…", id="picker-status", classes="title")
             yield OptionList(id="hubs")
             yield Static("Or type the hub's address:", classes="muted")
-            yield Input(placeholder="http://192.168.1.20:8470", id="url")
+            yield Input(placeholder="e.g. http://192.168.1.20:8470", id="url")
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
@@ -99,7 +99,7 @@ class PairScreen(ModalScreen[str | None]):
                 "and type the code here.",
                 classes="muted",
             )
-            yield Input(placeholder="pairing code", id="code")
+            yield Input(placeholder="the code from homehub pair", id="code")
             yield Static("", id="pair-error")
 
     @on(Input.Submitted, "#code")

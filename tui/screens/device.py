@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Label, Select, Static, Switch
 
@@ -17,6 +17,8 @@ from tui.models import Device, PropertyInfo
 from tui.screens.base import HubScreen
 from tui.screens.dialogs import NameRoomDialog
 from tui.widgets import Slider
+
+BUTTON_W = 18  # the widest learned button names ('channel_down') and a border
 
 
 def widget_key(name: str) -> str:
@@ -94,11 +96,11 @@ class DeviceScreen(HubScreen):
             commands = device.values.get("ir_commands") or []
             if "ir_commands" in device.properties:
                 yield Static("Remote buttons", classes="title")
-                with Horizontal(classes="ir-buttons"):
-                    if not commands:
-                        yield Static(
-                            "no learned buttons yet (press i to learn one)", classes="muted"
-                        )
+                if not commands:
+                    yield Static("no learned buttons yet (press i to learn one)", classes="muted")
+                # A grid, as many columns as the width holds: a row of 9 buttons ran off an
+                # 80-column screen (and Tab focused the hidden ones).
+                with Grid(id="ir-buttons", classes="ir-buttons"):
                     for command in commands:
                         yield Button(
                             command, id=f"ir-{self._key_for(command)}", classes="ir-command"
@@ -146,6 +148,16 @@ class DeviceScreen(HubScreen):
         super().on_mount()
         self._commands = self._ir_commands()
         self.hub_app.home_changed.subscribe(self, self._home_changed)
+        self._fit_buttons(self.app.size.width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Lay the remote's buttons out again for the new width."""
+        self._fit_buttons(event.size.width)
+
+    def _fit_buttons(self, width: int) -> None:
+        for grid in self.query("#ir-buttons").results(Grid):
+            # the screen less the page's padding, scrollbar and focus bar; BUTTON_W per button
+            grid.styles.grid_size_columns = max(1, (width - 6) // BUTTON_W)
 
     def _home_changed(self, device_id: str | None) -> None:
         if device_id not in (None, self.device_id):

@@ -34,7 +34,7 @@ class NameRoomDialog(ModalScreen[tuple[str, str] | None]):
                 yield Label("Room")
                 yield Input(
                     self.initial[1],
-                    placeholder=", ".join(self.rooms[:4]) or "Living room",
+                    placeholder="optional, e.g. " + (", ".join(self.rooms[:3]) or "Kitchen"),
                     id="dlg-room",
                     compact=True,
                 )
@@ -52,3 +52,38 @@ class NameRoomDialog(ModalScreen[tuple[str, str] | None]):
     def action_cancel(self) -> None:
         """Close without changes."""
         self.dismiss(None)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Ask before something that cannot be undone; dismisses with True to go ahead."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "cancel", "No"),
+        Binding("y", "confirm", "Yes"),
+    ]
+
+    def __init__(self, question: str, ok: str) -> None:
+        super().__init__()
+        self.question = question
+        self.ok_label = ok
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(self.question, classes="title")
+            with Horizontal(classes="toolbar"):
+                yield Button(f"{self.ok_label} (y)", id="confirm-ok", variant="error", compact=True)
+                yield Button("Cancel (n)", id="confirm-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        """Start on Cancel: Enter alone must not destroy anything."""
+        self.query_one("#confirm-cancel", Button).focus()
+
+    @on(Button.Pressed, "#confirm-ok")
+    def action_confirm(self) -> None:
+        """Go ahead."""
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#confirm-cancel")
+    def action_cancel(self) -> None:
+        """Do nothing."""
+        self.dismiss(False)

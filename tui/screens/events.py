@@ -58,11 +58,15 @@ class EventsScreen(HubScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "clear", "Clear"),
         Binding("slash", "filter", "Filter"),
+        # Esc (or Enter) leaves the filter field for the log, keeping what was typed.
+        Binding("escape", "leave_filter", "Done", show=False),
     ]
 
     def compose_body(self) -> Iterable[Widget]:
         yield Input(
-            placeholder="/ filter: a device, a property, an event type", id="filter", compact=True
+            placeholder="/ to filter by device, property or event type (Esc: back to the log)",
+            id="filter",
+            compact=True,
         )
         yield RichLog(id="log", wrap=False, markup=False, max_lines=2000)
 
@@ -101,6 +105,11 @@ class EventsScreen(HubScreen):
     def action_filter(self) -> None:
         """Type a filter."""
         self.query_one("#filter", Input).focus()
+
+    @on(Input.Submitted, "#filter")
+    def action_leave_filter(self) -> None:
+        """Back to the log (the filter stays applied)."""
+        self.query_one(RichLog).focus()
 
     def action_clear(self) -> None:
         """Clear the log."""

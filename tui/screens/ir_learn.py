@@ -59,7 +59,7 @@ class IrLearnScreen(HubScreen):
                     yield Select[str]([], id="target", prompt="device to add it to", compact=True)
                 with Horizontal(classes="form-row"):
                     yield Label("Button name")
-                    yield Input(placeholder="power_on", id="command", compact=True)
+                    yield Input(placeholder="e.g. power_on", id="command", compact=True)
                 with Horizontal(classes="toolbar"):
                     yield Button("Save", id="save", variant="success", compact=True)
 
@@ -82,6 +82,11 @@ class IrLearnScreen(HubScreen):
             or (d.integration == "broadlink" and "ir_commands" not in d.properties)
         ] or devices
         self._set_options("#blaster", [(d.name, d.id) for d in blasters])
+        if self.hub_app.loaded and not devices and self.session_id is None:
+            self._status(
+                "This hub has no IR blaster yet. Add a Broadlink, an ESPHome board with an IR "
+                "receiver or a Nature Remo (press n for what the hub found), then learn here."
+            )
         targets = [d for d in devices if "ir_commands" in d.properties] or devices
         self._set_options("#target", [(d.name, d.id) for d in targets])
 
@@ -148,7 +153,9 @@ class IrLearnScreen(HubScreen):
                 "Choose the device, name the button and save it."
             )
             self.query_one("#ir-save").display = True
-            self.query_one("#command", Input).focus()
+            # The first thing still to do: the device when none is chosen, else the name.
+            target = self.query_one("#target", Select)
+            (self.query_one("#command", Input) if isinstance(target.value, str) else target).focus()
         elif state == "timeout":
             self._status("No button press arrived in time. Start again and press it nearer.")
         else:

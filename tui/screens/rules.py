@@ -14,7 +14,9 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static, TextArea
 
 from tui.errors import ApiError, NotSupported, TuiError
+from tui.rule_words import explain_dry_run
 from tui.screens.base import HubScreen
+from tui.screens.dialogs import ConfirmDialog
 
 NO_RULES_ENGINE = (
     "This hub has no rules engine yet (it does not serve /api/v1/rules). "
@@ -37,11 +39,62 @@ def last_fired(traces: list[dict[str, Any]]) -> str:
     return f"{_when(newest.get('ts'))} {result}".strip()
 
 
+#: Keys of a trace that hold an epoch time (the run, its end, a timer's due time, a wait).
+_TIME_KEYS = frozenset({"ts", "finished", "due", "since", "until"})
+
+
+def local_time(ts: float) -> str:
+    """An epoch time as this machine's local date and time, to the tenth of a second."""
+    tenths = int((ts % 1) * 10)  # cut, not rounded: .96 must not read as .0 of this second
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) + f".{tenths}"
+
+
+def duration(seconds: float) -> str:
+    """'0.12 s', '4.5 s', '3 min 20 s', '2 h 5 min'."""
+    if seconds < 1:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
+def _readable(value: Any, key: str = "") -> Any:
+    if key in _TIME_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
+        return local_time(float(value))
+    if isinstance(value, Mapping):
+        return {k: _readable(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_readable(v) for v in value]
+    return value
+
+
+def readable_trace(trace: Mapping[str, Any]) -> dict[str, Any]:
+    """A trace as a person reads it: local times instead of epoch seconds, and how long the run
+    took (or has been going) next to when it started."""
+    out: dict[str, Any] = {}
+    started = trace.get("ts")
+    finished = trace.get("finished")
+    for key, value in trace.items():
+        out[key] = _readable(value, key)
+        if key == "ts" and isinstance(started, int | float):
+            if isinstance(finished, int | float):
+                out["took"] = duration(max(0.0, finished - started))
+            else:
+                going = trace.get("result") in ("running", "queued")
+                out["took"] = "still running" if going else "—"
+    return out
+
+
+#: What the hub adds to a rule it shows (not part of the rule; the hub ignores it on import).
+_READ_ONLY = ("last_run",)
+
+
 def rule_to_yaml(doc: Mapping[str, Any]) -> str:
     """One rule as an editable YAML list of one item (what /rules/import reads back)."""
-    return yaml.safe_dump(
-        [dict(doc)], sort_keys=False, allow_unicode=True, default_flow_style=False
-    )
+    rule = {k: v for k, v in doc.items() if k not in _READ_ONLY}
+    return yaml.safe_dump([rule], sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
 NEW_RULE = """\
@@ -158,11 +211,32 @@ class TraceScreen(HubScreen):
     def compose_body(self) -> Iterable[Widget]:
         yield Static(f"Runs of {self.rule_id} (newest first)", classes="title")
         text = (
-            yaml.safe_dump(self.traces, sort_keys=False, allow_unicode=True)
+            yaml.safe_dump(
+                [readable_trace(t) for t in self.traces], sort_keys=False, allow_unicode=True
+            )
             if self.traces
             else "This rule has not run yet."
         )
         yield TextArea(text, id="trace", read_only=True, soft_wrap=False)
+
+    def action_back(self) -> None:
+        """Back to the rules."""
+        self.dismiss(None)
+
+
+class TextScreen(HubScreen):
+    """A read-only page of text (a dry run in words); Esc goes back."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+
+    def __init__(self, title: str, lines: list[str]) -> None:
+        super().__init__()
+        self.heading = title
+        self.lines = lines
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static(self.heading, classes="title")
+        yield TextArea("\n".join(self.lines), id="text", read_only=True, soft_wrap=True)
 
     def action_back(self) -> None:
         """Back to the rules."""
@@ -178,7 +252,8 @@ class RulesScreen(HubScreen):
         Binding("t", "trace", "Trace"),
         Binding("w", "would", "Dry run"),
         Binding("a", "new", "New"),
-        Binding("f5", "refresh", "Refresh"),
+        Binding("d", "delete", "Delete"),
+        Binding("f5", "refresh", "Refresh", show=False),
     ]
 
     def __init__(self) -> None:
@@ -279,11 +354,9 @@ class RulesScreen(HubScreen):
         except TuiError as err:
             self.notify(str(err), severity="error")
             return
-        if result.get("would_fire"):
-            self.notify(f"{rule_id} would fire now", title="Dry run")
-        else:
-            reasons = "; ".join(str(r) for r in result.get("reasons") or ()) or "no reason given"
-            self.notify(f"{rule_id} would not fire: {reasons}", title="Dry run", timeout=10)
+        name = str(self.rules.get(rule_id, {}).get("name") or rule_id)
+        lines = explain_dry_run(result, self.hub_app.devices)
+        self.app.push_screen(TextScreen(f"Dry run of {name}: nothing is run", lines))
 
     @on(DataTable.RowSelected, "#rules")
     async def action_edit(self) -> None:
@@ -299,6 +372,33 @@ class RulesScreen(HubScreen):
         self.app.push_screen(RuleEditScreen(rule_id, rule_to_yaml(doc)))
 
     def action_new(self) -> None:
-        """Write a new rule from a template."""
+        """Make a new rule by picking from lists (Ctrl+Y there goes on in YAML)."""
+        from tui.screens.rule_form import RuleFormScreen
+
         if self.query_one("#rules", DataTable).display:
-            self.app.push_screen(RuleEditScreen(None, NEW_RULE))
+            self.app.push_screen(RuleFormScreen())
+
+    def action_delete(self) -> None:
+        """Delete the highlighted rule (with its timers and traces), after asking."""
+        rule_id = self._selected()
+        if rule_id is None:
+            return
+        name = str(self.rules.get(rule_id, {}).get("name") or rule_id)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(rule_id, name)
+
+        self.app.push_screen(
+            ConfirmDialog(f"Delete the rule {name!r}? Its traces go too.", "Delete"), answered
+        )
+
+    @work(group="rule-delete")
+    async def _delete(self, rule_id: str, name: str) -> None:
+        try:
+            await self.client.delete_rule(rule_id)
+        except TuiError as err:
+            self.notify(f"could not delete {name}: {err}", severity="error")
+            return
+        self.notify(f"deleted rule {name}")
+        self.action_refresh()

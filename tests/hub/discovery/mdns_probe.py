@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from zeroconf import IPVersion
@@ -66,6 +69,10 @@ class MiniHub:
 
     def stored_devices(self, integration: str) -> list[DeviceDescription]:
         return [d for d in self.devices.values() if d.integration == integration]
+
+    def storage_dir(self, integration: str) -> Path:
+        """A private folder per integration, like the hub's (kept secrets of adopted nodes)."""
+        return Path(tempfile.gettempdir()) / f"homehub-test-{os.getpid()}-{id(self)}" / integration
 
 
 def homehub_found(found: FoundService) -> DiscoveredDevice | None:

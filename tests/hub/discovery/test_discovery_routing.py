@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from hub.discovery import discovery_handler
@@ -32,6 +35,10 @@ class Hub:
 
     def stored_devices(self, integration: str) -> list[DeviceDescription]:
         return [d for d in self.stored.values() if d.integration == integration]
+
+    def storage_dir(self, integration: str) -> Path:
+        """A private folder per integration, like the hub's (kept secrets of adopted nodes)."""
+        return Path(tempfile.gettempdir()) / f"homehub-test-{os.getpid()}-{id(self)}" / integration
 
 
 def found(mac: str) -> DiscoveredDevice:

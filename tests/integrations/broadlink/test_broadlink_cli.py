@@ -85,3 +85,22 @@ def test_demo_config_is_accepted_by_the_integration_settings() -> None:
     settings = Settings.from_config(demo_config(em))
     assert settings.hosts == (("127.0.0.33", 8080),)
     assert [d.id for d in settings.devices] == ["living-tv", "bedroom-ac"]
+
+
+def test_sim_without_bind_listens_on_loopback() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from hub.cli.main import main; sys.exit(main())",
+         "sim", "broadlink", "--port", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"listening on udp://127\.0\.0\.1:(\d+);", line)
+        assert found, line + (proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
+        hint = proc.stdout.readline()
+        assert f'hosts = ["127.0.0.1:{found[1]}"] under [integrations.broadlink]' in hint
+        assert broadlink.hello("127.0.0.1", port=int(found[1]), timeout=5).model
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0

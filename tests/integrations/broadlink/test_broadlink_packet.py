@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import struct
+import threading
 
 import pytest
+from broadlink.device import Device
 from broadlink.remote import data_to_pulses
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,22 +22,32 @@ macs = st.binary(min_size=6, max_size=6)
 keys = st.binary(min_size=16, max_size=16)
 
 
-def library_style_packet(devtype: int, command: int, count: int, dev_id: int, payload: bytes,
-                         key: bytes) -> bytes:
-    """A command packet laid out as python-broadlink 0.19's Device.send_packet builds it."""
-    packet = bytearray(0x38)
-    packet[0x00:0x08] = bytes.fromhex("5aa5aa555aa5aa55")
-    packet[0x24:0x26] = devtype.to_bytes(2, "little")
-    packet[0x26:0x28] = command.to_bytes(2, "little")
-    packet[0x28:0x2A] = count.to_bytes(2, "little")
-    packet[0x2A:0x30] = MAC[::-1]
-    packet[0x30:0x34] = dev_id.to_bytes(4, "little")
-    packet[0x34:0x36] = (sum(payload, 0xBEAF) & 0xFFFF).to_bytes(2, "little")
-    padded = payload + bytes(-len(payload) % 16)
-    enc = Cipher(algorithms.AES(key), modes.CBC(pk.IV)).encryptor()
-    packet += enc.update(padded) + enc.finalize()
-    packet[0x20:0x22] = (sum(packet, 0xBEAF) & 0xFFFF).to_bytes(2, "little")
-    return bytes(packet)
+def library_packet(devtype: int, command: int, count: int, dev_id: int, payload: bytes,
+                   key: bytes) -> bytes:
+    """The bytes python-broadlink's own Device.send_packet puts on the wire, caught by a UDP
+    socket on loopback (which answers with a minimal valid reply so the library returns)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.settimeout(10)
+        device = Device(server.getsockname(), MAC, devtype, timeout=10)
+        device.update_aes(key)
+        device.id = dev_id
+        device.count = (count - 1) & 0xFFFF  # send_packet counts up before sending
+        caught: list[bytes] = []
+
+        def answer() -> None:
+            data, peer = server.recvfrom(4096)
+            caught.append(data)
+            reply = bytearray(0x38)
+            reply[0x20:0x22] = (0xBEAF).to_bytes(2, "little")  # checksum of an empty reply
+            server.sendto(bytes(reply), peer)
+
+        responder = threading.Thread(target=answer)
+        responder.start()
+        device.send_packet(command, payload)
+        responder.join(10)
+    assert len(caught) == 1
+    return caught[0]
 
 
 def test_checksum_starts_at_beaf() -> None:
@@ -48,7 +60,13 @@ def test_encode_matches_library_layout_byte_for_byte() -> None:
     payload = pk.auth_request_payload()
     header = pk.CommandHeader(0x520B, pk.CMD_AUTH, 0x8123, MAC, 0)
     ours = pk.encode_command(header, payload, pk.DEFAULT_KEY)
-    assert ours == library_style_packet(0x520B, pk.CMD_AUTH, 0x8123, 0, payload, pk.DEFAULT_KEY)
+    assert ours == library_packet(0x520B, pk.CMD_AUTH, 0x8123, 0, payload, pk.DEFAULT_KEY)
+    # A data command with a non-zero id, another key and a payload that needs padding.
+    key = bytes(range(16))
+    header = pk.CommandHeader(0x2737, 0x6A, 0x8001, MAC, 0x01020304)
+    payload = b"\x02\x00\x00\x00" + bytes(range(37))
+    assert pk.encode_command(header, payload, key) == library_packet(
+        0x2737, 0x6A, 0x8001, 0x01020304, payload, key)
 
 
 @given(

@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from echonet_testkit import TESTDATA
+from skip_policy import shared_data
 
 
 @pytest.fixture
 def echonet_testdata() -> Path:
     """../shared/testdata/echonet, or skip."""
-    if not TESTDATA.is_dir():
-        pytest.skip("../shared/testdata/echonet not found (shared/testdata not found)")
-    return TESTDATA
+    return shared_data("echonet")
 
 
 @pytest.fixture

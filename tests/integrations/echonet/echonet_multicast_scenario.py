@@ -20,7 +20,9 @@ from echonet_testkit import RecordingHub, wait_for
 
 from hub.testing import RunningHub, running_hub
 from integrations.echonet.emulator import EchonetNode
+from integrations.echonet.frame import Eoj, Esv, Property
 from integrations.echonet.integration import EchonetIntegration
+from integrations.echonet.protocol import EchonetClient
 
 
 async def pychonet_discovery() -> list[str]:
@@ -47,6 +49,28 @@ async def pychonet_discovery() -> list[str]:
         return sorted(heard)
     finally:
         udp.close()
+
+
+async def inf_copies() -> list[int]:
+    """How many copies of each INF a controller that talked to a node hears (once each)."""
+    node = EchonetNode(bind="127.0.0.21", objects=["light"], multicast=True)
+    heard: list[int] = []
+    client = EchonetClient(bind="127.0.0.4", multicast=True, timeout_s=1, retries=1,
+                           on_notify=lambda frame, host: heard.append(frame.tid))
+    await node.start()
+    await client.start()
+    try:
+        # Talking to the node makes this controller one of its unicast peers.
+        await client.request("127.0.0.21", Eoj(0x02, 0x90, 0x01), Esv.GET, [Property(0x80)])
+        heard.clear()
+        for edt in (b"\x30", b"\x31", b"\x30"):
+            await node.change("light", 0x80, edt)
+        await wait_for(lambda: len(set(heard)) == 3, what="three INFs")
+        await asyncio.sleep(0.3)  # let any late duplicate arrive before counting
+        return [heard.count(tid) for tid in sorted(set(heard))]
+    finally:
+        await client.close()
+        await node.stop()
 
 
 async def main() -> dict[str, object]:
@@ -76,6 +100,18 @@ async def main() -> dict[str, object]:
         await late.change("light", 0x80, b"\x30")
         await wait_for(lambda: hub.reported[light].get("power") is True, what="multicast INF")
         result["inf_power"] = hub.reported[light]["power"]
+        result["inf_copies"] = await inf_copies()
+        # The unit restarts (power off again) and announces itself: the hub re-reads it at
+        # once, not at the next poll (an hour away here).
+        await late.stop()
+        nodes.remove(late)
+        late = EchonetNode(bind="127.0.0.20", objects=["light"], multicast=True,
+                           unicast_inf=False)
+        await late.start()
+        nodes.append(late)
+        await wait_for(lambda: hub.reported[light].get("power") is False, timeout=5,
+                       what="re-read after the restart announcement")
+        result["reread_power"] = hub.reported[light]["power"]
         result["pychonet"] = await pychonet_discovery()
     finally:
         await integ.shutdown()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
+
+from skip_policy import TESTDATA as SHARED_TESTDATA
 
 from hub.model import DeviceDescription, DiscoveredDevice
 
-ROOT = Path(__file__).resolve().parents[3]
-TESTDATA = ROOT.parent / "shared" / "testdata" / "echonet"
+TESTDATA = SHARED_TESTDATA / "echonet"
 
 
 class RecordingHub:

@@ -10,6 +10,7 @@ import sys
 from integrations.echonet.cli import register
 from integrations.echonet.frame import Eoj, Esv, Property
 from integrations.echonet.protocol import EchonetClient
+from integrations.echonet.transport import free_addresses
 
 NODE = "127.0.36.50"
 PEER = "127.0.36.51"
@@ -54,4 +55,34 @@ async def test_sim_serves_until_interrupted() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+        await client.close()
+
+
+async def test_a_second_node_on_a_taken_address_refuses_to_start() -> None:
+    node, peer = free_addresses(2, "127.0.36.60")
+    argv = [sys.executable, "-c", LAUNCH, "echonet", "--bind", node, "--objects", "light"]
+    first = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    client = EchonetClient(bind=peer, timeout_s=2, retries=2)
+    await client.start()
+    try:
+        assert first.stdout is not None
+        assert "listening" in (await asyncio.wait_for(first.stdout.readline(), 30)).decode()
+        second = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, _ = await asyncio.wait_for(second.communicate(), 30)
+        assert second.returncode == 1
+        assert out.decode().endswith(
+            f"{node}:3610 is already in use (another ECHONET Lite node or controller); "
+            "give this node its own address, e.g. --bind 127.0.0.2\n"
+        )
+        # The first node still gets its requests (the second did not steal them).
+        answer = await client.request(node, Eoj(0x02, 0x90, 0x01), Esv.GET, [Property(0x80)])
+        assert answer is not None and answer.esv is Esv.GET_RES
+        assert first.returncode is None
+    finally:
+        first.kill()
+        await first.wait()
         await client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,13 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def must_read(device: Any, epc: int) -> bytes:
+    """A property the emulated object must have (a missing one fails, never reads as 0)."""
+    value = device.read(epc)
+    assert value, f"{type(device).__name__} has no property {epc:#04x}"
+    return bytes(value)
 
 
 def _local(hour: int, minute: int = 0) -> float:
@@ -57,11 +65,11 @@ def test_aircon_refuses_what_the_mra_does_not_allow() -> None:
 def test_meter_follows_the_load_curve_and_integrates_energy() -> None:
     clock = Clock(_local(3))
     meter = Meter(clock=clock)
-    night = int.from_bytes(meter.read(0xE7) or b"", "big", signed=True)
-    energy0 = int.from_bytes(meter.read(0xE0) or b"", "big")
+    night = int.from_bytes(must_read(meter, 0xE7), "big", signed=True)
+    energy0 = int.from_bytes(must_read(meter, 0xE0), "big")
     clock.now = _local(19, 30)
-    evening = int.from_bytes(meter.read(0xE7) or b"", "big", signed=True)
-    energy1 = int.from_bytes(meter.read(0xE0) or b"", "big")
+    evening = int.from_bytes(must_read(meter, 0xE7), "big", signed=True)
+    energy1 = int.from_bytes(must_read(meter, 0xE0), "big")
     assert night < 400 < 2000 < evening
     # 16.5 hours at 300-2300 W: tens of kWh, counted in 0.1 kWh units.
     assert 50 < energy1 - energy0 < 400
@@ -70,13 +78,13 @@ def test_meter_follows_the_load_curve_and_integrates_energy() -> None:
 def test_solar_follows_the_sun() -> None:
     clock = Clock(_local(0))
     solar = Solar(clock=clock)
-    assert int.from_bytes(solar.read(0xE0) or b"", "big") == 0
+    assert int.from_bytes(must_read(solar, 0xE0), "big") == 0
     clock.now = _local(12)
-    noon = int.from_bytes(solar.read(0xE0) or b"", "big")
+    noon = int.from_bytes(must_read(solar, 0xE0), "big")
     assert noon == pytest.approx(4000, abs=5)
     clock.now = _local(21)
-    assert int.from_bytes(solar.read(0xE0) or b"", "big") == 0
-    assert int.from_bytes(solar.read(0xE1) or b"", "big") > 5_000_000
+    assert int.from_bytes(must_read(solar, 0xE0), "big") == 0
+    assert int.from_bytes(must_read(solar, 0xE1), "big") > 5_000_000
 
 
 def test_battery_charges_until_full() -> None:
@@ -85,10 +93,10 @@ def test_battery_charges_until_full() -> None:
     assert battery.write(0xDA, b"\x42")
     clock.now += 1800
     assert (battery.read(0xE4) or b"\x00")[0] == 58  # 50 % + 750 Wh of 10 kWh
-    assert int.from_bytes(battery.read(0xD3) or b"", "big", signed=True) == 1500
+    assert int.from_bytes(must_read(battery, 0xD3), "big", signed=True) == 1500
     clock.now += 10 * 3600
     assert (battery.read(0xE4) or b"\x00")[0] == 100
-    assert int.from_bytes(battery.read(0xD3) or b"", "big", signed=True) == 0
+    assert int.from_bytes(must_read(battery, 0xD3), "big", signed=True) == 0
 
 
 def test_node_profile_lists_its_objects() -> None:

@@ -62,12 +62,20 @@ MALFORMED: list[tuple[str, str, str]] = [
     ("wrong EHD1", "2081000105ff0101300162018000", "EHD1"),
     ("arbitrary format EHD2", "1082000105ff0101300162018000", "EHD2"),
     ("unknown ESV", "1081000105ff0101300199018000", "unknown ESV"),
-    ("OPC missing", "1081000105ff0101300162", "truncated"),
+    ("OPC missing", "1081000105ff0101300162",
+     "^truncated: 11 bytes, a frame has at least 12$"),
     ("OPC zero get", "1081000105ff010130016200", "OPC is 0"),
-    ("OPC says more", "1081000105ff0101300162028000", "OPC says 2"),
-    ("PDC longer than data", "1081000105ff010130016101800230", "PDC says 2"),
+    ("OPC says more", "1081000105ff0101300162028000",
+     "^truncated: OPC says 2 properties but the frame ends in property 2$"),
+    ("OPCGet says more", "1081000105ff010130016e018001300280",
+     "^truncated: OPCGet says 2 properties but the frame ends in property 1$"),
+    ("PDC longer than data", "1081000105ff010130016101800230",
+     "^EPC 0x80: PDC says 2 bytes but only 1 remain$"),
     ("trailing bytes", "1081000105ff0101300162018000ff", "after the last property"),
-    ("EPC below 0x80", "1081000105ff0101300162011000", "outside 0x80"),
+    ("EPC below 0x80", "1081000105ff0101300162011000",
+     "^EPC 0x10 of property 1 is outside 0x80-0xFF$"),
+    ("second EPC below 0x80", "1081000105ff01013001620280001000",
+     "^EPC 0x10 of property 2 is outside 0x80-0xFF$"),
     ("SetGet without OPCGet", "1081000105ff010130016e0180013001", "OPCGet"),
 ]
 
@@ -135,3 +143,31 @@ def test_property_map_bitmap_from_openecho(openecho: dict[str, Any]) -> None:
 def test_malformed_property_maps(hexdata: str, reason: str) -> None:
     with pytest.raises(FrameError, match=reason):
         decode_map(bytes.fromhex(hexdata))
+
+
+def test_failure_answers_are_exactly_the_5x_services() -> None:
+    """Boundary: 0x50 (SetI_SNA) and 0x5E are failures; 0x60 onwards and 0x7x are not."""
+    assert [e.name for e in Esv if e.is_failure] == [
+        "SETI_SNA", "SETC_SNA", "GET_SNA", "INF_SNA", "SETGET_SNA"]
+    assert Esv.SETI_SNA.is_failure and not Esv.SETI.is_failure
+
+
+@pytest.mark.parametrize("epc", [0x7F, 0x100, -1])
+def test_encoding_refuses_an_epc_outside_one_byte_from_0x80(epc: int) -> None:
+    frame = Frame(1, Eoj(0x05, 0xFF, 0x01), Eoj(0x01, 0x30, 0x01), Esv.GET, (Property(epc, b""),))
+    with pytest.raises(ValueError, match="outside 0x80-0xFF"):
+        encode(frame)
+
+
+def test_objects_properties_and_frames_are_immutable_values() -> None:
+    # Eojs key the controller's device tables and frames are shared between waiters: a value
+    # that could change under a dict, or an unhashable one, would be a silent bug.
+    eoj = Eoj(0x01, 0x30, 0x01)
+    prop = Property(0x80, b"\x30")
+    frame = Frame(1, Eoj(0x05, 0xFF, 0x01), eoj, Esv.GET_RES, (prop,))
+    assert {eoj: "aircon"}[Eoj(0x01, 0x30, 0x01)] == "aircon"
+    assert len({frame, Frame(1, Eoj(0x05, 0xFF, 0x01), eoj, Esv.GET_RES, (prop,))}) == 1
+    assert hash(prop) == hash(Property(0x80, b"\x30"))
+    for value, name in ((eoj, "instance"), (prop, "edt"), (frame, "tid")):
+        with pytest.raises(AttributeError):  # FrozenInstanceError is an AttributeError
+            setattr(value, name, 2)

@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
+from hub import testing
 from integrations.echonet.emulator import EchonetNode
 from integrations.echonet.integration import EchonetIntegration
-
-testing = pytest.importorskip("hub.testing")
 
 HUB = "127.0.38.2"
 HOSTS = ["127.0.38.10", "127.0.38.11"]

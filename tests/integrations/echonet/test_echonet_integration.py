@@ -8,6 +8,7 @@ import pytest
 from echonet_testkit import RecordingHub, wait_for
 
 from integrations.echonet.emulator import EchonetNode
+from integrations.echonet.frame import Esv, Property
 from integrations.echonet.integration import EchonetIntegration
 from integrations.errors import CommandFailed, DeviceUnreachable, IntegrationError
 
@@ -156,6 +157,31 @@ async def test_generic_class_exposes_raw_properties(nodes: list[EchonetNode]) ->
         await extra.stop()
 
 
+async def test_only_profiles_and_controllers_are_left_out() -> None:
+    # A node lists a controller object (0x05FF) beside a television (class group 0x06, above
+    # the controller's code) and a user-defined class (group 0x0F, above profiles' 0x0E): both
+    # appliances become devices, the controller does not.
+    from integrations.echonet.emulator import EmulatedObject
+
+    def kind_of(name: str, code: int) -> type[EmulatedObject]:
+        return type(name, (EmulatedObject,), {"kind": name, "class_code": code,
+                                              "settable": frozenset({0x80})})
+
+    objects = [kind_of("controller", 0x05FF)(1), kind_of("tv", 0x0602)(1),
+               kind_of("custom", 0x0F01)(1)]
+    extra = EchonetNode(bind="127.0.37.21", objects=objects)
+    await extra.start()
+    hub = RecordingHub()
+    integ = EchonetIntegration()
+    await integ.setup(hub, {**CONFIG, "hosts": ["127.0.37.21"]})
+    try:
+        await integ.discover()
+        assert sorted(d.extra["eoj"] for d in hub.devices.values()) == ["060201", "0f0101"]
+    finally:
+        await integ.shutdown()
+        await extra.stop()
+
+
 def test_config_is_validated(caplog: pytest.LogCaptureFixture) -> None:
     from integrations.echonet.integration import EchonetConfig
 
@@ -243,6 +269,36 @@ async def test_node_adopted_before_a_restart_is_read_without_asking() -> None:
         await integ.apply_desired(stored.id, {"power": True})
         assert node.object("light").values[0x80] == b"\x30"
         assert hub.found == []  # nothing to adopt again
+    finally:
+        await integ.shutdown()
+        await node.stop()
+
+
+async def test_a_host_name_that_does_not_resolve_is_named(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    host = "127.0.37.50"
+    hub = RecordingHub()
+    integ = EchonetIntegration()
+    # .invalid never resolves (RFC 6761), so no query leaves this machine for long.
+    await integ.setup(hub, {**CONFIG, "hosts": ["aircon.invalid", host]})
+    node = EchonetNode(bind=host, objects=["light"])
+    await node.start()
+    try:
+        await integ.discover()
+        await integ.poll_once()
+        assert set(integ.nodes()) == {host}
+        said = [r.getMessage() for r in caplog.records if "aircon.invalid" in r.getMessage()]
+        assert len(said) == 1, said  # once, not at every poll
+        assert said[0].startswith(
+            "echonet controller: host 'aircon.invalid' under hosts in [integrations.echonet] "
+            "does not resolve ("
+        )
+        assert "fix the name or give the device's IP address" in said[0]
+        assert "did not answer" not in caplog.text
+        with pytest.raises(DeviceUnreachable, match=r"'aircon\.invalid' is not an IP address"):
+            await integ.client.request("aircon.invalid", node.objects[0].eoj, Esv.GET,
+                                       [Property(0x80)])
     finally:
         await integ.shutdown()
         await node.stop()

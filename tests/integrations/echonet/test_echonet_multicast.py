@@ -9,6 +9,7 @@ integration on 127.0.0.2 with no static hosts.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,8 @@ def test_multicast_discovery_and_inf_in_a_network_namespace() -> None:
         pytest.skip(f"cannot create a network namespace here: {probe.stderr.decode().strip()}")
     done = subprocess.run(
         ["unshare", "-n", "sh", "-c", SETUP, sys.executable],
-        cwd=HERE, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        # tests/ too: the scenario's test kit reads where the shared test data is from there.
+        cwd=HERE, env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"},
         capture_output=True, text=True, timeout=90, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -39,6 +41,10 @@ def test_multicast_discovery_and_inf_in_a_network_namespace() -> None:
     assert result["discovered"] == ["127.0.0.10", "127.0.0.11", "127.0.0.12"]
     assert result["after_announce"][-1] == "127.0.0.20"
     assert result["inf_power"] is True
+    # A real node sends each INF once: to the group when multicast works (not unicast too).
+    assert result["inf_copies"] == [1, 1, 1]
+    # A node that restarts and announces itself is re-read at once (power is off again).
+    assert result["reread_power"] is False
     # adopt = "ask" in a real hub: multicast finds wait to be adopted, configured hosts do not.
     assert [key for key, _, _ in result["ask_discovered"]] == [
         "echonet-127.0.0.10", "echonet-127.0.0.11", "echonet-127.0.0.20"]

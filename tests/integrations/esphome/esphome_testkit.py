@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,6 +51,10 @@ class RecordingHub:
 
     def stored_devices(self, integration: str) -> list[DeviceDescription]:
         return [d for d in self.devices.values() if d.integration == integration]
+
+    def storage_dir(self, integration: str) -> Path:
+        """A private folder per integration, like the hub's (kept secrets of adopted nodes)."""
+        return Path(tempfile.gettempdir()) / f"homehub-test-{os.getpid()}-{id(self)}" / integration
 
 
 async def wait_until(cond: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:

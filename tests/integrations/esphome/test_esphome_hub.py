@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from esphome_testkit import poll_json
 
+from hub import testing
 from hub.model import DiscoveredDevice
 from integrations.esphome import EsphomeEmulator, EsphomeIntegration, sensor_only_entities
 from integrations.esphome.link import device_id_for
-
-testing = pytest.importorskip("hub.testing", reason="the hub test harness is not available")
 
 HOST = "127.0.0.44"
 

@@ -186,7 +186,10 @@ async def test_adopt_a_discovered_device(
         await integration.adopt(found, {"noise_psk": key})
         device_id = device_id_for(dev.mac)
         assert recording_hub.online[device_id]
-        assert recording_hub.devices[device_id].extra["noise_psk"] == key
+        # The key is kept for restarts in a 0600 file, never in the description (API output).
+        assert "noise_psk" not in recording_hub.devices[device_id].extra
+        kept = recording_hub.storage_dir("esphome") / "node_secrets.json"
+        assert key in kept.read_text() and kept.stat().st_mode & 0o077 == 0
         assert len(integration.links) == 1
     finally:
         await dev.stop()

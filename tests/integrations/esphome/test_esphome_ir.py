@@ -19,6 +19,7 @@ from aioesphomeapi import APIClient, InfraredCapability, InfraredInfo, InfraredR
 from esphome_testkit import RecordingHub, poll_json, wait_until
 
 import ir_codes
+from hub import testing
 from integrations.errors import CommandFailed, DeviceUnreachable
 from integrations.esphome import (
     EsphomeEmulator,
@@ -31,8 +32,6 @@ from integrations.esphome.link import device_id_for
 from integrations.ir_devices import load_profile
 from ir_codes.formats import broadlink as bl_format
 from ir_codes.formats import esphome as esphome_format
-
-testing = pytest.importorskip("hub.testing", reason="the hub test harness is not available")
 
 HOST = "127.0.0.52"
 TV_POWER = {"protocol": "NEC", "address": 0x04, "command": 0x08}

@@ -1,0 +1,74 @@
+"""What each action does (everything but `delay` and `wait`, which pause the run: waits.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hub.errors import NotFound
+from hub.events import NamedEvent
+from hub.rules.model import (
+    Action,
+    CommandAction,
+    EventAction,
+    NotifyAction,
+    RemindAction,
+    Rule,
+    SceneAction,
+    SetAction,
+)
+from hub.rules.notify import Notice, Notifier
+from hub.rules.reminders import Reminders
+from hub.rules.state import Run
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+Scenes = dict[str, dict[str, dict[str, Any]]]
+
+
+class Actions:
+    """Carries out actions against the hub: events, desired values, commands, scenes, notices."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        scenes: Scenes,
+        notifier: Notifier,
+        reminders: Reminders,
+    ) -> None:
+        self.hub = hub
+        self.scenes = scenes
+        self.notifier = notifier
+        self.reminders = reminders
+
+    async def act(self, rule: Rule, action: Action, index: int, run: Run) -> Any:
+        """Do one action; the result goes into the run's trace."""
+        hub = self.hub
+        if isinstance(action, EventAction):
+            hub.bus.publish(NamedEvent(ts=hub.clock.now(), name=action.name, data=action.data))
+            return "fired"
+        if isinstance(action, SetAction):
+            ack = await hub.registry.write_desired(action.device, action.values, ttl_s=action.ttl)
+            return {"command_id": ack.command_id}
+        if isinstance(action, CommandAction):
+            ack = await hub.registry.send_command(action.device, action.command, action.params)
+            return {"command_id": ack.command_id}
+        if isinstance(action, SceneAction):
+            return await self.run_scene(action.scene)
+        if isinstance(action, NotifyAction):
+            notice = Notice(hub.clock.now(), rule.id, action.message, action.title)
+            return await self.notifier.send(notice)
+        if isinstance(action, RemindAction):
+            return await self.reminders.start(rule, action, index, run)
+        raise TypeError(f"unknown action {action!r}")
+
+    async def run_scene(self, name: str) -> dict[str, Any]:
+        """Apply a stored scene; returns the command id per device."""
+        scene = self.scenes.get(name)
+        if scene is None:
+            raise NotFound(f"no scene {name!r}; PUT /api/v1/scenes/{name} creates it")
+        out = {}
+        for device, values in scene.items():
+            ack = await self.hub.registry.write_desired(device, values)
+            out[device] = ack.command_id
+        return out
