@@ -324,28 +324,23 @@ async def test_notifications_sent_while_the_link_was_down_reach_the_phone_once(
                             out.append(event)
                     return out
 
-                async def ring() -> str:
+                async def ring(count: int) -> str:
+                    """Ring the bell and return the id of the inbox entry it made (the
+                    count-th): waiting for the count, not for any entry, so an older entry
+                    is never taken for the new one."""
                     await rh.client.post("/api/v1/events/ring", json={})
+                    page = await eventually(
+                        lambda: _entries(rh, count), f"inbox entry {count}"
+                    )
+                    return str(page[0]["id"])
 
-                    async def newest() -> Any:
-                        page = (await rh.client.get("/api/v1/notifications")).json()
-                        return page["notifications"][0]["id"] if page["notifications"] else None
-
-                    return str(await eventually(newest, "the inbox entry"))
-
-                first = await ring()
+                first = await ring(1)
                 assert [e["id"] for e in await notifications(1)] == [first]
 
                 # The internet goes away; the bell rings twice.
                 await client.stop()
                 await eventually(lambda: hub_id not in relay.sessions, "the hub offline")
-                missed = []
-                for count in (2, 3):
-                    await rh.client.post("/api/v1/events/ring", json={})
-                    page = await eventually(
-                        lambda count=count: _entries(rh, count), "the inbox entry"
-                    )
-                    missed.append(page[0]["id"])
+                missed = [await ring(2), await ring(3)]
                 client.start()
                 got = await notifications(2)
                 assert [e["id"] for e in got] == missed  # oldest first
@@ -357,7 +352,7 @@ async def test_notifications_sent_while_the_link_was_down_reach_the_phone_once(
                 client.start()
                 await eventually(lambda: client.sessions > sessions and client.connected, "back")
                 await link.wait_connected(15)
-                latest = await ring()
+                latest = await ring(4)
                 assert [e["id"] for e in await notifications(1)] == [latest]
         mark = await rh.hub.db.get_kv(NOTIFIED_KEY)
         assert mark == str(await rh.hub.notifications.latest_version())
