@@ -276,7 +276,10 @@ class HubFleet:
                 await asyncio.sleep(interval)
                 continue
             batch = 50
-            pause = interval / max(1, len(hubs) // batch + 1)
+            # Spread over the fleet's size, not over the hubs live at this instant: a pass
+            # that starts while only a few hubs are up would otherwise sleep a whole
+            # interval after pinging them and leave the rest silent for that long.
+            pause = interval / max(1, max(len(hubs), self.count) // batch + 1)
             for start in range(0, len(hubs), batch):
                 for hub in hubs[start:start + batch]:
                     hub.ping()
@@ -498,8 +501,13 @@ async def main(args: argparse.Namespace) -> None:
         cpu = sum(proc.cpu_times()[:2]) - cpu_before
         results["heartbeat_s"] = heartbeat
         results["relay_idle_cpu_pct"] = round(100 * cpu / (time.monotonic() - t_before), 2)
-        if sum(f.last.get("pongs", 0) for f in fleets) <= pongs_before:
-            raise SystemExit("no heartbeat was answered while the tunnels were idle")
+        # Every tunnel pings once per interval, so a pong must arrive within one interval
+        # (plus the half-second progress lag) after the CPU window, whatever its length.
+        deadline = time.monotonic() + heartbeat + 2.0
+        while sum(f.last.get("pongs", 0) for f in fleets) <= pongs_before:
+            if time.monotonic() > deadline:
+                raise SystemExit("no heartbeat was answered while the tunnels were idle")
+            await asyncio.sleep(0.25)
 
         # Reconnect storm: SIGTERM (drain), restart on the same port, wait for everyone.
         totals_before = sum(f.last["total"] for f in fleets)
