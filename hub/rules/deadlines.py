@@ -19,6 +19,7 @@ from hub.rules.model import (
     CronTrigger,
     MissedPolicy,
     Rule,
+    StateTrigger,
     TimeTrigger,
     WaitAction,
 )
@@ -91,14 +92,18 @@ class Deadlines:
         if state is None or not state.rule.enabled:
             return
         ctx = dict(timer.payload["context"])
+        i = int(ctx["trigger"])
+        trig = state.rule.triggers[i] if i < len(state.rule.triggers) else None
+        held, why = still_holds(trig, self.facts)
+        if held and not (isinstance(trig, StateTrigger) and trig.to is None):
+            # This stretch of the state is used up; only leaving it re-arms (an "any change"
+            # trigger has nothing to leave, so each change may start a countdown).
+            self.wheel.hold(timer)
         if late and state.rule.missed is MissedPolicy.SKIP:
             trace = self.traces.for_timer(state, timer, "for")
             trace.update(result="skipped", reason="due while the hub was down (missed: skip)")
             self.traces.keep(state, trace)
             return
-        i = int(ctx["trigger"])
-        trig = state.rule.triggers[i] if i < len(state.rule.triggers) else None
-        held, why = still_holds(trig, self.facts)
         if not held:
             trace = self.traces.for_timer(state, timer, "for")
             trace.update(result="skipped", reason=f"no longer held: {why}")
@@ -224,6 +229,9 @@ class Deadlines:
         for timer in await self.store.load():
             state = self.rules.get(timer.rule_id)
             handler = handlers.get(timer.kind)
+            if state is not None and state.rule.enabled and timer.kind == "held":
+                self.wheel.restore_held(timer)
+                continue
             if state is None or not state.rule.enabled or handler is None:
                 self.store.delete(timer.id)
                 continue

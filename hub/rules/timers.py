@@ -28,7 +28,7 @@ class Timer:
 
     id: str
     rule_id: str
-    kind: str  # for | delay | remind | schedule
+    kind: str  # for | held | delay | remind | schedule
     due: float
     payload: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -134,6 +134,10 @@ class TimerWheel:
         self.store = store
         self.clock = clock
         self.armed: dict[str, tuple[Timer, asyncio.Task[None]]] = {}
+        # `for` countdowns that fired while their state still holds, by timer id -> rule id.
+        # Stored (kind "held") so that a restart which sees the same state "entered" again
+        # (its last reported value was lost with the process) does not start another one.
+        self.held: dict[str, str] = {}
 
     def arm(
         self,
@@ -166,8 +170,25 @@ class TimerWheel:
             self.store.delete(timer_id)
         return entry is not None
 
+    def hold(self, timer: Timer) -> None:
+        """Remember (durably) that this countdown fired and its state has not been left."""
+        held = Timer(timer.id, timer.rule_id, "held", timer.due, {})
+        self.held[timer.id] = timer.rule_id
+        self.store.put(held)
+
+    def restore_held(self, timer: Timer) -> None:
+        """A stored hold, at start-up."""
+        self.held[timer.id] = timer.rule_id
+
+    def release(self, timer_id: str) -> None:
+        """The state was left: the next entry starts a new countdown."""
+        if self.held.pop(timer_id, None) is not None:
+            self.store.delete(timer_id)
+
     def cancel_rule(self, rule_id: str) -> None:
         """Stop and delete every timer of a rule."""
+        for timer_id in [t for t, r in self.held.items() if r == rule_id]:
+            del self.held[timer_id]
         for timer_id, (timer, task) in list(self.armed.items()):
             if timer.rule_id == rule_id:
                 task.cancel()

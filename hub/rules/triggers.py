@@ -131,8 +131,9 @@ class Triggers:
         if not inside:
             if self.wheel.get(timer_id) is not None:
                 self.wheel.cancel(timer_id)
+            self.wheel.release(timer_id)
             return
-        if crossed and self.wheel.get(timer_id) is None:
+        if crossed and self.wheel.get(timer_id) is None and timer_id not in self.wheel.held:
             # An armed countdown is never restarted: the first crossing keeps its due time.
             ctx = {**ctx, "since": ctx["ts"], "ts": ctx["ts"] + hold}
             timer = Timer(timer_id, rule_id, "for", ctx["ts"], {"context": ctx})

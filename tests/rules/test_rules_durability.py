@@ -35,6 +35,20 @@ RULE = {
 }
 
 
+# A second rule on the same durable "for" timers marks moments of the clock: once its trace
+# for a mark is there, the hub has seen that time and fired whatever was due by then, so "the
+# countdown has not fired yet" is checked after a positive signal, not after a fixed sleep.
+MARKS = (300.0, 599.0, 3600.0)
+MARK_RULE = {
+    "id": "marks",
+    "triggers": [
+        {"type": "state", "device": "heater", "property": "power", "to": True, "for": seconds}
+        for seconds in MARKS
+    ],
+    "actions": [{"type": "notify", "message": "mark"}],
+}
+
+
 class FileTime:
     """Moves the shared clock file atomically."""
 
@@ -93,6 +107,17 @@ async def poll(cond: Callable[[], Any], timeout: float = 20.0) -> Any:
         await asyncio.sleep(0.02)
 
 
+async def reach(client: httpx.AsyncClient, clock: FileTime, when: float) -> None:
+    """Move the clock to `when`, a mark, and wait until the hub has fired that mark."""
+    clock.set(when)
+
+    async def marked() -> bool:
+        traces = (await client.get("/api/v1/rules/marks/traces")).json()["traces"]
+        return any(t.get("trigger", {}).get("ts") == when for t in traces)
+
+    await poll(marked)
+
+
 class Firings:
     """Every trace seen through any process's API, by run id (a refiring has a new id)."""
 
@@ -121,7 +146,8 @@ class Firings:
 
 def timer_rows(data_dir: Path) -> list[tuple[str, float]]:
     with sqlite3.connect(data_dir / "homehub.db") as conn:
-        return [(r[0], r[1]) for r in conn.execute("SELECT kind, due FROM rule_timers")]
+        rows = conn.execute("SELECT kind, due FROM rule_timers WHERE rule_id = 'heater_on'")
+        return sorted((r[0], r[1]) for r in rows)
 
 
 @pytest.mark.slow
@@ -134,6 +160,7 @@ async def test_countdown_and_reminders_survive_sigkill(tmp_path: Path) -> None:
     # Process A: arm the 10-minute countdown, then die at T0+5m.
     async with hub_process(data, clock.path, {}) as (proc, c):
         assert (await c.post("/api/v1/rules", json=RULE)).status_code == 201
+        assert (await c.post("/api/v1/rules", json=MARK_RULE)).status_code == 201
         resp = await c.put("/api/v1/devices/heater/desired", json={"values": {"power": True}})
         assert resp.status_code == 202
 
@@ -141,16 +168,14 @@ async def test_countdown_and_reminders_survive_sigkill(tmp_path: Path) -> None:
             return timer_rows(data) == [("for", T0 + 600)]
 
         await poll(armed)
-        clock.set(T0 + 300)
-        await asyncio.sleep(0.2)
+        await reach(c, clock, T0 + 300)
         await seen.read(c)
         await kill9(proc)
     assert seen.fired() == []
 
     # Process B: the heater is still on; the countdown keeps its due time (not T0+300+600).
     async with hub_process(data, clock.path, {"heater": {"power": True}}) as (proc, c):
-        clock.set(T0 + 599)
-        await asyncio.sleep(0.3)
+        await reach(c, clock, T0 + 599)
         await seen.read(c)
         assert seen.fired() == []
         clock.set(T0 + 600)
@@ -168,7 +193,12 @@ async def test_countdown_and_reminders_survive_sigkill(tmp_path: Path) -> None:
 
         await poll(first_reminder)
         clock.set(T0 + 1000)
-        await poll(lambda: _true(timer_rows(data) == [("remind", T0 + 1200)]))
+        # The countdown's stretch is used up ("held" until the heater goes off), so a restart
+        # that sees the heater "turn on" again (its last report lost with the process) does
+        # not count down and fire a second time; the next reminder is due.
+        await poll(
+            lambda: _true(timer_rows(data) == [("held", T0 + 600), ("remind", T0 + 1200)])
+        )
         await kill9(proc)
 
     # Process C: the remaining reminders come at T0+20m and T0+25m, then stop (max 3).
@@ -181,10 +211,9 @@ async def test_countdown_and_reminders_survive_sigkill(tmp_path: Path) -> None:
                 return seen.reminders()[-1:] == [due]
 
             await poll(reminded)
-        clock.set(T0 + 3600)
-        await asyncio.sleep(0.5)
+        await reach(c, clock, T0 + 3600)
         await seen.read(c)
-        assert timer_rows(data) == []
+        assert timer_rows(data) == [("held", T0 + 600)]
 
     assert seen.fired() == [T0 + 600]
     assert seen.reminders() == [T0 + 900, T0 + 1200, T0 + 1500]

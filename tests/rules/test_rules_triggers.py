@@ -115,6 +115,32 @@ async def test_numeric_for_fires_after_hold_and_cancels_when_left(env: Env) -> N
     assert env.sink.notices[0].ts == start + 600
 
 
+async def test_for_fires_once_per_stretch_and_again_after_the_state_is_left(env: Env) -> None:
+    """After a countdown fired, the state's stretch is used up: staying inside (even through
+    reports that repeat the value) never fires again; leaving and coming back does."""
+    await env.rule(
+        {
+            "id": "on_for",
+            "triggers": [
+                {"type": "state", "device": "lamp", "property": "power", "to": True, "for": 60}
+            ],
+            "actions": NOTIFY,
+        }
+    )
+    await env.sense("lamp", power=True)
+    await env.advance(60)
+    await wait_for(lambda: len(done(env, "on_for")) == 1)
+    await env.sense("lamp", brightness=10)  # another property: the power stretch goes on
+    await env.advance(600)
+    assert len(env.traces("on_for")) == 1
+    await env.sense("lamp", power=False)
+    await env.sense("lamp", power=True)
+    start = env.clock.now()
+    await env.advance(60)
+    await wait_for(lambda: len(done(env, "on_for")) == 2)
+    assert done(env, "on_for")[-1]["trigger"]["since"] == start
+
+
 async def test_time_trigger_fires_daily_in_configured_timezone(tmp_path: Path) -> None:
     zone = ZoneInfo("Asia/Tokyo")
     start = datetime(2024, 5, 1, 7, 0, tzinfo=zone).timestamp()
