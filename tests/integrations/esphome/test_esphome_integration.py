@@ -159,6 +159,9 @@ async def test_noise_encrypted_device(
     await dev.start()
     try:
         device_id = await connected(recording_hub, integration, dev, noise_psk=key)
+        # Online comes before the first states: wait for them, as the test above does.
+        await wait_until(lambda: "power" in recording_hub.reported.get(device_id, {}),
+                         what="initial states")
         await integration.apply_desired(device_id, {"power": True})
         await wait_until(lambda: recording_hub.reported[device_id].get("power") is True,
                          what="encrypted round trip")
