@@ -34,7 +34,7 @@ MAX_IDEMPOTENCY_KEY = 200
 
 def build_router(hub: Hub) -> Router:
     """All endpoints of one hub."""
-    router = Router(hub.auth.check)
+    router = Router(hub.auth.verify)
     reg = hub.registry
     add = router.add
 

@@ -112,7 +112,7 @@ def build_app(hub: Hub) -> web.Application:
         except SessionRefused as err:
             return _json_response(refused(err))
         try:
-            hub.auth.check(header)
+            await hub.auth.verify(header)
             accept = EventFilter.from_query(request.query)
         except HubError as err:
             return _json_response(

@@ -74,7 +74,7 @@ def _pydantic_message(err: ValidationError) -> tuple[str, dict[str, str]]:
 class Router:
     """Holds routes; `dispatch` runs one request through auth, validation and the handler."""
 
-    def __init__(self, authenticate: Callable[[str | None], str]) -> None:
+    def __init__(self, authenticate: Callable[[str | None], Awaitable[str]]) -> None:
         self.routes: list[Route] = []
         self._authenticate = authenticate
 
@@ -123,7 +123,9 @@ class Router:
             principal = request.trusted_principal
             if principal is None:
                 principal = (
-                    self._authenticate(request.headers.get("authorization")) if route.auth else ""
+                    await self._authenticate(request.headers.get("authorization"))
+                    if route.auth
+                    else ""
                 )
             query = self._parse_query(route, request.query)
             body = self._parse_body(route, request.body)

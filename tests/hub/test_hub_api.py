@@ -12,8 +12,10 @@ import pytest
 from openapi_spec_validator import validate
 
 from hub.api.http import WS_QUEUE
-from hub.clock import ManualClock
+from hub.auth import Auth
+from hub.clock import ManualClock, SystemClock
 from hub.events import StateChanged
+from hub.store import Database
 from hub.testing import running_hub
 from integrations.virtual import VirtualIntegration
 from integrations.virtual.integration import demo_devices
@@ -64,6 +66,33 @@ async def test_revoked_token_is_401(rh) -> None:
     listed = (await rh.client.get("/api/v1/tokens")).json()["tokens"]
     assert any(t["id"] == token_id and t["revoked"] for t in listed)
     assert all("hash" not in t and "token" not in t for t in listed)
+
+
+async def test_a_token_made_beside_the_running_hub_works_at_once(rh) -> None:
+    # What `homehub token create` does: its own connection to the hub's database.
+    db = Database(rh.hub.config.db_path)
+    await db.open()
+    try:
+        _, token = await Auth(db, SystemClock()).create_token("kitchen tablet")
+    finally:
+        await db.close()
+    async with httpx.AsyncClient(
+        base_url=rh.url, headers={"Authorization": f"Bearer {token}"}
+    ) as c:
+        r = await c.get("/api/v1/devices")  # long before the periodic reload
+        assert r.status_code == 200, r.text
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(rh.url.replace("http", "ws") + "/api/v1/events", params={"token": token})
+        as ws,
+    ):
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    # A token that was never made still gets the usual answer.
+    async with httpx.AsyncClient(
+        base_url=rh.url, headers={"Authorization": f"Bearer {token}x"}
+    ) as c:
+        r = await c.get("/api/v1/devices")
+        assert r.status_code == 401 and "unknown or revoked" in r.text
 
 
 async def test_pairing_code_works_once(rh) -> None:

@@ -13,6 +13,7 @@ Addresses 127.0.21.x (see phone_home.py): the endpoint listens on 127.0.21.20.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -163,6 +164,35 @@ class WorkerPush:
             },
         )
 
+    async def show(
+        self, page: Any, scope: str, message: dict[str, Any], timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """Deliver `message` once the worker is active and return the notifications it shows.
+
+        deliverPushMessage answers before the worker has the event and drops it silently if the
+        worker cannot take it then (seen once under CI load), so it is handed over again every
+        few seconds while nothing shows; the notification's tag keeps repeats to one."""
+        state = await page.evaluate(ACTIVE_WORKER_STATE_JS)
+        assert state == "activated", f"the service worker is {state!r}, not activated"
+        deadline = time.monotonic() + timeout
+        while True:
+            await self.deliver(scope, message)
+            again = time.monotonic() + 3.0
+            while time.monotonic() < min(again, deadline):
+                shown = list(await page.evaluate(SHOWN_NOTIFICATIONS_JS))
+                if shown:
+                    return shown
+                await asyncio.sleep(0.05)
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"the service worker showed no notification in {timeout} s")
+
+
+ACTIVE_WORKER_STATE_JS = """
+navigator.serviceWorker.ready.then((r) =>
+  r.active.state === "activated"
+    ? "activated"
+    : new Promise((done) => r.active.addEventListener("statechange", () => done(r.active.state))))
+"""
 
 SHOWN_NOTIFICATIONS_JS = """
 navigator.serviceWorker.ready

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from phone_home import OWNER, PhoneHome, phone_home
 from phone_kit import open_phone, sign_in, text
-from push_service import SHOWN_NOTIFICATIONS_JS, PushEndpoint, WorkerPush, push_endpoint
+from push_service import PushEndpoint, WorkerPush, push_endpoint
 from relay_testkit import PASSWORD, eventually
 
 pytestmark = pytest.mark.slow
@@ -134,12 +134,7 @@ async def test_reminder_reaches_the_inbox_and_push_and_resolve_stops_it(
         hub_id,
     )
     # The service worker shows it (the browser hands a push to it), one per reminder thread.
-    await worker.deliver(home.relay.url + "/", message)
-
-    async def shown() -> list[dict[str, Any]]:
-        return list(await page.evaluate(SHOWN_NOTIFICATIONS_JS))
-
-    [note] = await eventually(shown, what="the service worker's notification")
+    [note] = await worker.show(page, home.relay.url + "/", message)
     assert (note["title"], note["body"], note["tag"]) == (
         "Front door open",
         "Front door open!",
