@@ -115,7 +115,7 @@ def add_routes(router: Router, service: BackupService) -> None:
     async def new_key(call: Call) -> Any:
         _lan_only(call, "a recovery key is shown")
         key = await set_up_recovery_key(service.hub.db, call.body.replace)  # type: ignore[union-attr]
-        return key_shown_once(key)
+        return await asyncio.to_thread(key_shown_once, key)
 
     @add("GET", "/backups/{backup_id}", "One backup's manifest", tag="backup")
     async def one(call: Call) -> Any:
@@ -146,7 +146,11 @@ def add_routes(router: Router, service: BackupService) -> None:
     async def restore(call: Call) -> Any:
         _lan_only(call, "restores are started")
         body: RestoreRequest = call.body
-        key = RecoveryKey.parse(body.recovery_key) if body.recovery_key else None
+        key = (
+            await asyncio.to_thread(RecoveryKey.parse, body.recovery_key)
+            if body.recovery_key
+            else None
+        )
         manifest = await service.stage_restore(call.params["backup_id"], key)
         hub = service.hub
         assert hub is not None

@@ -7,6 +7,7 @@ public half of the recovery key, in its database (key-value `backup_recovery_key
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -149,8 +150,9 @@ async def set_up_recovery_key(db: Database, replace: bool = False) -> RecoveryKe
             "a recovery key is already set up; replacing it means backups made from now on "
             "need the new key (older ones still need the old one): ask again with replace"
         )
-    key = RecoveryKey.generate()
-    public = key.public()
+    # Off the loop: the first key a hub makes loads cryptography and the word list.
+    key = await asyncio.to_thread(RecoveryKey.generate)
+    public = await asyncio.to_thread(key.public)
     await db.set_kv(
         KEY_KV,
         json.dumps(

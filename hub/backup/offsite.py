@@ -129,6 +129,7 @@ async def restore_from_relay(
     progress: Callable[[str, float], None] | None = None,
 ) -> Manifest:
     """Download the newest (or the named) off-site backup and stage it for the next start."""
+    await asyncio.to_thread(key.public)  # derives the vault key off the loop (loads the crypto)
     backups = await list_vault(relay_url, key)
     if not backups:
         raise NotFound(

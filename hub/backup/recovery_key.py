@@ -15,23 +15,31 @@ key proves to the relay that it may download the backups (no account password ne
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from dataclasses import dataclass
-
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from mnemonic import Mnemonic
+from typing import TYPE_CHECKING
 
 from hub.errors import Invalid
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from mnemonic import Mnemonic
+
+# cryptography and the word list (about 9 MB together) load when a key is first used: every
+# hub imports this module to check for backups, few ever hold a key in memory.
 
 SECRET_HRP = "age-secret-key-"
 PUBLIC_HRP = "age"
 _VAULT_INFO = b"homehub-backup-vault-v1"
 _CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_WORDS = Mnemonic("english")
+
+
+@functools.cache
+def _words() -> Mnemonic:
+    from mnemonic import Mnemonic
+
+    return Mnemonic("english")
 
 
 class BadRecoveryKey(Invalid):
@@ -102,9 +110,14 @@ class RecoveryKey:
     @classmethod
     def generate(cls) -> RecoveryKey:
         """A new random key."""
-        private = X25519PrivateKey.generate()
-        from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import (
+            Encoding,
+            NoEncryption,
+            PrivateFormat,
+        )
 
+        private = X25519PrivateKey.generate()
         return cls(private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()))
 
     @classmethod
@@ -124,24 +137,24 @@ class RecoveryKey:
                 raise BadRecoveryKey("that is not a homehub recovery key string")
             return cls(secret)
         words = cleaned.lower().split(" ")
-        unknown = [w for w in words if w not in _WORDS.wordlist]
+        unknown = [w for w in words if w not in _words().wordlist]
         if unknown:
             raise BadRecoveryKey(
                 f"not words of a recovery key: {', '.join(unknown[:3])}; check the spelling"
             )
         if len(words) != 24:
             raise BadRecoveryKey(f"a recovery key has 24 words; got {len(words)}")
-        if not _WORDS.check(" ".join(words)):
+        if not _words().check(" ".join(words)):
             raise BadRecoveryKey(
                 "the 24 words do not add up (their checksum fails): a word is wrong or two are "
                 "swapped; compare with the paper copy"
             )
-        return cls(bytes(_WORDS.to_entropy(words)))
+        return cls(bytes(_words().to_entropy(words)))
 
     @property
     def words(self) -> list[str]:
         """The 24 words a person writes down."""
-        return str(_WORDS.to_mnemonic(self.secret)).split(" ")
+        return str(_words().to_mnemonic(self.secret)).split(" ")
 
     @property
     def identity(self) -> str:
@@ -151,17 +164,26 @@ class RecoveryKey:
     @property
     def recipient(self) -> str:
         """The age recipient (public key), ``age1...``, that backups are encrypted to."""
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
         public = X25519PrivateKey.from_private_bytes(self.secret).public_key()
         return bech32_encode(PUBLIC_HRP, public.public_bytes(Encoding.Raw, PublicFormat.Raw))
 
     def vault_signer(self) -> Ed25519PrivateKey:
         """The key that proves to the relay that its holder may list and fetch the backups."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         seed = HKDF(hashes.SHA256(), 32, salt=b"homehub", info=_VAULT_INFO).derive(self.secret)
         return Ed25519PrivateKey.from_private_bytes(seed)
 
     @property
     def vault_id(self) -> str:
         """The vault key's public half (base64url), which the hub registers with its uploads."""
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
         raw = self.vault_signer().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")  # it goes into URLs
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyrage
-
 from hub.backup.manifest import ArchiveRejected
 from hub.backup.recovery_key import PublicRecoveryKey, RecoveryKey
 
@@ -26,6 +24,8 @@ def is_sealed(path: Path) -> bool:
 
 def seal(src: Path, dest: Path, key: PublicRecoveryKey) -> None:
     """Encrypt `src` to the recovery key into `dest` (via `dest.partial`)."""
+    import pyrage  # only hubs with off-site backups set up encrypt; the rest never load it
+
     partial = dest.with_name(dest.name + ".partial")
     try:
         recipient = pyrage.x25519.Recipient.from_str(key.recipient)
@@ -38,6 +38,8 @@ def seal(src: Path, dest: Path, key: PublicRecoveryKey) -> None:
 
 def unseal(src: Path, dest: Path, key: RecoveryKey) -> None:
     """Decrypt `src` into `dest`; ArchiveRejected (wrong key, damaged) leaves no `dest`."""
+    import pyrage
+
     try:
         identity = pyrage.x25519.Identity.from_str(key.identity)
         pyrage.decrypt_file(str(src), str(dest), [identity])
