@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from hub import __version__
+from hub import __version__, long_lived
 from hub.api.handlers import build_router
 from hub.api.http import build_app
 from hub.api.limits import (
@@ -44,6 +44,8 @@ from hub.store.private import make_private
 from relay import logjson
 
 _LOG = logging.getLogger(__name__)
+
+SETTLE_AFTER_START_S = 2.0
 
 
 class HubComponent(Protocol):
@@ -88,7 +90,11 @@ class Hub:
         integrations: Sequence[Integration] | None = None,
         clock: Clock | None = None,
         components: Sequence[HubComponent] = (),
+        settle_gc: bool = False,
     ) -> None:
+        # The daemon (run_hub) keeps the garbage collector off state loaded in bulk; see
+        # hub/long_lived.py for why, and why a hub in a test process does not.
+        self.settle_gc = settle_gc
         self.config = config
         self.clock = clock or SystemClock()
         self.bus = EventBus()
@@ -121,6 +127,7 @@ class Hub:
         self.metrics = hub_metrics(self)
         self._setup_tasks: list[asyncio.Task[None]] = []
         self._token_refresh: asyncio.Task[None] | None = None
+        self._settle_later: asyncio.TimerHandle | None = None
         self.port = 0
         self.lock = DataDirLock(config.data_dir)
         #: Set to stop and start again with the same config (a restore waits to be applied).
@@ -218,7 +225,16 @@ class Hub:
                 asyncio.create_task(self._setup_integration(integ), name=f"setup-{integ.domain}")
             )
         logjson.process_fields["hub_id"] = self.hub_id  # on every JSON log line
+        # Once the start's burst (integrations setting up, first requests) is over.
+        self._settle_later = asyncio.get_running_loop().call_later(
+            SETTLE_AFTER_START_S, self.settle_long_lived
+        )
         _LOG.info("homehub %s (%s) serving %s/api/v1", __version__, self.hub_id, self.url)
+
+    def settle_long_lived(self) -> None:
+        """State just loaded in bulk stays: keep the garbage collector off it (daemon only)."""
+        if self.settle_gc:
+            long_lived.settle()
 
     async def _apply_restore(self) -> None:
         from hub.backup.restore import apply_pending_restore
@@ -296,6 +312,8 @@ class Hub:
 
     async def stop(self) -> None:
         """Stop serving, stop integrations and components, write what is pending, close."""
+        if self._settle_later is not None:
+            self._settle_later.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -332,7 +350,12 @@ async def run_hub(config: HubConfig, on_ready: Callable[[Hub], Any] | None = Non
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     while not stop.is_set():
-        hub = Hub(config, clock=clock_from_env(), components=default_components(config))
+        hub = Hub(
+            config,
+            clock=clock_from_env(),
+            components=default_components(config),
+            settle_gc=True,
+        )
         await hub.start()
         try:
             if on_ready is not None:

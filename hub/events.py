@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -249,15 +248,18 @@ class EventStream:
 
     def close(self) -> None:
         """Stop receiving events."""
-        self._bus._streams.discard(self)
+        self._bus._streams = tuple(s for s in self._bus._streams if s is not self)
 
 
 class EventBus:
     """Publish/subscribe for typed events."""
 
     def __init__(self) -> None:
-        self._handlers: dict[type[Event] | None, list[Handler]] = defaultdict(list)
-        self._streams: set[EventStream] = set()
+        # Tuples, replaced on (un)subscribe: publishing (the hot path: every state change)
+        # iterates them without a copy, and a handler that (un)subscribes mid-publish does
+        # not disturb the iteration in progress.
+        self._handlers: dict[type[Event] | None, tuple[Handler, ...]] = {}
+        self._streams: tuple[EventStream, ...] = ()
 
     def subscribe(
         self, handler: Callable[[E], None], types: Iterable[type[E]] | None = None
@@ -265,12 +267,14 @@ class EventBus:
         """Call `handler(event)` for each published event of `types` (all if None)."""
         keys: list[type[Event] | None] = list(types) if types is not None else [None]
         for key in keys:
-            self._handlers[key].append(handler)
+            self._handlers[key] = (*self._handlers.get(key, ()), handler)
 
         def unsubscribe() -> None:
             for key in keys:
-                if handler in self._handlers[key]:
-                    self._handlers[key].remove(handler)
+                handlers = list(self._handlers.get(key, ()))
+                if handler in handlers:
+                    handlers.remove(handler)
+                    self._handlers[key] = tuple(handlers)
 
         return unsubscribe
 
@@ -279,16 +283,16 @@ class EventBus:
     ) -> EventStream:
         """A bounded queue of (accepted) events for an async consumer."""
         s = EventStream(self, maxsize, accept or (lambda _e: True))
-        self._streams.add(s)
+        self._streams = (*self._streams, s)
         return s
 
     def publish(self, event: Event) -> None:
         """Deliver to handlers (errors are logged, never raised to the publisher) and streams."""
         for key in (type(event), None):
-            for handler in tuple(self._handlers.get(key, ())):
+            for handler in self._handlers.get(key, ()):
                 try:
                     handler(event)
                 except Exception:
                     _LOG.exception("event handler %r failed on %s", handler, event.type)
-        for s in tuple(self._streams):
+        for s in self._streams:
             s._offer(event)

@@ -21,7 +21,7 @@ from hub.errors import Forbidden
 if TYPE_CHECKING:
     from hub.backup.service import BackupService
 
-_STRICT = ConfigDict(extra="forbid")
+_STRICT = ConfigDict(defer_build=True, extra="forbid")
 
 
 class BackupCreate(BaseModel):

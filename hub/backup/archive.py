@@ -21,12 +21,9 @@ import hashlib
 import io
 import os
 import struct
-import tarfile
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
-
-import zstandard
+from typing import TYPE_CHECKING, BinaryIO
 
 from hub.backup.manifest import (
     MANIFEST_NAME,
@@ -35,6 +32,12 @@ from hub.backup.manifest import (
     FileEntry,
     Manifest,
 )
+
+if TYPE_CHECKING:
+    import tarfile
+
+# tarfile and zstandard are imported inside the functions (all run in worker threads): a hub
+# loads them when it first makes or reads a backup, not at start.
 
 SUFFIX = ".tar.zst"
 ZSTD_LEVEL = 1  # within a few percent of level 3's size here, at twice its speed
@@ -66,6 +69,10 @@ def write_archive(
     progress: Progress | None = None,
 ) -> int:
     """Write the archive to `dest` (via `dest.partial`, fsynced, then renamed); its size."""
+    import tarfile
+
+    import zstandard
+
     partial = dest.with_name(dest.name + ".partial")
     done = 0
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True, threads=-1)
@@ -104,6 +111,8 @@ def write_archive(
 
 
 def _header(name: str, size: int, mtime: float) -> bytes:
+    import tarfile
+
     info = tarfile.TarInfo(name)
     info.size = size
     info.mtime = int(mtime)
@@ -112,6 +121,8 @@ def _header(name: str, size: int, mtime: float) -> bytes:
 
 
 def _padding(size: int) -> bytes:
+    import tarfile
+
     return bytes(-size % tarfile.BLOCKSIZE)
 
 
@@ -158,6 +169,8 @@ class _ZstdReader(io.RawIOBase):
     """Decompresses a zstd frame and refuses to end quietly: a cut file is an error."""
 
     def __init__(self, f: BinaryIO) -> None:
+        import zstandard
+
         self._f = f
         self._d = zstandard.ZstdDecompressor().decompressobj()
         self._buf = b""
@@ -167,6 +180,8 @@ class _ZstdReader(io.RawIOBase):
         return True
 
     def readinto(self, target: memoryview | bytearray) -> int:  # type: ignore[override]
+        import zstandard
+
         while not self._buf:
             if self._d.eof:
                 return 0
@@ -194,6 +209,8 @@ class _ZstdReader(io.RawIOBase):
 
 
 def _open_tar(f: BinaryIO) -> tuple[_ZstdReader, tarfile.TarFile]:
+    import tarfile
+
     head = f.read(4)
     f.seek(0)
     if head != b"\x28\xb5\x2f\xfd":
@@ -210,6 +227,8 @@ def _open_tar(f: BinaryIO) -> tuple[_ZstdReader, tarfile.TarFile]:
 
 
 def _read_manifest(tar: tarfile.TarFile, newest_schema: int) -> Manifest:
+    import tarfile
+
     try:
         first = tar.next()
     except tarfile.TarError as err:
@@ -246,6 +265,8 @@ def extract_archive(
 
     On failure `dest` may hold partial files: the caller deletes the whole folder.
     """
+    import tarfile
+
     with open(path, "rb") as f:
         reader, tar = _open_tar(f)
         manifest = _read_manifest(tar, newest_schema)

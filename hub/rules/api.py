@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,17 +16,22 @@ from hub.errors import Invalid
 from hub.rules.devices import DeviceNames, device_problems, with_device_ids
 from hub.rules.errors import RuleValidationError
 from hub.rules.model import READ_ONLY_KEYS, Rule
-from hub.rules.yaml_io import Path, Problem, dump_rules_yaml, load_rules_yaml
+from hub.rules.problems import Path, Problem
 from relay.protocol import JsonTooDeep, loads_bounded
 
 if TYPE_CHECKING:
     from hub.rules.engine import RulesEngine
 
 
+async def _yaml_io() -> ModuleType:
+    """hub.rules.yaml_io, imported off the loop the first time (reading it is file I/O)."""
+    return await asyncio.to_thread(importlib.import_module, "hub.rules.yaml_io")
+
+
 class SceneBody(BaseModel):
     """A scene: the values to ask of each device."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     devices: dict[str, dict[str, Any]] = Field(min_length=1, max_length=200)
 
 
@@ -117,7 +125,8 @@ def add_routes(router: Router, engine: RulesEngine) -> None:
 
     @add("GET", "/rules/export", 'All rules as YAML ({"yaml": text})', tag="rules")
     async def export_rules(call: Call) -> Any:
-        return {"yaml": dump_rules_yaml(engine.all())}
+        yaml_io = await _yaml_io()
+        return {"yaml": yaml_io.dump_rules_yaml(engine.all())}
 
     @add(
         "POST",
@@ -134,7 +143,8 @@ def add_routes(router: Router, engine: RulesEngine) -> None:
         def check(rule: Rule, base: Path) -> list[tuple[Path, str]]:
             return engine.problems(rule, base) + device_problems(rule, devices, base)
 
-        rules = [with_device_ids(r, devices) for r in load_rules_yaml(text, check)]
+        yaml_io = await _yaml_io()
+        rules = [with_device_ids(r, devices) for r in yaml_io.load_rules_yaml(text, check)]
         missing_ids = [i for i, r in enumerate(rules) if not r.id]
         if missing_ids:
             raise RuleValidationError(

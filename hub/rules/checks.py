@@ -17,8 +17,8 @@ from hub.rules.model import (
     SunTrigger,
     WaitAction,
 )
+from hub.rules.problems import Path
 from hub.rules.schedule import Place
-from hub.rules.yaml_io import Path
 
 
 def rule_problems(rule: Rule, place: Place, base: Path = ()) -> list[tuple[Path, str]]:

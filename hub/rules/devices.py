@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from hub.rules.model import Rule
-from hub.rules.yaml_io import Path
+from hub.rules.problems import Path
 
 _NESTED_LISTS = ("conditions",)
 _NESTED_ONE = ("while", "until")

@@ -43,21 +43,24 @@ from hub.rules.facts import HubFacts
 from hub.rules.index import TriggerIndex
 from hub.rules.model import Rule, compact
 from hub.rules.notify import LogSink, NotificationSink, Notifier
+from hub.rules.problems import Path, Problem
 from hub.rules.reminders import Reminders
 from hub.rules.runs import Runner
-from hub.rules.schedule import Place
+from hub.rules.schedule import NEEDS_LIBRARIES, Place, load_libraries
 from hub.rules.state import Context, Rules, RuleState, Run, Trace
 from hub.rules.timers import TimerStore, TimerWheel
 from hub.rules.traces import TraceBook
 from hub.rules.triggers import Triggers
 from hub.rules.waits import Waits
-from hub.rules.yaml_io import Path, Problem
 
 if TYPE_CHECKING:
     from hub.api.router import Router
     from hub.app import Hub
 
 _LOG = logging.getLogger(__name__)
+
+# An import this large is state that stays; see Hub.settle_long_lived.
+BULK_RULES = 100
 
 
 class RulesEngine:
@@ -144,7 +147,10 @@ class RulesEngine:
             self.deadlines.countdown_due,
         )
         self.started_at = hub.clock.now()
-        for rid, doc, enabled in await hub.db.fetchall("SELECT id, doc, enabled FROM rules"):
+        stored = await hub.db.fetchall("SELECT id, doc, enabled FROM rules")
+        if any(need in doc for _, doc, _ in stored for need in NEEDS_LIBRARIES):
+            await load_libraries()  # before validating: the cron check uses croniter
+        for rid, doc, enabled in stored:
             try:
                 rule = Rule.model_validate({**json.loads(doc), "id": rid, "enabled": bool(enabled)})
             except ValueError:
@@ -305,6 +311,8 @@ class RulesEngine:
             )
         for rule in rules:
             self._replace(rule)
+        if len(rules) >= BULK_RULES:
+            self.hub.settle_long_lived()
         return rules
 
     def _replace(self, rule: Rule) -> None:

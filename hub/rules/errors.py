@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from hub.errors import Invalid
 
 if TYPE_CHECKING:
-    from hub.rules.yaml_io import Problem
+    from hub.rules.problems import Problem
 
 
 class RuleValidationError(Invalid):

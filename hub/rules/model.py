@@ -45,7 +45,10 @@ from hub.rules.durations import (
     parse_time_of_day,
 )
 
-_MODEL = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+# defer_build: a model's validator is built when it is first used (a hub with no rules never
+# builds them: ~0.1 s and ~1 MB at start on a small board); forward references (the nested
+# conditions) are resolved then, from this module.
+_MODEL = ConfigDict(defer_build=True, extra="forbid", frozen=True, populate_by_name=True)
 #: What the API adds to a rule document it answers with (GET /rules...): clients that send a
 #: document back (API PUT/POST, YAML import of an edited GET) may keep these; they are dropped
 #: before validation, so the strict model still refuses every other unknown key.
@@ -470,12 +473,6 @@ def _check_bounds(above: float | None, below: float | None) -> None:
         raise ValueError(f"`above` ({above}) must be less than `below` ({below})")
 
 
-AndCondition.model_rebuild()
-OrCondition.model_rebuild()
-NotCondition.model_rebuild()
-RemindAction.model_rebuild()
-WaitAction.model_rebuild()
-Rule.model_rebuild()
 
 
 # Rules are frozen models; a hub keeps thousands of them (100,000 in bench/rules_scale.py).

@@ -1,16 +1,28 @@
-"""When time-based triggers fire next: time of day, cron and sunrise/sunset (pure functions)."""
+"""When time-based triggers fire next: time of day, cron and sunrise/sunset (pure functions).
+
+croniter (with dateutil) and astral load when a rule first needs them: most hubs have no cron
+or sun rule, and a small board keeps the memory. `load_libraries()` imports them off the loop.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from astral import LocationInfo
-from astral.sun import sunrise, sunset
-from croniter import croniter
-
 from hub.rules.model import CronTrigger, SunTrigger, TimeTrigger
+
+_LIBRARIES = ("croniter", "astral", "astral.sun")
+
+# How a stored rule's JSON names the triggers that need them.
+NEEDS_LIBRARIES = ('"type": "cron"', '"type": "sun"')
+
+
+async def load_libraries() -> None:
+    """Import croniter and astral in a worker thread (importing reads files)."""
+    await asyncio.to_thread(lambda: [importlib.import_module(m) for m in _LIBRARIES])
 
 ScheduledTrigger = TimeTrigger | CronTrigger | SunTrigger
 
@@ -42,6 +54,8 @@ def next_fire(trigger: ScheduledTrigger, after: float, place: Place) -> float | 
             day += timedelta(days=1)
         return None
     if isinstance(trigger, CronTrigger):
+        from croniter import croniter
+
         it = croniter(trigger.cron, start)
         nxt = float(it.get_next(float))
         while nxt <= after:
@@ -53,6 +67,9 @@ def next_fire(trigger: ScheduledTrigger, after: float, place: Place) -> float | 
 def _next_sun(trigger: SunTrigger, after: float, place: Place) -> float | None:
     if place.latitude is None or place.longitude is None:
         return None
+    from astral import LocationInfo
+    from astral.sun import sunrise, sunset
+
     loc = LocationInfo(latitude=place.latitude, longitude=place.longitude, timezone=place.timezone)
     day: date = datetime.fromtimestamp(after, place.zone).date() - timedelta(days=1)
     fn = sunrise if trigger.event == "sunrise" else sunset

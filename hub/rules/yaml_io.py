@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -11,31 +10,7 @@ from pydantic import ValidationError
 
 from hub.rules.errors import RuleValidationError
 from hub.rules.model import READ_ONLY_KEYS, Rule
-
-Path = tuple[str | int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One validation error: where (field path, line, column) and what is wrong."""
-
-    field: str
-    message: str
-    line: int | None = None
-    column: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "field": self.field,
-            "message": self.message,
-            "line": self.line,
-            "column": self.column,
-        }
-
-    def __str__(self) -> str:
-        where = f"line {self.line}, " if self.line is not None else ""
-        return f"{where}{self.field}: {self.message}"
+from hub.rules.problems import Path, Problem
 
 
 class _Loader(yaml.SafeLoader):
