@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from functools import reduce
+from operator import xor
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 
 import ir_codes
 from ir_codes import DecodeError, EncodeError, IrCode, RawSignal
-from ir_codes.protocols.aeha import vendor_parity
+from ir_codes.protocols.aeha import AEHA_CODEC, vendor_parity
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -155,6 +157,8 @@ def test_nec_16_bit_commands_go_out_low_byte_first_and_come_back(command: int) -
     assert sent == [(command >> k) & 1 for k in range(16)]
     code = ir_codes.decode(raw)
     assert (code.address, code.command) == (0x04, command)
+    # Too wide for a byte, so no `extended_command` marker: that is only for 16-bit values < 256.
+    assert code == IrCode("NEC", 0x04, command, 32)
 
 
 def test_nec_refuses_a_16_bit_field_that_is_a_standard_byte_and_its_inverse() -> None:
@@ -207,6 +211,7 @@ def test_capture_no_protocol_matches_is_a_clear_error() -> None:
     ("protocol", "address", "command", "message"),
     [
         ("NEC", 0x10000, 0, "address must be 0..65535"),
+        ("AEHA", 0x10000, 0, "address must be 0..65535"),  # the customer code is 16 bits
         ("SAMSUNG32", 1, 256, "command must be 0..255"),
         ("RC5", 32, 1, "address must be 0..31"),
         ("WHATEVER", 1, 1, "unknown IR protocol 'WHATEVER'; known: NEC"),
@@ -250,3 +255,77 @@ def test_kaseikyo_vendor_keeps_all_16_bits(vendor: int) -> None:
     back = ir_codes.decode_any(ir_codes.encode_code(code))
     assert back is not None and (back.protocol, back.address, back.command) == (
         "KASEIKYO", code.address, 0x155)
+
+
+def test_aeha_is_sent_at_one_third_duty() -> None:
+    # Like NEC (IRremoteESP8266's 33 %); the receiver cannot tell, so only this catches a change.
+    assert ir_codes.encode("AEHA", 0x1234, 0x56).duty_percent == 33
+
+
+def test_aeha_code_without_a_bit_count_is_the_default_48_bit_frame() -> None:
+    raw = ir_codes.encode_code(IrCode("AEHA", 0x1234, 0x56, 0))
+    assert len(raw.timings_us) == 2 + 2 * 48 + 2  # header, 48 bits, trailer mark and gap
+    assert raw == ir_codes.encode("AEHA", 0x1234, 0x56, bits=48)
+
+
+@pytest.mark.parametrize(("t_us", "ok"), [(299, False), (300, True), (600, True), (601, False)])
+def test_aeha_unit_t_is_limited_to_300_600_us(t_us: int, ok: bool) -> None:
+    if not ok:
+        with pytest.raises(EncodeError, match=r"unit T must be 300\.\.600"):
+            ir_codes.encode("AEHA", 0x1234, 0x56, t_us=t_us)
+        return
+    code = ir_codes.decode(ir_codes.encode("AEHA", 0x1234, 0x56, t_us=t_us))
+    assert code == IrCode("AEHA", 0x1234, 0x56, 48, {"t_us": t_us})
+
+
+@pytest.mark.parametrize(("scale", "t_us"), [(0.9, None), (14 / 15, 280)])
+def test_aeha_decoder_takes_unit_t_from_280_us(scale: float, t_us: int | None) -> None:
+    """A T = 300 µs frame played 10 % fast (T 270) is outside the decoder's window; 280 is in."""
+    raw = ir_codes.encode("AEHA", 0x1234, 0x56, t_us=300)
+    fast = RawSignal(38_000, tuple(round(t * scale) for t in raw.timings_us))
+    code = AEHA_CODEC.decode(fast)
+    if t_us is None:
+        assert code is None
+    else:
+        assert code == IrCode("AEHA", 0x1234, 0x56, 48, {"t_us": t_us})
+
+
+def test_aeha_unit_t_is_estimated_from_all_marks_not_the_first() -> None:
+    code = IrCode("AEHA", 0x1234, 0xABCDEF, 48)
+    t = list(ir_codes.encode_code(code).timings_us)
+    t[2] = 600  # only the first bit mark stretched (425 -> 600 µs)
+    assert ir_codes.decode(RawSignal(38_000, tuple(t))) == code
+
+
+@pytest.mark.parametrize("nbytes", [20, 27])
+def test_long_aeha_frame_without_trailing_gap_decodes(nbytes: int) -> None:
+    """A/C-length frames (Panasonic A/C sends 27 bytes) have over 256 durations."""
+    code = IrCode("AEHA", 0x4004, (1 << (nbytes * 8 - 20)) - 12345, nbytes * 8)
+    raw = ir_codes.encode_code(code)
+    assert len(raw.timings_us) > 256
+    assert ir_codes.decode(RawSignal(raw.carrier_hz, raw.timings_us[:-1])) == code
+
+
+def nibble_xor(value: int) -> int:
+    """The AEHA parity of a 16-bit code: XOR of its four hex digits."""
+    return reduce(xor, (int(digit, 16) for digit in f"{value:04x}"))
+
+
+def wire_bits(raw: RawSignal, first: int, count: int) -> int:
+    """`count` bits from bit `first` of a pulse-distance frame (after its header), LSB first."""
+    t = raw.timings_us
+    return sum(int(t[2 + 2 * k + 1] > 2 * t[2]) << (k - first) for k in range(first, first + count))
+
+
+# Kaseikyo vendors Panasonic, Denon, Mitsubishi, Sharp, JVC (Arduino-IRremote *_VENDOR_ID_CODE).
+VENDORS = [0x2002, 0x3254, 0xCB23, 0x5AAA, 0x0103, 0x1234, 0x8001, 0xFFFF]
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_parity_nibble_is_the_xor_of_the_code_nibbles(vendor: int) -> None:
+    assert vendor_parity(vendor) == nibble_xor(vendor)
+    kaseikyo = ir_codes.encode("KASEIKYO", 1 << 24 | vendor << 8 | 0x21, 0x155)
+    aeha = ir_codes.encode("AEHA", vendor, 0x56)
+    for raw in (kaseikyo, aeha):
+        assert wire_bits(raw, 0, 16) == vendor
+        assert wire_bits(raw, 16, 4) == nibble_xor(vendor)

@@ -73,6 +73,13 @@ def test_command_vector_encodes_and_decodes(vector: dict[str, Any]) -> None:
             assert code.extras.get(key, default) == extras[key]
 
 
+@pytest.mark.parametrize("vector", vectors("NEC"))
+def test_nec_timings_match_the_library_to_the_microsecond(vector: dict[str, Any]) -> None:
+    """NEC is built on a 560 µs tick (1680 µs ones, frames padded to 108080 µs): no rounding."""
+    raw = ir_codes.encode("NEC", vector["logical"]["address"], vector["logical"]["command"])
+    assert raw.timings_us == tuple(vector["timings_us"])
+
+
 @pytest.mark.parametrize("vector", vectors("PANASONIC_KASEIKYO48"))
 def test_kaseikyo_vector_encodes_and_decodes(vector: dict[str, Any]) -> None:
     theirs = ir_codes.RawSignal(vector["carrier_hz"], tuple(vector["timings_us"]))
@@ -80,6 +87,9 @@ def test_kaseikyo_vector_encodes_and_decodes(vector: dict[str, Any]) -> None:
     assert code.protocol == "KASEIKYO"
     assert code.address >> 8 & 0xFFFF == vector["logical"]["kaseikyo_vendor_id_lsb_first"]
     parity = code.extras.get("vendor_parity")
+    # A parity nibble that is the vendor's (XOR of its nibbles) is not kept as an extra.
+    logical = vector["logical"]
+    assert parity == (None if logical["kaseikyo_parity_ok"] else logical["kaseikyo_parity_nibble"])
     data = kaseikyo_bytes(code.address, code.command, parity)
     assert data.hex() == vector["logical"]["tx_bytes_lsb_first_view"]
     raw = ir_codes.encode_code(code)

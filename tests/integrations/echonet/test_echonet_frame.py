@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integrations.echonet.frame import Eoj, Esv, Frame, FrameError, Property, decode, encode
+from integrations.echonet.frame import (
+    ANSWERS,
+    CONTROLLER,
+    NODE_PROFILE,
+    Eoj,
+    Esv,
+    Frame,
+    FrameError,
+    Property,
+    decode,
+    encode,
+)
 from integrations.echonet.propmap import decode_map, encode_map
 from integrations.errors import ProtocolError
 
@@ -71,7 +83,13 @@ MALFORMED: list[tuple[str, str, str]] = [
      "^truncated: OPCGet says 2 properties but the frame ends in property 1$"),
     ("PDC longer than data", "1081000105ff010130016101800230",
      "^EPC 0x80: PDC says 2 bytes but only 1 remain$"),
+    ("PDC 5, two bytes left", "1081000105ff01013001610180053031",
+     "^EPC 0x80: PDC says 5 bytes but only 2 remain$"),
+    ("PDC 255, nothing left", "1081000105ff01013001610180ff",
+     "^EPC 0x80: PDC says 255 bytes but only 0 remain$"),
     ("trailing bytes", "1081000105ff0101300162018000ff", "after the last property"),
+    ("three trailing bytes", "1081000105ff0101300162018000ffffff",
+     "^3 bytes after the last property that OPC announces$"),
     ("EPC below 0x80", "1081000105ff0101300162011000",
      "^EPC 0x10 of property 1 is outside 0x80-0xFF$"),
     ("second EPC below 0x80", "1081000105ff01013001620280001000",
@@ -90,6 +108,65 @@ def test_malformed_frames_say_why(name: str, hexdata: str, reason: str) -> None:
 def test_get_request_layout_matches_the_spec_example() -> None:
     frame = Frame(1, Eoj(0x05, 0xFF, 0x01), Eoj(0x0E, 0xF0, 0x01), Esv.GET, (Property(0xD6),))
     assert encode(frame) == bytes.fromhex("1081000105ff010ef0016201d600")
+
+
+def test_well_known_objects_are_the_spec_eojs() -> None:
+    """Discovery goes from the controller object 0x05FF01 to the node profile 0x0EF001."""
+    assert str(NODE_PROFILE) == "0ef001" and NODE_PROFILE.class_code == 0x0EF0
+    assert str(CONTROLLER) == "05ff01"
+    discovery = Frame(1, CONTROLLER, NODE_PROFILE, Esv.GET, (Property(0xD6),))
+    assert encode(discovery) == bytes.fromhex("1081000105ff010ef0016201d600")
+
+
+# ESV codes from ECHONET Lite Part II (see PROTOCOLS.md), with a body of the right shape.
+SPEC_ESVS: list[tuple[str, int]] = [
+    ("SETI_SNA", 0x50), ("SETC_SNA", 0x51), ("GET_SNA", 0x52), ("INF_SNA", 0x53),
+    ("SETGET_SNA", 0x5E), ("SETI", 0x60), ("SETC", 0x61), ("GET", 0x62), ("INF_REQ", 0x63),
+    ("SETGET", 0x6E), ("SET_RES", 0x71), ("GET_RES", 0x72), ("INF", 0x73), ("INFC", 0x74),
+    ("INFC_RES", 0x7A), ("SETGET_RES", 0x7E),
+]
+
+
+@pytest.mark.parametrize(("name", "code"), SPEC_ESVS, ids=[e[0] for e in SPEC_ESVS])
+def test_esv_byte_is_the_spec_code(name: str, code: int) -> None:
+    body = "01800130" + "01b300" if code in (0x5E, 0x6E, 0x7E) else "01800130"
+    raw = bytes.fromhex(f"1081000105ff01013001{code:02x}{body}")
+    frame = decode(raw)
+    assert frame.esv.name == name
+    assert encode(frame) == raw
+    assert encode(Frame(1, CONTROLLER, Eoj(0x01, 0x30, 0x01), Esv[name], frame.props,
+                        frame.get_props))[10] == code
+
+
+def test_inf_req_and_infc_answers_use_the_spec_codes() -> None:
+    assert [int(e) for e in ANSWERS[Esv.INF_REQ]] == [0x73, 0x53]  # INF, INF_SNA
+    assert [int(e) for e in ANSWERS[Esv(0x74)]] == [0x7A]  # INFC -> INFC_Res
+
+
+def test_eoj_parse_accepts_exactly_three_bytes() -> None:
+    assert Eoj.parse(0) == Eoj.parse("000000") == Eoj.parse(b"\0\0\0") == Eoj(0, 0, 0)
+    assert Eoj.parse(0xFFFFFF) == Eoj.parse("0xffffff") == Eoj(0xFF, 0xFF, 0xFF)
+    assert Eoj.parse(0x013001) == Eoj(0x01, 0x30, 0x01)
+    for bad in (-1, 0x1000000, b"\x01\x30", b"\x01\x30\x01\x00"):
+        with pytest.raises(ValueError):
+            Eoj.parse(bad)
+
+
+class _Epc(enum.IntEnum):
+    """EPC names a caller might use; `edt` must match them by value."""
+
+    OPERATION_STATUS = 0x80
+    SET_TEMPERATURE = 0xB3
+
+
+def test_edt_looks_an_epc_up_by_value() -> None:
+    frame = decode(bytes.fromhex("1081000101300105ff017202800130b30119"))
+    assert frame.edt(_Epc.OPERATION_STATUS) == b"\x30"
+    assert frame.edt(_Epc.SET_TEMPERATURE) == b"\x19"
+    assert frame.edt(0xB0) is None
+    built = Frame(1, Eoj(0x01, 0x30, 0x01), CONTROLLER, Esv.GET_RES,
+                  (Property(_Epc.OPERATION_STATUS, b"\x31"),))
+    assert built.edt(0x80) == b"\x31"
 
 
 def test_openecho_frames_reencode_byte_identically(openecho: dict[str, Any]) -> None:

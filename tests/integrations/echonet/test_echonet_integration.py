@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import FrozenInstanceError
+from pathlib import Path
 
 import pytest
 from echonet_testkit import RecordingHub, wait_for
 
-from integrations.echonet.emulator import EchonetNode
-from integrations.echonet.frame import Esv, Property
+from hub.model import DeviceDescription
+from integrations.echonet.emulator import EchonetNode, Light, instance_list_edt
+from integrations.echonet.frame import NODE_PROFILE, Esv, Property
 from integrations.echonet.integration import EchonetIntegration
 from integrations.errors import CommandFailed, DeviceUnreachable, IntegrationError
 
@@ -17,6 +23,17 @@ HOSTS = ["127.0.37.10", "127.0.37.11", "127.0.37.12"]
 OBJECTS = [["aircon", "meter"], ["solar", "battery"], ["light", "water_heater", "aircon"]]
 CONFIG = {"bind": HUB, "hosts": HOSTS, "multicast": False, "poll_interval_s": 0.3,
           "timeout_s": 1.0, "retries": 1}
+
+
+class _Hub(RecordingHub):
+    """RecordingHub with the rest of HubPort (the ECHONET integration uses neither method)."""
+
+    async def add_devices(self, descriptions: Sequence[DeviceDescription]) -> None:
+        for description in descriptions:
+            await self.add_device(description)
+
+    def storage_dir(self, integration: str) -> Path:
+        return Path(tempfile.gettempdir()) / f"homehub-test-{os.getpid()}" / integration
 
 
 @pytest.fixture
@@ -33,7 +50,7 @@ async def nodes() -> AsyncIterator[list[EchonetNode]]:
 async def running(
     nodes: list[EchonetNode], request: pytest.FixtureRequest,
 ) -> AsyncIterator[tuple[EchonetIntegration, RecordingHub]]:
-    hub = RecordingHub()
+    hub = _Hub()
     integ = EchonetIntegration()
     await integ.setup(hub, {**CONFIG, **getattr(request, "param", {})})
     await integ.discover()
@@ -100,7 +117,8 @@ async def test_refused_write_is_a_command_failure_naming_the_property(
 ) -> None:
     integ, hub = running
     light = _device(hub, HOSTS[2], "029001")
-    nodes[2].object("light").settable = frozenset({0x80})  # this unit refuses brightness now
+    # This unit refuses brightness now (settable is a class attribute, set on this instance).
+    nodes[2].object("light").settable = frozenset({0x80})  # type: ignore[misc]
     with pytest.raises(CommandFailed, match="brightness"):
         await integ.apply_desired(light, {"brightness": 40, "power": True})
     assert nodes[2].object("light").values[0x80] == b"\x30"  # the accepted part applied
@@ -140,7 +158,7 @@ async def test_generic_class_exposes_raw_properties(nodes: list[EchonetNode]) ->
 
     extra = EchonetNode(bind="127.0.37.20", objects=[Fan(1)])
     await extra.start()
-    hub = RecordingHub()
+    hub = _Hub()
     integ = EchonetIntegration()
     await integ.setup(hub, {**CONFIG, "hosts": ["127.0.37.20"]})
     try:
@@ -171,7 +189,7 @@ async def test_only_profiles_and_controllers_are_left_out() -> None:
                kind_of("custom", 0x0F01)(1)]
     extra = EchonetNode(bind="127.0.37.21", objects=objects)
     await extra.start()
-    hub = RecordingHub()
+    hub = _Hub()
     integ = EchonetIntegration()
     await integ.setup(hub, {**CONFIG, "hosts": ["127.0.37.21"]})
     try:
@@ -202,7 +220,7 @@ def test_config_is_validated(caplog: pytest.LogCaptureFixture) -> None:
 
 async def test_node_down_at_start_is_added_when_it_appears() -> None:
     host = "127.0.37.30"
-    hub = RecordingHub()
+    hub = _Hub()
     integ = EchonetIntegration()
     await integ.setup(hub, {**CONFIG, "hosts": [host]})
     node = EchonetNode(bind=host, objects=["water_heater"])
@@ -222,7 +240,7 @@ async def test_node_down_at_start_is_added_when_it_appears() -> None:
 async def test_unit_that_changes_address_keeps_its_devices() -> None:
     first, second = "127.0.37.40", "127.0.37.41"
     ident = bytes.fromhex("fe0000770102030405060708090a0b0c0d")
-    hub = RecordingHub()
+    hub = _Hub()
     integ = EchonetIntegration()
     await integ.setup(hub, {**CONFIG, "hosts": [first, second]})
     node = EchonetNode(bind=first, objects=["light"], node_id=ident)
@@ -249,7 +267,7 @@ async def test_node_adopted_before_a_restart_is_read_without_asking() -> None:
     host = "127.0.37.50"
     node = EchonetNode(bind=host, objects=["light"])
     await node.start()
-    first_hub = RecordingHub()
+    first_hub = _Hub()
     first = EchonetIntegration()
     await first.setup(first_hub, {**CONFIG, "hosts": [host]})
     try:
@@ -258,7 +276,7 @@ async def test_node_adopted_before_a_restart_is_read_without_asking() -> None:
     finally:
         await first.shutdown()
     # The host is no longer configured: only the hub's stored device says where the node is.
-    hub = RecordingHub()
+    hub = _Hub()
     hub.devices[stored.id] = stored
     integ = EchonetIntegration()
     await integ.setup(hub, {**CONFIG, "hosts": []})
@@ -278,7 +296,7 @@ async def test_a_host_name_that_does_not_resolve_is_named(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     host = "127.0.37.50"
-    hub = RecordingHub()
+    hub = _Hub()
     integ = EchonetIntegration()
     # .invalid never resolves (RFC 6761), so no query leaves this machine for long.
     await integ.setup(hub, {**CONFIG, "hosts": ["aircon.invalid", host]})
@@ -302,3 +320,80 @@ async def test_a_host_name_that_does_not_resolve_is_named(
     finally:
         await integ.shutdown()
         await node.stop()
+
+
+@asynccontextmanager
+async def _reading(*started: EchonetNode) -> AsyncIterator[tuple[EchonetIntegration, RecordingHub]]:
+    """Start the nodes, let a hub configured with their addresses read them, clean up."""
+    for node in started:
+        await node.start()
+    hub = _Hub()
+    integ = EchonetIntegration()
+    await integ.setup(hub, {**CONFIG, "hosts": [n.bind for n in started]})
+    try:
+        await integ.discover()
+        yield integ, hub
+    finally:
+        await integ.shutdown()
+        for node in started:
+            await node.stop()
+
+
+async def test_maker_codes_and_announce_maps_are_read_and_kept() -> None:
+    # Maker code 0x8A (3 bytes) on the node profile and on each object; an object without its
+    # own 0x8A is shown with the node's maker. 0x9D lists what the object announces by INF.
+    host = "127.0.37.60"
+    silent = Light(1, epcs=[0x80, 0x81, 0x82, 0x88, 0xB0, 0xB6])  # no 0x8A of its own
+    node = EchonetNode(bind=host, objects=["aircon", silent])
+    node.profile.values[0x8A] = bytes.fromhex("000077")
+    node.object("aircon").values[0x8A] = bytes.fromhex("00000b")
+    async with _reading(node) as (integ, hub):
+        info = integ.nodes()[host]
+        assert info.maker == "000077"
+        aircon, light = info.objects
+        assert (aircon.maker, light.maker) == ("00000b", "")
+        assert hub.devices[_device(hub, host, "013001")].manufacturer == "ECHONET maker 00000b"
+        assert hub.devices[_device(hub, host, "029001")].manufacturer == "ECHONET maker 000077"
+        assert aircon.announce_map == frozenset({0x80, 0x81, 0x88, 0xB0, 0xA0})
+        assert light.announce_map == frozenset({0x80, 0x81, 0x88})
+        assert aircon.set_map == frozenset({0x80, 0x81, 0xB0, 0xB3, 0xA0})
+
+
+async def test_identification_number_is_used_only_when_17_bytes() -> None:
+    # 0x83 = 0xFE + 3-byte maker code + 13 bytes. A node answering anything else is known by
+    # its address, as one without 0x83 is.
+    good = bytes.fromhex("fe000077") + bytes(range(1, 14))
+    short, long = good[:16], good + b"\x0e"
+    hosts = {"127.0.37.61": good, "127.0.37.62": short, "127.0.37.63": long}
+    started = [EchonetNode(bind=h, objects=["light"], node_id=i) for h, i in hosts.items()]
+    async with _reading(*started) as (integ, hub):
+        ids = {host: info.node_id for host, info in integ.nodes().items()}
+        assert ids == {"127.0.37.61": good.hex(), "127.0.37.62": "127.0.37.62",
+                       "127.0.37.63": "127.0.37.63"}
+        for host, node_id in ids.items():
+            assert hub.devices[_device(hub, host, "029001")].extra["node_id"] == node_id
+
+
+async def test_node_profile_in_the_instance_list_is_no_device() -> None:
+    # Some units list their own node profile (0x0EF001, class group 0x0E) in 0xD6; it
+    # describes the node, it is not an appliance.
+    host = "127.0.37.64"
+    node = EchonetNode(bind=host, objects=["light"])
+    node.profile.values[0xD6] = instance_list_edt([NODE_PROFILE, node.object("light").eoj])
+    async with _reading(node) as (integ, hub):
+        assert [str(o.eoj) for o in integ.nodes()[host].objects] == ["029001"]
+        assert [d.extra["eoj"] for d in hub.devices.values()] == ["029001"]
+
+
+async def test_node_records_handed_out_cannot_be_altered() -> None:
+    # nodes() returns the integration's own records: a caller must not be able to change the
+    # id or maps the integration follows the node by.
+    host = "127.0.37.65"
+    async with _reading(EchonetNode(bind=host, objects=["light"])) as (integ, _hub):
+        info = integ.nodes()[host]
+        with pytest.raises(FrozenInstanceError):
+            info.node_id = "someone else"  # type: ignore[misc]
+        with pytest.raises(FrozenInstanceError):
+            info.objects[0].set_map = frozenset()  # type: ignore[misc]
+        assert integ.nodes()[host].node_id.startswith("fe000000")
+        assert 0x80 in integ.nodes()[host].objects[0].set_map
