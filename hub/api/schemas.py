@@ -52,7 +52,10 @@ class HistoryQuery(BaseModel):
 class DeviceListQuery(BaseModel):
     """Optional filter of the device list."""
 
-    model_config = _STRICT
+    # Built at import, not deferred: every hub lists its devices, and the first model pydantic
+    # builds scans the installed packages for its plugins (file I/O), which must not happen
+    # on the event loop at the first request (blockbuster caught it).
+    model_config = ConfigDict(extra="forbid")
     room: str | None = Field(default=None, max_length=100)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import re
 import subprocess
 import sys
@@ -12,10 +13,11 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from relay_testkit import Phone, linked_hub
+from relay_testkit import PASSWORD, Phone, claim_code, linked_hub, running_relay
 
 from hub.relay_link import HubIdentity, ReconnectLogic, claim_code_for_data_dir, tunnel_url
 from relay import RelayServer
@@ -39,7 +41,15 @@ _json = st.recursive(
     status=st.integers(100, 599),
     payload=_json,
 )
-def test_request_response_round_trip(rid, method, path, query, body, status, payload) -> None:
+def test_request_response_round_trip(
+    rid: int,
+    method: str,
+    path: str,
+    query: dict[str, str],
+    body: str,
+    status: int,
+    payload: Any,
+) -> None:
     req = p.Request(rid, method, path, query, {"idempotency-key": "k"}, body, "relay:acc_1")
     assert p.decode(p.encode(req)) == req
     resp = p.Response(rid, status, payload)
@@ -195,8 +205,10 @@ def _sample(hint: Any, name: str) -> Any:
     return {"any": [1, "two"]}  # Any: a JSON value
 
 
-@pytest.mark.parametrize("cls", sorted(p.MESSAGE_TYPES.values(), key=lambda c: c.t),
-                         ids=lambda c: c.t)
+_MESSAGE_CLASSES: list[type[p.Message]] = sorted(p.MESSAGE_TYPES.values(), key=lambda c: c.t)
+
+
+@pytest.mark.parametrize("cls", _MESSAGE_CLASSES, ids=[c.t for c in _MESSAGE_CLASSES])
 def test_every_message_type_round_trips_and_is_frozen(cls: type[p.Message]) -> None:
     """Each message kind, every field set: encode -> decode gives it back, and it is a frozen
     value (STYLE: messages are immutable; a mutable one could change after it was sent)."""
@@ -244,3 +256,135 @@ def test_json_depth_is_bounded_for_text_and_bytes_lists_and_objects(
     # Many brackets side by side are not depth: a wide, shallow document is accepted.
     wide = "{" + ",".join(f'"k{i}": {{"v": [{i}]}}' for i in range(200)) + "}"
     assert len(p.loads_bounded(wide.encode() if as_bytes else wide)) == 200
+
+
+def _nested(kind: str, depth: int) -> Any:
+    """A JSON value `depth` levels deep: lists in lists, objects in objects, or both in turn
+    (lists on odd levels, counting the outermost as 1)."""
+
+    def is_list(level: int) -> bool:
+        return kind == "list" or (kind == "mixed" and level % 2 == 1)
+
+    node: Any = [] if is_list(depth) else {}
+    for level in range(depth - 1, 0, -1):
+        node = [node] if is_list(level) else {"a": node}
+    return node
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+@pytest.mark.parametrize("kind", ["list", "object", "mixed"])
+def test_json_depth_counts_one_level_per_bracket_at_the_limit(kind: str, as_bytes: bool) -> None:
+    """More brackets than the limit (so the walk runs), nested exactly 64 deep: accepted; one
+    level more: refused. Lists, objects and lists and objects in turn all count one a level."""
+
+    def text(depth: int) -> str | bytes:
+        # A shallow sibling adds a bracket, not depth: the document has more brackets than
+        # levels, so the depth must really be counted.
+        doc = (
+            {"deep": _nested(kind, depth - 1), "flat": []}
+            if kind == "object"
+            else [_nested(kind, depth - 1), {}]
+        )
+        raw = json.dumps(doc)
+        assert raw.count("[") + raw.count("{") > p.MAX_JSON_DEPTH
+        return raw.encode() if as_bytes else raw
+
+    assert p.loads_bounded(text(p.MAX_JSON_DEPTH)) is not None
+    with pytest.raises(p.JsonTooDeep, match="deeper than 64"):
+        p.loads_bounded(text(p.MAX_JSON_DEPTH + 1))
+    assert p.MAX_JSON_DEPTH == 64
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_lists_and_objects_in_turn_too_deep_are_refused(as_bytes: bool) -> None:
+    """65 levels of lists and objects in turn (33 "[" and 32 "{"): both kinds of bracket add
+    up to the depth, so the document is refused, in a frame and on its own."""
+    raw = json.dumps(_nested("mixed", p.MAX_JSON_DEPTH + 1))
+    assert (raw.count("["), raw.count("{")) == (33, 32)
+    with pytest.raises(p.JsonTooDeep):
+        p.loads_bounded(raw.encode() if as_bytes else raw)
+    frame = '{"t":"event","event":{"x":' + raw + "}}"
+    with pytest.raises(p.ProtocolError, match="nested deeper than 64"):
+        p.decode(frame.encode() if as_bytes else frame)
+
+
+MIB = 1024 * 1024
+
+
+def test_a_frame_of_exactly_one_mebibyte_passes_and_one_byte_more_is_refused() -> None:
+    """The frame limit is 1 MiB on both sides (installed hubs size their frames to it)."""
+    assert p.MAX_FRAME_BYTES == MIB
+    pad = MIB - len(p.encode(p.ErrorFrame(1, "")))
+    exact = p.encode(p.ErrorFrame(1, "x" * pad))
+    assert len(exact) == MIB
+    assert p.decode(exact) == p.ErrorFrame(1, "x" * pad)
+    assert p.decode(exact.encode()) == p.ErrorFrame(1, "x" * pad)
+    with pytest.raises(p.FrameTooLarge, match=f"error frame is {MIB + 1} bytes, over the {MIB} "):
+        p.encode(p.ErrorFrame(1, "x" * (pad + 1)))
+    over = exact.replace('"message":"', '"message":"x', 1)
+    assert len(over) == MIB + 1
+    for frame in (over, over.encode()):
+        with pytest.raises(p.FrameTooLarge, match=f"frame is {MIB + 1} bytes, over the {MIB} "):
+            p.decode(frame)
+
+
+def test_a_full_backup_chunk_is_half_a_mebibyte_and_fits_in_one_frame() -> None:
+    """Hubs in the field send 512 KiB pieces and the relay refuses bigger ones: both read
+    BACKUP_CHUNK_BYTES, and a full piece in base64 still fits in a frame."""
+    assert p.BACKUP_CHUNK_BYTES == 512 * 1024
+    chunk = p.BackupChunk(3, 7, p.b64(bytes(range(256)) * (512 * 4)))
+    text = p.encode(chunk)
+    assert len(text) < p.MAX_FRAME_BYTES
+    back = p.decode(text)
+    assert isinstance(back, p.BackupChunk)
+    assert len(p.unb64(back.data)) == 512 * 1024
+
+
+async def test_an_oversized_frame_closes_the_tunnel_with_1009_message_too_big(
+    tmp_path: Path,
+) -> None:
+    """RFC 6455 section 7.4.1: 1009 is "message too big"; the hub learns why it was cut off."""
+    assert p.CLOSE_TOO_BIG == 1009
+    limit = 64 * 1024
+    async with running_relay(tmp_path / "relay", max_frame_bytes=limit) as relay:
+        ident = HubIdentity.generate()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(tunnel_url(relay.url)) as ws,
+        ):
+            challenge = p.decode((await ws.receive(timeout=10)).data)
+            assert isinstance(challenge, p.Challenge)
+            auth = ident.auth(challenge.nonce, "hub_x", "Home", p.PURPOSE_TUNNEL)
+            await ws.send_str(p.encode(auth))
+            assert isinstance(p.decode((await ws.receive(timeout=10)).data), p.Welcome)
+            await ws.send_str(p.encode(p.EventFrame({"blob": "x" * limit})))
+            msg = await ws.receive(timeout=10)
+            while msg.type is aiohttp.WSMsgType.TEXT:  # a heartbeat may come first
+                msg = await ws.receive(timeout=10)
+            assert msg.type is aiohttp.WSMsgType.CLOSE
+            assert (msg.data, ws.close_code) == (1009, 1009)
+            assert f"over the {limit} byte limit" in str(msg.extra)
+
+
+async def test_the_relay_forwards_a_body_of_exactly_256_kib_and_refuses_one_byte_more(
+    tmp_path: Path,
+) -> None:
+    """MAX_BODY_BYTES is 256 KiB: a body of exactly that reaches the hub (which answers it);
+    one byte more is refused by the relay, saying the limit."""
+    assert p.MAX_BODY_BYTES == 256 * 1024
+    async with running_relay(tmp_path / "relay") as relay:
+        await relay.create_account("alice@example.org", PASSWORD)
+        async with linked_hub(tmp_path / "hub", relay.url) as hub:
+            phone = await Phone.login(relay.url, "alice@example.org")
+            try:
+                hub_id = await phone.claim(await claim_code(hub))
+                url = f"/v1/hubs/{hub_id}/api/no-such-thing"
+                kind = {"content-type": "application/json"}
+                r = await phone.client.post(url, content=b"x" * (256 * 1024), headers=kind)
+                assert r.status_code == 404, r.text  # the hub's answer: it got the request
+                assert "no endpoint /api/v1/no-such-thing" in r.json()["error"]["message"]
+                r = await phone.client.post(url, content=b"x" * (256 * 1024 + 1), headers=kind)
+                assert r.status_code == 422, r.text
+                assert r.json()["error"]["message"] == "the body is over 256 KiB; send less"
+            finally:
+                await phone.close()
