@@ -105,3 +105,12 @@ async def test_idempotency_key_replays_and_refuses_a_different_request(rh: Any) 
                                 headers={"Idempotency-Key": "retry-8"})
     assert fresh.status_code == 202
     assert fresh.json()["command_id"] != first.json()["command_id"]
+
+
+async def test_every_accepted_desired_write_answers_a_newer_version(rh: Any) -> None:
+    """Clients order writes by the version in the answer: each accepted write is a new one."""
+    before = (await rh.client.get(f"{LAMP}/shadow")).json()["version"]
+    first = await rh.client.put(f"{LAMP}/desired", json={"values": {"brightness": 61}})
+    second = await rh.client.put(f"{LAMP}/desired", json={"values": {"brightness": 62}})
+    assert first.status_code == second.status_code == 202
+    assert before < first.json()["version"] < second.json()["version"]

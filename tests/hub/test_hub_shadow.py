@@ -337,3 +337,67 @@ async def test_a_new_reason_for_being_offline_is_news_and_a_repeat_is_not(tmp_pa
         await reg.set_available("virtual-lamp", True)
         assert seen == [(False, "no answer"), (False, "unplugged"), (True, "")]
         assert reg.get("virtual-lamp").online is True
+
+
+def test_every_desired_write_raises_the_version_it_is_recorded_at() -> None:
+    """Each accepted desired write is one new document version; its keys carry it, so a client
+    holding the older per-key version is refused."""
+    s = Shadow("d")
+    s.set_desired({"power": True}, "cmd_1", now=1.0, expires_at=None)
+    assert s.version == 1
+    assert s.desired["power"].version == 1 and s.key_version("power") == 1
+    seen = s.key_version("power")
+    s.set_desired({"power": False, "brightness": 5}, "cmd_2", now=2.0, expires_at=None)
+    assert s.version == 2
+    assert s.key_version("power") == s.key_version("brightness") == 2
+    with pytest.raises(Conflict):
+        s.check_versions({"power": seen})
+
+
+@pytest.mark.parametrize(("first", "second"), [("cmd_b", "cmd_c"), ("cmd_c", "cmd_b")])
+def test_commands_with_different_ids_do_not_confirm_each_other(first: str, second: str) -> None:
+    """A report confirms a command from the keys *it* asked for only, whichever way the ids sort."""
+    s = Shadow("d")
+    s.set_desired({"power": True}, first, now=1.0, expires_at=None)
+    s.set_desired({"brightness": 70}, second, now=2.0, expires_at=None)
+    _, _, confirmed = s.apply_reported({"power": True}, now=3.0)
+    assert confirmed == {first}
+    assert s.pending_for(second) == {"brightness": 70}
+    assert set(s.desired) == {"brightness"}
+    # The other command's key already reported as wanted is not swept up with a later report.
+    s.reported["brightness"] = Reported(70, 3.0, s.version)
+    s.set_desired({"power": False}, first, now=4.0, expires_at=None)
+    _, _, confirmed = s.apply_reported({"power": False}, now=5.0)
+    assert confirmed == {first}
+    assert s.pending_for(second) == {"brightness": 70}
+
+
+@pytest.mark.parametrize(("older", "newer"), [("cmd_z", "cmd_a"), ("cmd_a", "cmd_z")])
+def test_superseded_commands_are_named_whichever_way_the_ids_sort(older: str, newer: str) -> None:
+    s = Shadow("d")
+    s.set_desired({"power": True, "brightness": 10}, older, now=1.0, expires_at=None)
+    assert s.set_desired({"power": False, "brightness": 20}, newer, now=2.0,
+                         expires_at=None) == {older}
+    assert s.pending_for(older) == {}
+
+
+def test_pending_for_matches_command_ids_by_value_after_a_restart() -> None:
+    """A stored shadow comes back with command ids parsed from JSON: equal strings, other objects,
+    and the command is still found by its id."""
+    import json
+
+    command_id = "cmd_" + "".join(["3fQ", "x9"])
+    s = Shadow("d")
+    s.set_desired({"power": True}, command_id, now=1.0, expires_at=None)
+    again = Shadow.from_doc("d", s.version, json.loads(json.dumps(s.to_doc())))
+    assert again.pending_for("cmd_3fQx9") == {"power": True}
+    assert s.pending_for("".join(["cmd_", "3fQx9"])) == {"power": True}
+
+
+def test_a_key_never_reported_nor_desired_has_version_zero() -> None:
+    s = Shadow("d")
+    assert s.key_version("power") == 0
+    s.apply_reported({"brightness": 5}, now=1.0)
+    assert s.key_version("power") == 0
+    assert s.key_version("brightness") == 1
+    s.check_versions({"power": 0})  # "never seen" is the current version of an untouched key
