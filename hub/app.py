@@ -314,6 +314,8 @@ class Hub:
         """Stop serving, stop integrations and components, write what is pending, close."""
         if self._settle_later is not None:
             self._settle_later.cancel()
+        if self.settle_gc:
+            long_lived.release()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

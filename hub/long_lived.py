@@ -9,7 +9,8 @@ whatever events were arriving (a quarter of a 10,000-event burst in bench/rules_
 reference counting still frees any of it that is dropped. What becomes cyclic garbage after
 being frozen is never reclaimed, which is why only the daemon does this (a test process
 starts hundreds of hubs), and only after loads of state that stays: the end of a start and
-a bulk import of rules.
+a bulk import of rules; and a stopping hub hands it all back (`release()`), so a hub that
+restarts in the same process (after a restore) does not keep its predecessor.
 """
 
 from __future__ import annotations
@@ -21,3 +22,8 @@ def settle() -> None:
     """Collect now, then leave every object alive now out of future collections."""
     gc.collect()
     gc.freeze()
+
+
+def release() -> None:
+    """Give frozen objects back to the collector (the hub holding them is stopping)."""
+    gc.unfreeze()

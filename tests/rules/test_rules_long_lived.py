@@ -100,3 +100,17 @@ async def test_the_daemon_settles_once_its_start_is_over(
         assert _tracked([registry]) == 0
     finally:
         await daemon.stop()
+
+
+async def test_a_stopping_daemon_hands_its_state_back_to_the_collector(
+    tmp_path: Path, unfrozen: None
+) -> None:
+    # run_hub starts a new Hub in the same process after a restore: the old one must go.
+    engine = RulesEngine(sinks=[])
+    cfg = HubConfig(data_dir=tmp_path, api_host="127.0.0.1", api_port=0, advertise=False)
+    daemon = Hub(cfg, integrations=[], components=[engine], settle_gc=True)
+    await daemon.start()
+    await engine.save_many(_rules(150))
+    assert gc.get_freeze_count() > 0
+    await daemon.stop()
+    assert gc.get_freeze_count() == 0
