@@ -94,11 +94,15 @@ class HubTunnels:
         self._new_identities = RateLimiter(per_min / 60.0, max(1.0, per_min))
         self._log_limit = RateLimitedLog(_LOG)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._endings: set[asyncio.Task[Any]] = set()
         self._touch: set[str] = set()
         # New or renamed hubs, written in batches: one commit per connecting hub would cap a
         # reconnect storm at the disk's commit rate.
         self._hub_rows: dict[str, tuple[bytes, str, str, float]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        # Bound once: every watched lean tunnel keeps these two (not two of its own).
+        self._on_message_cb = self._on_hub_message
+        self._ended_cb = self.tunnel_ended
         # Told of every event a hub sends through its tunnel, on the node that holds it (Web
         # Push); it must return at once.
         self.on_event: Callable[[str, Mapping[str, Any]], None] | None = None
@@ -142,8 +146,14 @@ class HubTunnels:
                 await asyncio.gather(
                     *(s.close(p.CLOSE_GOING_AWAY, "relay node stopping") for s in sessions)
                 )
-        # After the close frames: the lean path's tunnels are tasks here, and a cancelled one
+        # After the close frames: the lean path's tunnels have no task while idle; end those
+        # still open (their ending runs in a task of its own, not cancelled here). Tasks that
+        # remain (tunnels being served, the aiohttp route's) are cancelled: a cancelled one
         # cuts its connection without saying why.
+        for session in sessions:
+            end = getattr(session.ws, "end", None)
+            if end is not None:
+                end()
         for task in list(self._tasks):
             task.cancel()
 
@@ -164,15 +174,19 @@ class HubTunnels:
             self._touch |= touch
             raise
 
-    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
-        """Run `coro` as a task this node cancels when it stops."""
-        return self._spawn(coro, name)
+    def spawn(self, coro: Awaitable[Any], name: str, *, ending: bool = False) -> asyncio.Task[Any]:
+        """Run `coro` as a task this node cancels when it stops; an `ending` one (a tunnel's
+        last steps) is kept until done but not cancelled."""
+        return self._spawn(coro, name, self._endings if ending else self._tasks)
 
-    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+    def _spawn(
+        self, coro: Awaitable[Any], name: str, tasks: set[asyncio.Task[Any]] | None = None
+    ) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
         task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks = self._tasks if tasks is None else tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
         return task
 
     async def _sweep_loop(self) -> None:
@@ -290,7 +304,8 @@ class HubTunnels:
     async def serve(self, ws: TunnelSocket, ticket: Ticket) -> None:
         """Authenticate an upgraded tunnel and serve it until it closes."""
         address = ticket.address
-        # One coroutine (no helper frames) per tunnel: 20k of them stay suspended here.
+        # One coroutine (no helper frames) per tunnel; on the lean path it ends once the
+        # tunnel is attached (`watch`), on the aiohttp route it stays suspended here.
         counted = False
         try:
             try:
@@ -341,33 +356,48 @@ class HubTunnels:
             self.sessions[hub_id] = session
             session.state = SessionState.ONLINE
             self._touch.add(hub_id)
-            # This frame stays suspended for the tunnel's life: drop what it no longer needs
-            # (the decoded auth message, the replaced session with its socket).
+            # On the aiohttp route this frame stays suspended for the tunnel's life: drop what
+            # it no longer needs (the decoded auth message, the replaced session with its socket).
             del auth, raw_key, row, ticket, old, local_id, name
+            watched = False
             try:
                 await session.send(
                     p.Welcome(hub_id, self.config.heartbeat_s, await self.shadows.digests(hub_id))
                 )
                 self.routing.publish(hub_id, {"type": "hub_online", "hub_id": hub_id, "ts": now})
                 self.queue.kick(hub_id)
+                watch = getattr(ws, "watch", None)
+                if watch is not None:
+                    # The lean path: from here the tunnel runs from its socket's callbacks
+                    # (a short task only while messages wait) and calls `tunnel_ended` at
+                    # its end. This task ends, so an idle tunnel holds no task or frames.
+                    watch(session, self._on_message_cb, self._ended_cb)
+                    watched = True
+                    return
                 await session.run(self._on_hub_message)
             except (RelayError, ConnectionError):
                 pass
             finally:
-                if self.vault is not None:
-                    await self.vault.tunnel_closed(hub_id, id(session))
-                await self.routing.detach(session)
-                if self.sessions.get(hub_id) is session:
-                    del self.sessions[hub_id]
-                    self.shadows.unload(hub_id)
-                    self.routing.publish(
-                        hub_id, {"type": "hub_offline", "hub_id": hub_id, "ts": time.time()}
-                    )
-                self._touch.add(hub_id)
+                if not watched:
+                    await self.tunnel_ended(session)
             return
         finally:
             if counted:
                 self._handshaking -= 1
+
+    async def tunnel_ended(self, session: HubSession) -> None:
+        """A tunnel attached by `serve()` is gone: detach it and tell whoever listens."""
+        hub_id = session.hub_id
+        if self.vault is not None:
+            await self.vault.tunnel_closed(hub_id, id(session))
+        await self.routing.detach(session)
+        if self.sessions.get(hub_id) is session:
+            del self.sessions[hub_id]
+            self.shadows.unload(hub_id)
+            self.routing.publish(
+                hub_id, {"type": "hub_offline", "hub_id": hub_id, "ts": time.time()}
+            )
+        self._touch.add(hub_id)
 
     def _may_register(self, address: str) -> bool:
         """A new hub identity (a key anyone can make) within its address's allowance."""

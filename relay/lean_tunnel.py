@@ -15,6 +15,9 @@ LeanTunnel that sees anything but a valid WebSocket upgrade hands the connection
 too, so bad requests get the same JSON answers as before. After the upgrade the tunnel runs
 the same `HubTunnels.serve()` as the aiohttp route (which stays registered: the OpenAPI
 document, and hubs whose first request on a keep-alive connection was something else).
+Once signed in and attached, a lean tunnel is `watch()`ed: served from its callbacks, with
+no task or coroutine frames while idle (~2 KB of a tunnel's ~6 KB of Python objects), a
+short task only while messages wait to be handled.
 
 `LeanTunnel` offers the small part of aiohttp's WebSocketResponse that `HubSession` and the
 handshake use: `closed`, `send_str()`, `receive(timeout)`, `close(code=, message=)`.
@@ -35,11 +38,19 @@ from websockets.http11 import Request
 from websockets.protocol import Protocol, State
 from websockets.server import ServerProtocol
 
+from relay.errors import RelayError
 from relay.http_json import error_body
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from relay import protocol as p
     from relay.admission import Ticket
     from relay.hub_tunnels import HubTunnels
+    from relay.tunnel import HubSession
+
+    OnMessage = Callable[[HubSession, p.Message], Awaitable[None]]
+    OnEnd = Callable[[HubSession], Awaitable[None]]
 
 PATH = b"/v1/hub/connect"
 _PREFIX = b"GET " + PATH
@@ -123,15 +134,21 @@ class LeanTunnel(asyncio.Protocol):
     """One hub tunnel on a bare transport; see the module docstring."""
 
     # 20k of these live in one process; slots keep each one small. Per-message state (the
-    # inbox, waiters) is made only while used, so an idle tunnel holds None there.
+    # inbox, waiters) is made only while used, so an idle tunnel holds None there. Once
+    # `watch()`ed, a tunnel has no task while idle: a message that arrives starts a short one
+    # (`_pump`) that hands the waiting messages to its session and ends.
     __slots__ = (
         "_drain",
         "_frag",
         "_http",
         "_inbox",
         "_lost",
+        "_on_end",
+        "_on_message",
         "_paused",
+        "_pumping",
         "_raw",
+        "_session",
         "_timer",
         "_transport",
         "_tunnels",
@@ -157,6 +174,10 @@ class LeanTunnel(asyncio.Protocol):
         self._lost: asyncio.Future[None] | None = None
         self._frag: list[bytes] | None = None
         self._paused = False
+        self._session: HubSession | None = None  # while watched (see watch())
+        self._on_message: OnMessage | None = None
+        self._on_end: OnEnd | None = None  # set once watched, and kept
+        self._pumping = False
 
     # ------------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -264,7 +285,63 @@ class LeanTunnel(asyncio.Protocol):
             await self._tunnels.serve(self, ticket)
         finally:
             # As aiohttp does when a handler returns: the connection ends with its tunnel,
-            # also when the node stops and cancels it.
+            # also when the node stops and cancels it. A watched tunnel lives on without
+            # this task and is closed when it ends (`_ending`).
+            if self._on_end is None and self._transport is not None:
+                self._transport.close()
+
+    # ------------------------------------------------------------------ served by callbacks
+    def watch(self, session: HubSession, on_message: OnMessage, on_end: OnEnd) -> None:
+        """Serve the rest of the tunnel from this protocol's callbacks, with no task while
+        idle: each message goes to `session.handle(message, on_message)`, in order, from a
+        short task that lives while messages wait; at the end (a close, a lost connection,
+        a protocol error, `end()`) the session is ended and `on_end(session)` runs."""
+        self._session = session
+        self._on_message = on_message
+        self._on_end = on_end
+        if self._inbox:
+            self._start_pump()
+
+    def end(self) -> None:
+        """End a watched tunnel now (the node stops): its ending runs, then it is closed."""
+        if self._session is not None:
+            self._finish()
+
+    def _start_pump(self) -> None:
+        self._pumping = True
+        self._tunnels.spawn(self._pump(), "relay-tunnel")
+
+    async def _pump(self) -> None:
+        session, on_message = self._session, self._on_message
+        if session is None or on_message is None:
+            self._pumping = False
+            return
+        done = True
+        try:
+            while self._inbox:
+                if not await session.handle(self._pop(), on_message):
+                    break
+            else:
+                done = False  # all handled: idle again (no await since the inbox was empty)
+        except (RelayError, ConnectionError):
+            pass
+        finally:
+            self._pumping = False
+            if done and self._session is session:
+                self._finish()
+
+    def _finish(self) -> None:
+        session, self._session = self._session, None
+        assert session is not None
+        assert self._on_end is not None
+        session.ended()
+        # Not a task the node's stop() cancels: the ending (routing, hub_offline) must run.
+        self._tunnels.spawn(self._ending(session, self._on_end), "relay-tunnel-end", ending=True)
+
+    async def _ending(self, session: HubSession, on_end: OnEnd) -> None:
+        try:
+            await on_end(session)
+        finally:
             if self._transport is not None:
                 self._transport.close()
 
@@ -316,6 +393,17 @@ class LeanTunnel(asyncio.Protocol):
             self._inbox.append(message)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+        elif self._session is not None and not self._pumping:
+            self._start_pump()
+
+    def _pop(self) -> WSMessage:
+        inbox = self._inbox
+        if not inbox:
+            return _CLOSED
+        message = inbox.pop(0)
+        if not inbox:
+            self._inbox = None
+        return message
 
     def _after_io(self) -> None:
         """Send what the protocol has to say (pongs, close answers); notice a failed peer."""
@@ -365,13 +453,7 @@ class LeanTunnel(asyncio.Protocol):
                         await waiter
             finally:
                 self._waiter = None
-        inbox = self._inbox
-        if not inbox:
-            return _CLOSED
-        message = inbox.pop(0)
-        if not inbox:
-            self._inbox = None
-        return message
+        return self._pop()
 
     async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
         """Send a close frame with `code` and reason; wait (bounded) for the hub to go."""

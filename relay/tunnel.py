@@ -179,34 +179,50 @@ class HubSession:
 
     async def run(self, on_message: Callable[[HubSession, p.Message], Awaitable[None]]) -> None:
         """Read frames until the tunnel closes."""
-        limit = self.config.max_frame_bytes
         try:
-            while True:
-                msg = await self.ws.receive()
-                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-                    break
-                if msg.type == WSMsgType.ERROR:
-                    break
-                self.last_rx = time.monotonic()
-                if msg.type == WSMsgType.TEXT:
-                    try:
-                        message = p.decode(msg.data, limit)
-                    except p.FrameTooLarge as err:
-                        _LOG.warning("hub %s sent an oversized frame: %s", self.hub_id, err)
-                        await self.close(p.CLOSE_TOO_BIG, f"{err}; split the data")
-                        break
-                    except p.ProtocolError as err:
-                        await self.close(CLOSE_PROTOCOL, str(err))
-                        break
-                    await self._dispatch(message, on_message)
-                elif msg.type == WSMsgType.BINARY:
-                    await self.close(CLOSE_PROTOCOL, "binary frames are not part of the protocol")
-                    break
+            while await self.handle(await self.ws.receive(), on_message):
+                pass
         finally:
-            self.state = SessionState.CLOSED
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(HubOffline("the hub disconnected before answering"))
+            self.ended()
+
+    async def handle(
+        self,
+        msg: TunnelMessage,
+        on_message: Callable[[HubSession, p.Message], Awaitable[None]],
+    ) -> bool:
+        """Act on one received WebSocket message; False when the tunnel is done.
+
+        `run()` calls it in a loop; the lean path (relay/lean_tunnel.py) calls it from a
+        short task only while messages wait, so an idle tunnel has no task at all.
+        """
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return False
+        if msg.type == WSMsgType.ERROR:
+            return False
+        self.last_rx = time.monotonic()
+        if msg.type == WSMsgType.TEXT:
+            try:
+                message = p.decode(msg.data, self.config.max_frame_bytes)
+            except p.FrameTooLarge as err:
+                _LOG.warning("hub %s sent an oversized frame: %s", self.hub_id, err)
+                await self.close(p.CLOSE_TOO_BIG, f"{err}; split the data")
+                return False
+            except p.ProtocolError as err:
+                await self.close(CLOSE_PROTOCOL, str(err))
+                return False
+            del msg  # an idle tunnel's frame keeps neither the last frame nor its message
+            await self._dispatch(message, on_message)
+        elif msg.type == WSMsgType.BINARY:
+            await self.close(CLOSE_PROTOCOL, "binary frames are not part of the protocol")
+            return False
+        return True
+
+    def ended(self) -> None:
+        """The tunnel is gone: fail the requests still waiting for an answer."""
+        self.state = SessionState.CLOSED
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(HubOffline("the hub disconnected before answering"))
 
     async def _dispatch(
         self,

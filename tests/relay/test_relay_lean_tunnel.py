@@ -11,12 +11,13 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from relay_testkit import RELAY_HOST, eventually, running_relay
+from relay_testkit import RELAY_HOST, eventually, relay_config, running_relay
 from websockets.client import ClientProtocol
 from websockets.frames import Close, Frame, Opcode
 from websockets.uri import parse_uri
@@ -221,3 +222,65 @@ async def test_silent_and_trickling_connections_are_cut_at_the_deadline(tmp_path
         # A hub that sends its request in time still gets its tunnel.
         hub = await RawHub.open(relay)
         await hub.close()
+
+
+async def test_idle_lean_tunnels_hold_no_task_and_still_end_cleanly(tmp_path: Path) -> None:
+    """A signed-in lean tunnel is served from its socket's callbacks: no task while idle, a
+    short one per message; its ending (detach, hub_offline) runs on a close from the hub and
+    when the node stops, as it did when every tunnel was a task."""
+
+    def tunnel_tasks() -> list[str]:
+        return [
+            t.get_name()
+            for t in asyncio.all_tasks()
+            if t.get_name().startswith("relay-tunnel") and not t.done()
+        ]
+
+    # Heartbeats far apart: the tunnels stay idle (not cut as silent) for the whole test.
+    server = RelayServer(relay_config(tmp_path / "relay", lean_tunnels=True, heartbeat_s=60.0))
+    await server.start()
+    hubs: list[RawHub] = []
+    try:
+        for _ in range(3):
+            hub = await RawHub.open(server)
+            challenge = await hub.next_message()
+            assert isinstance(challenge, p.Challenge)
+            hub.ws.send_text(hub.auth_text(challenge.nonce).encode())
+            await hub.flush()
+            assert isinstance(await hub.next_message(), p.Welcome)
+            hubs.append(hub)
+        await eventually(lambda: len(server.tunnels.sessions) == 3, what="three tunnels")
+        await eventually(lambda: not tunnel_tasks(), what="no task per idle tunnel")
+        assert len(server.tunnels.sessions) == 3
+        subs = {hub.hub_id: server.routing.subscribe(hub.hub_id) for hub in hubs}
+        # Messages are still handled in order, each heartbeat answered with its timestamp.
+        first = hubs[0]
+        for ts in (1.0, 2.0, 3.0):
+            first.ws.send_text(p.encode(p.Ping(ts)).encode())
+        await first.flush()
+        for ts in (1.0, 2.0, 3.0):
+            pong = await first.next_message()
+            assert isinstance(pong, p.Pong)
+            assert pong.ts == ts
+        await eventually(lambda: not tunnel_tasks(), what="idle again after the pings")
+        # A close from the hub ends its session: detached, and phones are told.
+        first.ws.send_close(1000, "bye")
+        await first.flush()
+        await eventually(lambda: first.hub_id not in server.tunnels.sessions, what="ended")
+        assert not await server.routing.is_online(first.hub_id)
+        assert await _offline(subs[first.hub_id])
+    finally:
+        await server.stop()  # the other two never answer the close: cut, then ended
+    for hub in hubs[1:]:
+        assert hub.hub_id not in server.tunnels.sessions
+        assert await _offline(subs[hub.hub_id])
+    for hub in hubs:
+        await hub.close()
+
+
+async def _offline(sub: Any) -> bool:
+    async with asyncio.timeout(10):
+        while True:
+            event = await sub.get()
+            if event.get("type") == "hub_offline":
+                return True
