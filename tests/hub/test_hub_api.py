@@ -308,3 +308,14 @@ async def test_event_stream_drops_the_oldest_and_counts_them(rh) -> None:
     assert newest == [17.0, 18.0, 19.0]
     stream.close()
     await asyncio.sleep(0)
+
+
+async def test_ttl_may_be_up_to_thirty_days_and_no_more(rh) -> None:
+    thirty_days = 30 * 24 * 3600
+    r = await rh.client.put("/api/v1/devices/virtual-lamp/desired",
+                            json={"values": {"brightness": 20}, "ttl_s": thirty_days})
+    assert r.status_code == 202, r.text
+    r = await rh.client.put("/api/v1/devices/virtual-lamp/desired",
+                            json={"values": {"brightness": 21}, "ttl_s": thirty_days + 1})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"] == f"ttl_s must be between 0 and {thirty_days} seconds"

@@ -252,6 +252,9 @@ async def test_state_survives_restart(tmp_path: Path) -> None:
         assert rec.room == "Study"
         assert rec.shadow.desired["brightness"].value == 10
         assert rec.online is False  # nobody has vouched for it since the restart
+        shadow = (await rh.client.get("/api/v1/devices/virtual-lamp/shadow")).json()
+        assert shadow["device_id"] == "virtual-lamp"
+        assert shadow["desired"]["brightness"]["value"] == 10
 
 
 async def test_a_batch_of_devices_is_stored_in_one_commit(tmp_path: Path) -> None:
@@ -401,3 +404,287 @@ def test_a_key_never_reported_nor_desired_has_version_zero() -> None:
     assert s.key_version("power") == 0
     assert s.key_version("brightness") == 1
     s.check_versions({"power": 0})  # "never seen" is the current version of an untouched key
+
+
+class _FindingIntegration(VirtualIntegration):
+    """Virtual devices plus finds to adopt: adopting a key adds what `on_adopt` lists for it
+    (possibly nothing yet, like ECHONET) or raises the error listed; named commands are kept."""
+
+    def __init__(self, devices: list[VirtualDevice] | None = None) -> None:
+        super().__init__(devices)
+        self.on_adopt: dict[str, Any] = {}
+        self.commands: list[tuple[str, str, Any]] = []
+
+    async def adopt(self, found: Any, options: Any) -> None:
+        what = self.on_adopt[found.key]
+        if isinstance(what, Exception):
+            raise what
+        await self.hub.add_devices(what)
+
+    async def send_command(self, device_id: str, command: str, params: Any = None) -> None:
+        self.commands.append((device_id, command, params))
+
+
+def _virtual(dev_id: str, name: str, address: str | None = None) -> Any:
+    from hub.model import spec_for
+
+    desc = VirtualDevice(dev_id, name, {"power": spec_for("power")}, {}).description()
+    return dataclasses.replace(desc, address=address)
+
+
+async def test_adopting_a_find_names_the_devices_whose_ids_extend_its_key(tmp_path: Path) -> None:
+    """The device whose id is the find's key takes the typed name; more devices of that node
+    (id = key + "-...") keep theirs after it. Ids are built at run time, as integrations do."""
+    from hub.model import DiscoveredDevice, make_device_id
+
+    integ = _FindingIntegration([])
+    async with running_hub(tmp_path, [integ]) as rh:
+        await rh.hub.wait_integrations()
+        reg = rh.hub.registry
+        key = make_device_id("virtual", "node", "7")
+        integ.on_adopt[key] = [_virtual(make_device_id("virtual", "node", "7"), "Main"),
+                               _virtual(make_device_id("virtual", "node", "7", "2"), "Night")]
+        await reg.discovered(DiscoveredDevice(key=key, integration="virtual", name="Node",
+                                              address=""))
+        await reg.adopt(key, "Ceiling", "Study", {})
+        assert (reg.get("virtual-node-7").name, reg.get("virtual-node-7").room) == (
+            "Ceiling", "Study")
+        assert (reg.get("virtual-node-7-2").name, reg.get("virtual-node-7-2").room) == (
+            "Ceiling (Night)", "Study")
+        assert key not in reg.discovered_devices
+
+
+async def test_a_find_known_by_address_names_only_the_device_at_that_address(
+    tmp_path: Path,
+) -> None:
+    """A multicast find (ECHONET) names the device that later turns up at its address, not
+    another device of the same integration that happens to be added meanwhile."""
+    from hub.model import DiscoveredDevice
+
+    integ = _FindingIntegration([])
+    async with running_hub(tmp_path, [integ]) as rh:
+        await rh.hub.wait_integrations()
+        reg = rh.hub.registry
+        integ.on_adopt["virtual-find-1"] = []  # its devices arrive later
+        await reg.discovered(DiscoveredDevice(key="virtual-find-1", integration="virtual",
+                                              name="Aircon", address="192.0.2.7"))
+        await reg.adopt("virtual-find-1", "Bedroom aircon", "Bedroom", {})
+        await reg.add_device(_virtual("virtual-elsewhere", "Fan", address="192.0.2.99"))
+        await reg.add_device(_virtual("virtual-0a0b0c", "Air conditioner",
+                                      address="192.0.2.7"))
+        assert reg.get("virtual-elsewhere").name == "Fan"
+        assert reg.get("virtual-elsewhere").room is None
+        assert (reg.get("virtual-0a0b0c").name, reg.get("virtual-0a0b0c").room) == (
+            "Bedroom aircon", "Bedroom")
+
+
+async def test_adopting_a_find_that_does_not_answer_is_unavailable_and_can_be_retried(
+    tmp_path: Path,
+) -> None:
+    from hub.errors import Unavailable
+    from hub.model import DiscoveredDevice
+    from integrations.errors import DeviceUnreachable
+
+    integ = _FindingIntegration([])
+    async with running_hub(tmp_path, [integ]) as rh:
+        await rh.hub.wait_integrations()
+        reg = rh.hub.registry
+        await reg.discovered(DiscoveredDevice(key="virtual-plug", integration="virtual",
+                                              name="Plug", address="192.0.2.8"))
+        integ.on_adopt["virtual-plug"] = DeviceUnreachable("no reply in 3 s")
+        with pytest.raises(Unavailable, match="Plug does not answer: no reply in 3 s; try again"):
+            await reg.adopt("virtual-plug", "Kettle", None, {})
+        assert "virtual-plug" in reg.discovered_devices  # still offered
+        integ.on_adopt["virtual-plug"] = [_virtual("virtual-plug", "Plug", "192.0.2.8")]
+        await reg.adopt("virtual-plug", "Kettle", None, {})
+        assert reg.get("virtual-plug").name == "Kettle"
+
+
+async def test_a_removed_device_in_a_batch_does_not_stop_the_rest(tmp_path: Path) -> None:
+    async with running_hub(tmp_path, []) as rh:
+        reg = rh.hub.registry
+        await reg.add_device(_virtual("virtual-gone", "Gone"))
+        await reg.remove("virtual-gone")
+        await reg.add_devices([_virtual("virtual-gone", "Gone"), _virtual("virtual-a", "A"),
+                               _virtual("virtual-b", "B")])
+        assert "virtual-gone" not in reg.devices
+        assert "virtual-gone" in reg.discovered_devices
+        assert reg.get("virtual-a").online and reg.get("virtual-b").online
+
+
+async def test_devices_not_stored_are_not_known_either(tmp_path: Path) -> None:
+    """A batch whose commit fails (disk full) leaves no half-known devices behind: not listed,
+    not announced; the same batch stored later is added normally."""
+    import contextlib
+    import sqlite3
+
+    from hub.events import DeviceAdded
+
+    async with running_hub(tmp_path, []) as rh:
+        reg = rh.hub.registry
+        seen: list[str] = []
+        rh.hub.bus.subscribe(lambda e: seen.append(e.device), [DeviceAdded])
+        real_transaction = reg.db.transaction
+
+        @contextlib.asynccontextmanager
+        async def full_disk():  # type: ignore[no-untyped-def]
+            raise sqlite3.OperationalError("database or disk is full")
+            yield
+
+        reg.db.transaction = full_disk  # type: ignore[method-assign]
+        batch = [_virtual("virtual-a", "A"), _virtual("virtual-b", "B")]
+        with pytest.raises(sqlite3.OperationalError):
+            await reg.add_devices(batch)
+        assert "virtual-a" not in reg.devices and "virtual-b" not in reg.devices
+        assert seen == []
+        reg.db.transaction = real_transaction  # type: ignore[method-assign]
+        await reg.add_devices(batch)
+        assert seen == ["virtual-a", "virtual-b"]
+
+
+async def test_unknown_capabilities_and_properties_are_dropped_and_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A device declaring what the hub does not know is still added, without those parts, and
+    the log names exactly what was dropped; a clean device causes no such warning."""
+    import logging
+
+    from hub.model import spec_for
+    from hub.model.vocabulary import PropertySpec, ValueType
+
+    odd = dataclasses.replace(
+        _virtual("virtual-odd", "Odd"),
+        properties={"power": spec_for("power"),
+                    "warp_factor": PropertySpec("warp_factor", ValueType.FLOAT)},
+    )
+    no_caps = dataclasses.replace(_virtual("virtual-blaster", "Blaster"),
+                                  capabilities=("ir_send", "teleport"))
+    async with running_hub(tmp_path, []) as rh:
+        reg = rh.hub.registry
+        caplog.set_level(logging.WARNING, logger="hub.core.registry")
+        await reg.add_device(dataclasses.replace(_virtual("virtual-ok", "Ok"),
+                                                 capabilities=("ir_send", "ir_learn")))
+        assert not [r for r in caplog.records if "dropping" in r.getMessage()]
+        await reg.add_devices([odd, no_caps])
+        assert list(reg.get("virtual-odd").description.properties) == ["power"]
+        assert reg.get("virtual-blaster").description.capabilities == ("ir_send",)
+        assert reg.get("virtual-ok").description.capabilities == ("ir_send", "ir_learn")
+        dropped = [r.getMessage() for r in caplog.records if "dropping" in r.getMessage()]
+        assert any("virtual-odd" in m and "warp_factor" in m for m in dropped), dropped
+        assert "device virtual-blaster: dropping unknown capabilities {'teleport'}" in dropped
+        api = (await rh.client.get("/api/v1/devices/virtual-blaster")).json()
+        assert api["capabilities"] == ["ir_send"]
+    async with running_hub(tmp_path, []) as rh:  # what was stored is the cleaned description
+        assert list(rh.hub.registry.get("virtual-odd").description.properties) == ["power"]
+
+
+async def test_a_bad_reported_value_is_ignored_and_the_good_ones_applied(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    async with running_hub(tmp_path, [VirtualIntegration(demo_devices())]) as rh:
+        await rh.hub.wait_integrations()
+        reg = rh.hub.registry
+        caplog.set_level(logging.WARNING, logger="hub.core.registry")
+        for _ in range(2):
+            await reg.report("virtual-lamp", {"brightness": "high", "power": True})
+        shadow = reg.get("virtual-lamp").shadow
+        assert shadow.reported["power"].value is True
+        assert shadow.reported["brightness"].value == 60
+        bad = [r for r in caplog.records if "reported a bad value" in r.getMessage()]
+        assert len(bad) == 1 and "brightness" in bad[0].getMessage()  # once, not every poll
+
+
+async def test_report_takes_the_hub_ports_keywords_and_keeps_the_reading_time(
+    tmp_path: Path,
+) -> None:
+    """HubPort.report(device_id=..., values=..., timestamp=...): integrations may name every
+    argument; a meter's reading time is kept as the value's time."""
+    clock = ManualClock()
+    async with running_hub(tmp_path, [VirtualIntegration(demo_devices())], clock=clock) as rh:
+        await rh.hub.wait_integrations()
+        reg = rh.hub.registry
+        read_at = clock.now() - 120.0
+        await reg.report(device_id="virtual-heater", values={"temperature": 19.5},
+                         timestamp=read_at)
+        got = reg.get("virtual-heater").shadow.reported["temperature"]
+        assert (got.value, got.ts) == (19.5, read_at)
+
+
+async def test_named_commands_keep_their_params_and_need_none(tmp_path: Path) -> None:
+    integ = _FindingIntegration(demo_devices())
+    async with running_hub(tmp_path, [integ]) as rh:
+        await rh.hub.wait_integrations()
+        reg = rh.hub.registry
+        r = await rh.client.post("/api/v1/devices/virtual-lamp/commands/blink",
+                                 json={"params": {"times": 3}})
+        assert r.status_code == 202, r.text
+        with_params = r.json()["command_id"]
+        bare = (await reg.send_command("virtual-lamp", "toggle")).command_id
+
+        async def done(command_id: str) -> dict[str, Any]:
+            deadline = asyncio.get_running_loop().time() + 5
+            while (status := await reg.command_status(command_id))["status"] == "pending":
+                assert asyncio.get_running_loop().time() < deadline, status
+                await asyncio.sleep(0.01)
+            return status
+
+        first, second = await done(with_params), await done(bare)
+        assert first["status"] == second["status"] == "confirmed"
+        assert first["request"]["params"] == {"times": 3}
+        assert second["request"] == {"device_id": "virtual-lamp", "command": "toggle",
+                                     "params": {}}
+        assert integ.commands == [("virtual-lamp", "blink", {"times": 3}),
+                                  ("virtual-lamp", "toggle", None)]
+
+
+async def test_round_trip_counts_are_exact_per_outcome(tmp_path: Path) -> None:
+    """The metrics' write counts: N writes a device took are N, one it refused is one."""
+    devices = demo_devices()
+    devices[1].refuse = {"power"}
+    virtual = VirtualIntegration(devices)
+    async with running_hub(tmp_path, [virtual]) as rh:
+        await rh.hub.wait_integrations()
+        reg = rh.hub.registry
+        lamp = virtual.devices["virtual-lamp"]
+        for n, level in enumerate((10, 20, 30), start=1):
+            await reg.write_desired("virtual-lamp", {"brightness": level})
+            await wait_until(lambda n=n: len(lamp.applied) == n)
+        await reg.write_desired("virtual-heater", {"power": True})
+        await wait_until(lambda: ("virtual", "failed") in reg.round_trips)
+        await wait_until(lambda: reg.round_trips[("virtual", "ok")][0] == 3)
+        assert reg.round_trips[("virtual", "ok")][0] == 3
+        assert reg.round_trips[("virtual", "failed")][0] == 1
+        assert reg.round_trips[("virtual", "ok")][1] >= 0.0
+
+
+async def test_close_leaves_no_background_work_running(tmp_path: Path) -> None:
+    """When the registry's close() returns (the database closes next), its flush and expiry
+    loops and a write stuck on a slow device have all ended, not merely been asked to."""
+
+    class Slow(VirtualIntegration):
+        async def apply_desired(self, device_id: str, changes: Any) -> None:
+            await asyncio.Event().wait()  # a device that never answers
+
+    async with running_hub(tmp_path, [Slow(demo_devices())]) as rh:
+        await rh.hub.wait_integrations()
+        reg = rh.hub.registry
+        await reg.write_desired("virtual-lamp", {"power": True})
+        await wait_until(lambda: any(t.get_name() == "apply-virtual-lamp"
+                                     for t in asyncio.all_tasks()))
+        await reg.flush()
+        await reg.close()
+        names = {"shadow-flush", "desired-expiry", "apply-virtual-lamp"}
+        assert [t.get_name() for t in asyncio.all_tasks() if t.get_name() in names] == []
+
+
+def test_a_command_ack_is_a_value() -> None:
+    """What write_desired/send_command hand back cannot be changed by whoever holds it, and
+    equal acks are interchangeable (usable as keys, e.g. to match a replayed retry)."""
+    from hub.core.registry import CommandAck
+
+    ack = CommandAck("cmd_1", 4)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ack.version = 5  # type: ignore[misc]
+    assert {ack: "pending"}[CommandAck("cmd_1", 4)] == "pending"
