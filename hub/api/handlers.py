@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub import __version__
 from hub.api.browser import add_session_routes, check_same_origin, session_body
-from hub.api.messages import ApiResponse
+from hub.api.messages import ApiResponse, json_list
 from hub.api.router import Call, Router
 from hub.api.schemas import (
     AdoptRequest,
@@ -65,7 +65,7 @@ def build_router(hub: Hub) -> Router:
 
     @add("GET", "/devices", "List devices", query=DeviceListQuery, tag="devices")
     async def list_devices(call: Call) -> Any:
-        return {"devices": [r.to_dict() for r in reg.list(call.query.room)]}
+        return json_list("devices", (r.to_dict() for r in reg.list(call.query.room)))
 
     @add("GET", "/rooms", "Rooms and how many devices each has", tag="devices")
     async def rooms(call: Call) -> Any:

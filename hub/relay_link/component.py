@@ -244,7 +244,7 @@ class RelayLink:
                 trusted_principal=principal,
             )
         )
-        return p.Response(request.id, resp.status, resp.body, dict(resp.headers))
+        return p.Response(request.id, resp.status, resp.value(), dict(resp.headers))
 
     def on_disconnected(self) -> None:
         """Pushes wait for the next resync."""
