@@ -23,6 +23,8 @@ from hub.store.migrations import MIGRATIONS
 
 _LOG = logging.getLogger(__name__)
 
+PAGE_CACHE_KIB = 1024
+
 
 def prepare_folder(folder: Path) -> None:
     """Make the data folder if needed and prove it writable; ConfigError says what to do."""
@@ -81,6 +83,10 @@ class Database:
         await self._conn.execute("PRAGMA synchronous=FULL")
         await self._conn.execute("PRAGMA foreign_keys=ON")
         await self._conn.execute("PRAGMA busy_timeout=5000")
+        # SQLite's own page cache (2 MiB by default) keeps whatever was read last: at start,
+        # every stored rule, read once. What a running hub reads again (shadows, recent history)
+        # fits in 1 MiB; the OS page cache holds the rest of the file (a small board's memory).
+        await self._conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         await self.migrate(migrations)
 
     async def migrate(self, migrations: Sequence[tuple[int, str, str]]) -> None:
