@@ -41,7 +41,7 @@ from hub.rules.dry_run import dry_run
 from hub.rules.errors import RuleValidationError
 from hub.rules.facts import HubFacts
 from hub.rules.index import TriggerIndex
-from hub.rules.model import Rule, compact
+from hub.rules.model import CronTrigger, Rule, SunTrigger, compact
 from hub.rules.notify import LogSink, NotificationSink, Notifier
 from hub.rules.problems import Path, Problem
 from hub.rules.reminders import Reminders
@@ -61,6 +61,12 @@ _LOG = logging.getLogger(__name__)
 
 # An import this large is state that stays; see Hub.settle_long_lived.
 BULK_RULES = 100
+
+
+async def _libraries_for(rules: Sequence[Rule]) -> None:
+    """Load croniter/astral off the loop before arming a rule that needs them."""
+    if any(isinstance(t, CronTrigger | SunTrigger) for r in rules for t in r.triggers):
+        await load_libraries()
 
 
 class RulesEngine:
@@ -285,6 +291,7 @@ class RulesEngine:
             "updated=excluded.updated",
             (rule.id, doc, int(rule.enabled), now, now),
         )
+        await _libraries_for([rule])
         self._replace(rule)
         return rule
 
@@ -309,6 +316,7 @@ class RulesEngine:
                 "updated=excluded.updated",
                 [(r.id, json.dumps(r.to_doc()), int(r.enabled), now, now) for r in rules],
             )
+        await _libraries_for(rules)
         for rule in rules:
             self._replace(rule)
         if len(rules) >= BULK_RULES:
