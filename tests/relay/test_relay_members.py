@@ -271,3 +271,95 @@ async def test_second_claim_refused_and_invitation_is_the_way_in(
         finally:
             await alice.close()
             await bob.close()
+
+
+async def test_a_cached_yes_lasts_exactly_the_cache_time_on_one_node(
+    tmp_path: Path, relay: RelayServer, relay_backend: str, monkeypatch: Any
+) -> None:
+    """One node trusts a "yes" for OWNS_CACHE_S, then asks the store again (a claim removed
+    behind its back, e.g. by an operator, stops counting then); a cluster never caches, and a
+    removal through the API counts at once everywhere (driven clock of the ownership cache)."""
+    import types
+
+    from relay.phone import context
+
+    clock = [1000.0]
+    monkeypatch.setattr(context, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    cache_s = context.OWNS_CACHE_S
+    async with linked_hub(tmp_path / "hub", relay.url) as hub:
+        alice = await Phone.login(relay.url, "alice@example.org")
+        bob = await Phone.login(relay.url, "bob@example.org")
+        try:
+            hub_id = await alice.claim(await claim_code(hub))
+            await _join(alice, bob, hub_id, "bob@example.org")
+            alice_id = (await alice.client.get("/v1/sessions/current")).json()["account_id"]
+            bob_id = (await bob.client.get("/v1/sessions/current")).json()["account_id"]
+            path = f"/v1/hubs/{hub_id}/devices"
+
+            # A member removed by the owner: 404 at once, and still after the cache time.
+            assert (await bob.client.get(path)).status_code == 200
+            r = await alice.client.delete(f"/v1/hubs/{hub_id}/members/{bob_id}")
+            assert r.status_code == 204
+            assert (await bob.client.get(path)).status_code == 404
+            clock[0] += cache_s + 1
+            assert (await bob.client.get(path)).status_code == 404
+
+            # The owner's claim removed behind the node's back.
+            start = clock[0]
+            assert (await alice.client.get(path)).status_code == 200  # cached until start + C
+            assert await relay.store.remove_claim(alice_id, hub_id)
+            if relay_backend == "sqlite":
+                clock[0] = start + cache_s - 0.001
+                assert (await alice.client.get(path)).status_code == 200  # still trusted
+                clock[0] = start + cache_s
+                assert (await alice.client.get(path)).status_code == 404  # expired right then
+            else:
+                assert (await alice.client.get(path)).status_code == 404  # asked every time
+            clock[0] += 10 * cache_s
+            assert (await alice.client.get(path)).status_code == 404
+        finally:
+            await alice.close()
+            await bob.close()
+
+
+async def test_removal_from_one_hub_leaves_the_members_other_hub_sockets_open(
+    tmp_path: Path, relay: RelayServer
+) -> None:
+    """Bob is a member of two homes; removed from one, his socket of the other stays open."""
+    async with (
+        linked_hub(tmp_path / "hub1", relay.url) as hub1,
+        linked_hub(tmp_path / "hub2", relay.url) as hub2,
+        contextlib.AsyncExitStack() as st,
+    ):
+        alice = await Phone.login(relay.url, "alice@example.org")
+        st.push_async_callback(alice.close)
+        bob = await Phone.login(relay.url, "bob@example.org")
+        st.push_async_callback(bob.close)
+        ids = {await alice.claim(await claim_code(h)): h for h in (hub1, hub2)}
+        for hub_id in ids:
+            await _join(alice, bob, hub_id, "bob@example.org")
+        bob_id = (await bob.client.get("/v1/sessions/current")).json()["account_id"]
+        # Removed from the hub whose id sorts first: the other one's id is greater, too.
+        gone, kept = sorted(ids)
+        session = await st.enter_async_context(aiohttp.ClientSession())
+        ws_gone = await _ws(session, relay.url, gone, bob)
+        ws_kept = await _ws(session, relay.url, kept, bob)
+        assert (await alice.client.delete(f"/v1/hubs/{gone}/members/{bob_id}")).status_code == 204
+        await _closed_with(ws_gone, "removed you")
+        # The other socket still carries that hub's events (a closed one would say CLOSE).
+        for step in range(100):
+            await ids[kept].virtual.sense("virtual-heater", {"temperature": 20.0 + step / 8})
+            msg = None
+            with contextlib.suppress(TimeoutError):
+                msg = await ws_kept.receive(timeout=0.2)
+            if msg is None:
+                continue
+            assert msg.type == aiohttp.WSMsgType.TEXT, msg
+            if msg.json()["type"] == "state_changed":
+                break
+        else:
+            raise AssertionError("the kept hub's events never reached bob")
+        assert not ws_kept.closed
+        assert (await bob.client.get(f"/v1/hubs/{kept}/devices")).status_code == 200
+        assert (await bob.client.get(f"/v1/hubs/{gone}/devices")).status_code == 404
+        await ws_kept.close()

@@ -5,13 +5,14 @@ Bearer-token clients keep working as before (and "bearer" in any case is accepte
 
 from __future__ import annotations
 
+import base64
 from http.cookies import SimpleCookie
 from pathlib import Path
 
 import aiohttp
 import httpx
 import pytest
-from relay_testkit import PASSWORD, Phone, claim_code, linked_hub
+from relay_testkit import PASSWORD, Phone, claim_code, linked_hub, running_relay
 
 from relay import RelayServer
 
@@ -160,3 +161,58 @@ async def test_a_claimed_hub_cannot_be_claimed_by_another_account(
         finally:
             await alice.close()
             await bob.close()
+
+
+async def test_per_account_rate_limit_spares_sign_out_and_event_sockets(
+    tmp_path: Path, relay_backend: str
+) -> None:
+    # Refill all but off (one token per 1,000 s): a slow machine cannot refill mid-test.
+    async with running_relay(tmp_path / "relay", account_rate=0.001, account_burst=5) as relay:
+        for email in ("alice@example.org", "bob@example.org"):
+            await relay.create_account(email, PASSWORD)
+        async with linked_hub(tmp_path / "hub", relay.url) as hub:
+            alice = await Phone.login(relay.url, "alice@example.org")
+            bob = await Phone.login(relay.url, "bob@example.org")
+            try:
+                hub_id = await alice.claim(await claim_code(hub))  # one of the five
+                codes = [(await alice.client.get("/v1/hubs")).status_code for _ in range(6)]
+                assert codes == [200] * 4 + [429] * 2
+                r = await alice.client.get(f"/v1/hubs/{hub_id}/devices")
+                assert r.status_code == 429
+                assert r.headers["Retry-After"]
+                assert "slow down" in r.json()["error"]["message"]
+                assert (await bob.client.get("/v1/hubs")).status_code == 200  # per account
+                # Her event socket still opens, and she can still sign out.
+                ws_url = relay.url.replace("http", "ws") + f"/v1/hubs/{hub_id}/events"
+                async with aiohttp.ClientSession() as session, session.ws_connect(
+                    ws_url, headers={"Authorization": f"Bearer {alice.token}"}
+                ) as ws:
+                    assert (await ws.receive_json(timeout=10))["type"] == "hello"
+                assert (await alice.client.delete("/v1/sessions/current")).status_code == 204
+                assert (await alice.client.get("/v1/hubs")).status_code == 401
+            finally:
+                await alice.close()
+                await bob.close()
+
+
+async def test_push_key_is_public_and_503_until_loaded(relay: RelayServer) -> None:
+    async with httpx.AsyncClient(base_url=relay.url, timeout=15.0) as http:
+        r = await http.get("/v1/push/key")  # no sign-in needed
+        assert r.status_code == 200, r.text
+        key = r.json()["public_key"]
+        assert key == relay.push.public_key
+        # An uncompressed P-256 point, base64url without padding.
+        raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
+        assert len(raw) == 65 and raw[0] == 4
+        # A node that has not loaded its VAPID key yet (or has no push at all) says retry.
+        for unready in ("key", "push"):
+            with pytest.MonkeyPatch.context() as mp:
+                if unready == "key":
+                    mp.setattr(relay.push, "public_key", "")
+                else:
+                    mp.setattr(relay.phone, "push", None)
+                r = await http.get("/v1/push/key")
+                assert r.status_code == 503, (unready, r.text)
+                assert r.headers["Retry-After"]
+                assert "not ready" in r.json()["error"]["message"]
+        assert (await http.get("/v1/push/key")).json() == {"public_key": key}
