@@ -192,8 +192,8 @@ def _annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int
     return spans
 
 
-def _skip_annotations(session: Path, source: Path) -> int:
-    """Mark the mutants that lie inside annotations as skipped, equivalent; returns how many."""
+def _skip_annotations(session: Path, source: Path) -> None:
+    """Mark the mutants that lie inside annotations as skipped (equivalent by construction)."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
@@ -207,7 +207,6 @@ def _skip_annotations(session: Path, source: Path) -> int:
         if inside:
             db.set_multiple_results(inside, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
                                                        output=ANNOTATION))
-    return len(inside)
 
 
 def _keep_sample(session: Path, size: int) -> None:

@@ -143,6 +143,11 @@ async def recovery_key_info(db: Database) -> dict[str, Any]:
     }
 
 
+def _new_key() -> tuple[RecoveryKey, PublicRecoveryKey]:
+    key = RecoveryKey.generate()
+    return key, key.public()
+
+
 async def set_up_recovery_key(db: Database, replace: bool = False) -> RecoveryKey:
     """Make a new recovery key and keep its public half; the secret goes to the caller, once."""
     if await db.get_kv(KEY_KV) and not replace:
@@ -151,8 +156,7 @@ async def set_up_recovery_key(db: Database, replace: bool = False) -> RecoveryKe
             "need the new key (older ones still need the old one): ask again with replace"
         )
     # Off the loop: the first key a hub makes loads cryptography and the word list.
-    key = await asyncio.to_thread(RecoveryKey.generate)
-    public = await asyncio.to_thread(key.public)
+    key, public = await asyncio.to_thread(_new_key)
     await db.set_kv(
         KEY_KV,
         json.dumps(

@@ -503,9 +503,9 @@ def compact(model: BaseModel) -> None:
                 values[name] = sys.intern(value)
         elif kind is list or kind is tuple:
             for item in value:
-                if _MODEL_TYPES.get(type(item)) or _is_model(type(item)):
+                if _is_model(type(item)):
                     compact(item)
-        elif _MODEL_TYPES.get(kind) or _is_model(kind):
+        elif _is_model(kind):
             compact(value)
 
 
