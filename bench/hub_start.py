@@ -5,11 +5,12 @@ Prints, as `name: value` lines:
                  key, database and schema) to the first answer of /api/v1/health
   warm_restart_s from spawning `homehub hub` on a filled folder that was started before (the
                  database is migrated and in the OS page cache) to the first successful
-                 authenticated API response listing all stored devices (target <= 1 s)
-  rss_mb         resident memory of that hub process right after (target <= 100 MB)
+                 authenticated API response listing all stored devices (target <= 0.5 s)
+  rss_mb         resident memory of that hub process right after (target <= 60 MB, in
+                 millions of bytes)
   import_s       of which: a bare `python -c "import hub.app"` (interpreter + imports)
   warm_restart_with_rules_s, rss_with_rules_mb
-                 the same with 5,000 rules stored as well (DESIGN: <= 100 MB RSS)
+                 the same with 5,000 rules stored as well (target <= 75 MB)
 The database is filled beforehand through the real registry and rule engine (500 virtual
 devices with reported values; then also 5,000 rules, each with a state trigger, a numeric
 condition and a set action), then `homehub hub` is started with no integration, so the

@@ -12,26 +12,31 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from prometheus_client import Counter, Histogram
+    from prometheus_client.core import Metric
 
 #: Request latency buckets (seconds): LAN answers take milliseconds, relay round trips more.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 Reading = float | Mapping[tuple[str, ...], float]
+_Item = tuple[str, str, str, tuple[str, ...], Callable[[], Reading]]
 
 
-class _Callbacks(Collector):
-    """Gauges and counters whose values the server already keeps, read at scrape time."""
+class _Callbacks:
+    """Gauges and counters whose values the server already keeps, read at scrape time
+    (a prometheus_client collector: it only needs `collect`)."""
 
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str, str, tuple[str, ...], Callable[[], Reading]]] = []
+    def __init__(self, items: list[_Item]) -> None:
+        self.items = items
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         for kind, name, help_text, labels, read in self.items:
             family: GaugeMetricFamily | CounterMetricFamily
             if kind == "gauge":
@@ -48,45 +53,52 @@ class _Callbacks(Collector):
 
 
 class Metrics:
-    """The registry of one server, its request instruments and the `/metrics` handler."""
+    """The registry of one server, its request instruments and the `/metrics` handler.
+
+    Without a token nobody can read the numbers, so none are kept: prometheus_client is not
+    even imported (about 1.5 MB of a hub that must fit a small board).
+    """
 
     def __init__(self, prefix: str, token: str | None) -> None:
         self.prefix = prefix
         self.token = token
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            f"{prefix}_http_requests", "HTTP requests answered, by route template and status",
-            ["method", "route", "status"], registry=self.registry,
-        )  # fmt: skip
-        self.latency = Histogram(
-            f"{prefix}_http_request_seconds", "Time to answer an HTTP request, by route",
-            ["method", "route"], buckets=BUCKETS, registry=self.registry,
-        )  # fmt: skip
-        self._callbacks = _Callbacks()
-        self.registry.register(self._callbacks)
+        self._items: list[_Item] = []
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
+        self._requests: Counter | None = None
+        self._latency: Histogram | None = None
+        if token:
+            from prometheus_client import CollectorRegistry, Counter, Histogram
+
+            self.registry = CollectorRegistry(auto_describe=True)
+            self._requests = Counter(
+                f"{prefix}_http_requests", "HTTP requests answered, by route template and status",
+                ["method", "route", "status"], registry=self.registry,
+            )  # fmt: skip
+            self._latency = Histogram(
+                f"{prefix}_http_request_seconds", "Time to answer an HTTP request, by route",
+                ["method", "route"], buckets=BUCKETS, registry=self.registry,
+            )  # fmt: skip
+            self.registry.register(_Callbacks(self._items))
 
     def observe(self, method: str, route: str, status: int, seconds: float | None) -> None:
         """One answered request (`seconds` None: not timed, e.g. a WebSocket's whole life)."""
-        self.requests.labels(method, route, str(status)).inc()
+        if self._requests is None or self._latency is None:
+            return  # metrics are off
+        self._requests.labels(method, route, str(status)).inc()
         if seconds is not None:
-            self.latency.labels(method, route).observe(seconds)
+            self._latency.labels(method, route).observe(seconds)
 
     def gauge(
         self, name: str, help_text: str, read: Callable[[], Reading], labels: Iterable[str] = ()
     ) -> None:
         """A gauge read at scrape time (`read` returns a number, or label values -> number)."""
-        self._callbacks.items.append(
-            ("gauge", f"{self.prefix}_{name}", help_text, tuple(labels), read)
-        )
+        self._items.append(("gauge", f"{self.prefix}_{name}", help_text, tuple(labels), read))
 
     def counter(
         self, name: str, help_text: str, read: Callable[[], Reading], labels: Iterable[str] = ()
     ) -> None:
         """A counter the server keeps itself (it only grows), read at scrape time."""
-        self._callbacks.items.append(
-            ("counter", f"{self.prefix}_{name}", help_text, tuple(labels), read)
-        )
+        self._items.append(("counter", f"{self.prefix}_{name}", help_text, tuple(labels), read))
 
     def refresh_before_scrape(self, refresh: Callable[[], Awaitable[None]]) -> None:
         """An async step run before each scrape (numbers only a database query can give)."""
@@ -117,6 +129,9 @@ class Metrics:
             )  # fmt: skip
         for refresh in self._refreshers:
             await refresh()
+        from prometheus_client import CONTENT_TYPE_LATEST
+        from prometheus_client.exposition import generate_latest
+
         body = generate_latest(self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

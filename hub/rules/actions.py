@@ -45,8 +45,7 @@ class Actions:
         """Do one action; the result goes into the run's trace."""
         hub = self.hub
         if isinstance(action, EventAction):
-            hub.bus.publish(NamedEvent(ts=hub.clock.now(), name=action.name, data=action.data))
-            return "fired"
+            return self.fire_event(action)
         if isinstance(action, SetAction):
             ack = await hub.registry.write_desired(action.device, action.values, ttl_s=action.ttl)
             return {"command_id": ack.command_id}
@@ -61,6 +60,12 @@ class Actions:
         if isinstance(action, RemindAction):
             return await self.reminders.start(rule, action, index, run)
         raise TypeError(f"unknown action {action!r}")
+
+    def fire_event(self, action: EventAction) -> str:
+        """Publish the action's named event on the hub's bus."""
+        hub = self.hub
+        hub.bus.publish(NamedEvent(ts=hub.clock.now(), name=action.name, data=action.data))
+        return "fired"
 
     async def run_scene(self, name: str) -> dict[str, Any]:
         """Apply a stored scene; returns the command id per device."""

@@ -18,7 +18,7 @@ from hub.errors import HubError
 from hub.events import RuleFired
 from hub.rules.actions import Actions
 from hub.rules.conditions import Facts, check_all
-from hub.rules.model import DelayAction, RunMode, WaitAction
+from hub.rules.model import DelayAction, EventAction, RunMode, WaitAction
 from hub.rules.state import Context, Rules, RuleState, Run, Trace
 from hub.rules.traces import TraceBook, new_run_id
 from hub.rules.waits import Waits
@@ -128,9 +128,13 @@ class Runner:
         self.started += 1  # for the metrics
         trace["result"] = "running"
         self.traces.keep(state, trace)
-        self.hub.bus.publish(
-            RuleFired(ts=self.hub.clock.now(), rule_id=state.rule.id, run_id=run.id, trigger=ctx)
-        )
+        bus = self.hub.bus
+        if bus.wants(RuleFired):
+            bus.publish(
+                RuleFired(
+                    ts=self.hub.clock.now(), rule_id=state.rule.id, run_id=run.id, trigger=ctx
+                )
+            )
         state.active.append(run)
         # Started on the next loop turn, as a task's first step would be; see _start_ready.
         self._ready.append((state, run, first))
@@ -202,6 +206,9 @@ class Runner:
                     ):
                         trace["result"] = "timeout"
                         return
+                    continue
+                if type(action) is EventAction:  # most common, and never waits
+                    step["result"] = self.actions.fire_event(action)
                     continue
                 try:
                     step["result"] = await self.actions.act(rule, action, index, run)

@@ -439,3 +439,32 @@ async def test_wait_times_out_and_stops_or_continues(env: Env) -> None:
     await env.advance(600)
     await wait_for(lambda: [n.message for n in env.sink.notices] == ["door closed"])
     assert env.engine.waits.waiting == {}
+
+
+async def test_rule_fired_and_event_chains_reach_listeners(env: Env) -> None:
+    """A run announces itself (RuleFired) to subscribers and streams alike, and its event
+    action triggers the next rule in the same hub."""
+    from hub.events import NamedEvent, RuleFired
+
+    fired: list[RuleFired] = []
+    named: list[str] = []
+    env.rh.hub.bus.subscribe(fired.append, [RuleFired])
+    env.rh.hub.bus.subscribe(lambda e: named.append(e.name), [NamedEvent])
+    await env.rule(
+        {
+            "id": "first",
+            "triggers": [{"type": "event", "name": "go"}],
+            "actions": [{"type": "event", "name": "next", "data": {"n": 1}}],
+        }
+    )
+    await env.rule(
+        {"id": "second", "triggers": [{"type": "event", "name": "next"}], "actions": NOTIFY}
+    )
+    await env.client.post("/api/v1/events/go", json={})
+    await wait_for(lambda: results(env, "second") == ["done"])
+    assert [f.rule_id for f in fired] == ["first", "second"]
+    assert fired[0].run_id == env.traces("first")[0]["run_id"]
+    assert fired[1].trigger["name"] == "next" and fired[1].trigger["data"] == {"n": 1}
+    assert named == ["go", "next"]
+    assert env.traces("first")[0]["steps"] == [{"action": 0, "type": "event", "result": "fired"}]
+    assert [n.message for n in env.sink.notices] == ["fired"]
