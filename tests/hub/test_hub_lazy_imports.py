@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 # Loaded only when used: mDNS, the relay link and its crypto, backup archives and their
-# encryption, YAML rule files, cron and sun schedules.
+# encryption, YAML rule files, cron and sun schedules, Prometheus (only with a metrics token).
 HEAVY = (
+    "prometheus_client",
     "zeroconf",
     "cryptography",
     "pyrage",
