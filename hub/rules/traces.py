@@ -30,7 +30,9 @@ def new_run_id() -> str:
     """Twelve hex digits, as before (48 random bits)."""
     return f"{_IDS.getrandbits(48):012x}"
 
+
 TRACE_FLUSH_S = 1.0
+_ALL = 2**62  # above every trace number: a rule without kept traces loses all its rows
 
 
 class TraceBook:
@@ -84,23 +86,26 @@ class TraceBook:
         if not self._dirty:
             return
         dirty, self._dirty = self._dirty, {}
+        # A rule's kept traces are its newest, in numbering order (numbers only grow and
+        # keep_trace drops the oldest), so what aged out is everything numbered below the
+        # oldest kept one. Two statements for all rules: after a burst thousands of rules
+        # changed, and a round trip to the database thread per rule held the loop for a second.
+        aged_out: list[tuple[str, int]] = []
+        rows: list[tuple[str, int, float, str]] = []
+        for rule_id, changed in dirty.items():
+            state = self.rules.get(rule_id)
+            live = {t["seq"] for t in state.traces} if state is not None else set()
+            aged_out.append((rule_id, min(live, default=_ALL)))
+            rows.extend(
+                (rule_id, seq, t["ts"], json.dumps(t, default=str))
+                for seq, t in changed.items()
+                if seq in live
+            )
         async with self.db.transaction() as conn:
-            for rule_id, changed in dirty.items():
-                state = self.rules.get(rule_id)
-                live = [t["seq"] for t in state.traces] if state is not None else []
-                marks = ",".join("?" * len(live)) or "NULL"
-                await conn.execute(
-                    f"DELETE FROM rule_traces WHERE rule_id=? AND seq NOT IN ({marks})",
-                    (rule_id, *live),
-                )
-                await conn.executemany(
-                    "INSERT OR REPLACE INTO rule_traces(rule_id, seq, ts, doc) VALUES(?,?,?,?)",
-                    [
-                        (rule_id, seq, t["ts"], json.dumps(t, default=str))
-                        for seq, t in changed.items()
-                        if seq in live
-                    ],
-                )
+            await conn.executemany("DELETE FROM rule_traces WHERE rule_id=? AND seq<?", aged_out)
+            await conn.executemany(
+                "INSERT OR REPLACE INTO rule_traces(rule_id, seq, ts, doc) VALUES(?,?,?,?)", rows
+            )
 
     async def flush_forever(self) -> None:
         """Flush every TRACE_FLUSH_S until cancelled; a failed write is retried next time."""

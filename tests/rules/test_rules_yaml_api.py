@@ -424,6 +424,57 @@ def test_public_names_exist() -> None:
         assert getattr(hub.rules, name) is not None
 
 
+async def test_stored_traces_follow_the_kept_ones_as_old_ones_age_out(tmp_path: Path) -> None:
+    """Rows written by one flush and aged out by a later one are deleted; another rule's
+    rows stay."""
+    import sqlite3
+
+    def stored(rule_id: str) -> list[int]:
+        with sqlite3.connect(tmp_path / "homehub.db") as conn:
+            rows = conn.execute(
+                "SELECT seq FROM rule_traces WHERE rule_id=? ORDER BY seq", (rule_id,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    async with make_env(tmp_path) as env:
+        for rid in ("a", "b"):
+            await env.rule(
+                {
+                    "id": rid,
+                    "mode": "parallel",
+                    "max_runs": 25,
+                    "triggers": [{"type": "event", "name": rid}],
+                    "actions": [{"type": "notify", "message": rid}],
+                }
+            )
+
+        async def fire(rid: str, times: int) -> None:
+            for _ in range(times):
+                await env.client.post(f"/api/v1/events/{rid}", json={})
+            await wait_for(
+                lambda: sum(n.message == rid for n in env.sink.notices) >= fires[rid] + times
+            )
+            fires[rid] += times
+            await wait_for(lambda: all(t["result"] == "done" for t in env.traces(rid)))
+            await env.engine.flush_traces()
+
+        fires = {"a": 0, "b": 0}
+        await fire("a", 12)
+        await fire("b", 3)
+        first_b = stored("b")
+        assert len(stored("a")) == 12 and len(first_b) == 3
+        await fire("a", 12)  # 24 runs of a: its 4 oldest rows age out
+        kept = [t["seq"] for t in env.traces("a")]
+        assert len(kept) == 20
+        assert stored("a") == kept
+        assert stored("b") == first_b
+        await fire("a", 10)
+        await fire("a", 10)  # every row written before is gone now
+        assert stored("a") == [t["seq"] for t in env.traces("a")]
+        assert not set(stored("a")) & set(kept)
+        assert stored("b") == first_b
+
+
 async def test_traces_persist_across_restart_last_20(tmp_path: Path) -> None:
     import sqlite3
 
