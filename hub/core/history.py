@@ -19,7 +19,8 @@ from hub.store import Database
 _LOG = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 1.0
-MAX_BUFFER = 5000
+FLUSH_AT = 2000  # samples: a burst is written at once rather than waiting for the tick
+MAX_BUFFER = 50_000  # the disk is not keeping up: beyond this the oldest samples go
 MAX_POINTS = 5000
 DAY = 86400.0
 
@@ -45,15 +46,28 @@ class HistoryRecorder:
         self._buffer: list[tuple[str, str, float, float]] = []
         self._unsubscribe = bus.subscribe(self._on_state, [StateChanged])
         self._task: asyncio.Task[None] | None = None
+        self._early: asyncio.Task[None] | None = None
+        self.dropped = 0  # samples given up because the disk did not keep up
 
     def _on_state(self, event: StateChanged) -> None:
         for key, value in event.changes.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 continue
             self._buffer.append((event.device, key, event.ts, float(value)))
+        if len(self._buffer) < FLUSH_AT:
+            return
+        if self._task is not None and (self._early is None or self._early.done()):
+            self._early = asyncio.get_running_loop().create_task(
+                self._flush_logged(), name="history-burst"
+            )
+        self._cap()
+
+    def _cap(self) -> None:
         if len(self._buffer) > MAX_BUFFER:
             # The disk is not keeping up; keep the newest samples rather than grow.
-            del self._buffer[: len(self._buffer) - MAX_BUFFER]
+            excess = len(self._buffer) - MAX_BUFFER
+            del self._buffer[:excess]
+            self.dropped += excess
 
     async def start(self) -> None:
         """Begin periodic flushing and maintenance."""
@@ -66,6 +80,9 @@ class HistoryRecorder:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
+        if self._early is not None:
+            await self._early  # a burst's write under way: let it land (it logs its errors)
         await self.flush()
 
     async def flush(self) -> None:
@@ -73,21 +90,32 @@ class HistoryRecorder:
         if not self._buffer:
             return
         rows, self._buffer = self._buffer, []
-        await self.db.executemany(
-            "INSERT INTO history(device_id, prop, ts, value) VALUES(?,?,?,?)", rows
-        )
+        try:
+            await self.db.executemany(
+                "INSERT INTO history(device_id, prop, ts, value) VALUES(?,?,?,?)", rows
+            )
+        except Exception:
+            self._buffer[:0] = rows  # kept, in order, for the next try
+            self._cap()
+            raise
+
+    async def _flush_logged(self) -> None:
+        try:
+            await self.flush()
+        except Exception:
+            _LOG.exception("history write failed; samples kept for the next try")
 
     async def _loop(self) -> None:
         ticks = 0
         while True:
             await asyncio.sleep(FLUSH_INTERVAL_S)
-            try:
-                await self.flush()
-                ticks += 1
-                if ticks % 600 == 1:  # roll up every ten minutes (and once at start)
+            await self._flush_logged()
+            ticks += 1
+            if ticks % 600 == 1:  # roll up every ten minutes (and once at start)
+                try:
                     await self.compact()
-            except Exception:
-                _LOG.exception("history write failed; samples kept for the next try")
+                except Exception:
+                    _LOG.exception("history roll-up failed; will retry")
 
     async def compact(self) -> None:
         """Fold raw samples older than the raw retention into buckets; drop expired buckets."""

@@ -16,7 +16,7 @@ from hub.auth import Auth
 from hub.clock import ManualClock, SystemClock
 from hub.events import StateChanged
 from hub.store import Database
-from hub.testing import running_hub
+from hub.testing import RunningHub, running_hub
 from integrations.virtual import VirtualIntegration
 from integrations.virtual.integration import demo_devices
 
@@ -272,6 +272,57 @@ async def test_history_downsampling_keeps_old_data_as_buckets(tmp_path: Path) ->
         assert all(p["min"] <= p["value"] <= p["max"] for p in points)
         # Ten alternating samples folded into five-minute buckets: the first one holds 9 of them.
         assert points[0]["value"] == pytest.approx((20.0 * 5 + 21.0 * 4) / 9)
+
+
+async def _history_rows(rh: RunningHub) -> int:
+    return int((await rh.hub.db.fetchall("SELECT COUNT(*) FROM history"))[0][0])
+
+
+async def _until_history_rows(rh: RunningHub, rows: int, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (now := await _history_rows(rh)) != rows:
+        assert loop.time() < deadline, f"{now} history rows, not {rows}"
+        await asyncio.sleep(0.01)
+
+
+async def test_history_keeps_every_sample_of_a_burst(tmp_path: Path) -> None:
+    """6,000 readings in one step of the loop (more than the old 5,000-sample buffer held):
+    all are written, the burst without waiting for the once-a-second tick."""
+    async with running_hub(tmp_path, []) as rh:
+        before = await _history_rows(rh)
+        for i in range(6000):
+            rh.hub.bus.publish(
+                StateChanged(ts=1_800_000_000.0 + i, device=f"d{i % 50}",
+                             changes={"temperature": float(i)})
+            )  # fmt: skip
+        await _until_history_rows(rh, before + 6000)
+        assert rh.hub.history.dropped == 0
+
+
+async def test_history_samples_survive_a_failed_write(tmp_path: Path) -> None:
+    """A write that fails (here: the table is missing for a moment) keeps its samples, in
+    order, for the next flush."""
+    async with running_hub(tmp_path, []) as rh:
+        history = rh.hub.history
+        await history.flush()
+        before = await _history_rows(rh)
+        await rh.hub.db.execute("ALTER TABLE history RENAME TO history_away")
+        for i in range(3):
+            rh.hub.bus.publish(
+                StateChanged(ts=1_800_000_000.0 + i, device="d", changes={"temperature": i})
+            )
+        with pytest.raises(Exception, match="no such table"):
+            await history.flush()
+        await rh.hub.db.execute("ALTER TABLE history_away RENAME TO history")
+        rh.hub.bus.publish(StateChanged(ts=1_800_000_003.0, device="d",
+                                        changes={"temperature": 3}))  # fmt: skip
+        await history.flush()
+        rows = await rh.hub.db.fetchall(
+            "SELECT value FROM history WHERE device_id='d' ORDER BY rowid"
+        )
+        assert [r[0] for r in rows] == [0.0, 1.0, 2.0, 3.0]
+        assert await _history_rows(rh) == before + 4
 
 
 async def test_slow_websocket_client_gets_overflow_notice(rh) -> None:
