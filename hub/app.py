@@ -40,8 +40,8 @@ from hub.model import Integration, IntegrationError
 from hub.netaddr import WILDCARD_HOSTS, bind_listener, lan_address
 from hub.store import Database
 from hub.store.lock import DataDirLock
-from hub.store.private import make_private
 from relay import logjson
+from relay.private_files import make_private
 
 _LOG = logging.getLogger(__name__)
 

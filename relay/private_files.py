@@ -1,4 +1,5 @@
-"""The relay's data folder is the owner's alone: folders 0700, files 0600 (sessions, backups).
+"""A data folder is its owner's alone: folders 0700, files 0600 (the relay's sessions and
+backups, the hub's tokens, keys and history; the hub uses this module too).
 
     make_private(config.data_dir)   # at start: fixes what an older version left 0755/0644
     os.umask(0o077)                 # in the command's process: what it creates stays private

@@ -224,7 +224,7 @@ def _config(args: argparse.Namespace) -> Any:
 def _cmd_hub(args: argparse.Namespace) -> int:
     from hub.app import run_hub
     from hub.netaddr import WILDCARD_HOSTS
-    from hub.store.private import PRIVATE_UMASK
+    from relay.private_files import PRIVATE_UMASK
 
     os.umask(PRIVATE_UMASK)  # the database, keys and backups it writes are the owner's only
 
@@ -247,8 +247,10 @@ def _cmd_hub(args: argparse.Namespace) -> int:
         if hub.lan_url != hub.url:
             print(f"  listening on all addresses; on this machine also {hub.url}", flush=True)
         elif cfg.api_host in WILDCARD_HOSTS:
-            print("  no LAN address found (only loopback is up); phones cannot reach it yet",
-                  flush=True)
+            print(
+                "  no LAN address found (only loopback is up); phones cannot reach it yet",
+                flush=True,
+            )
 
     asyncio.run(run_hub(cfg, announce))
     return 0
