@@ -30,12 +30,11 @@ MEMBERS_EVENT = "members"
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who sent a request: the account, its session, and whether the browser's cookie said so."""
+    """Who sent a request: the account and its session (from the header or the cookie)."""
 
     account_id: str
     token_hash: str
     token: str
-    by_cookie: bool
 
 
 class PhoneSockets:
@@ -104,7 +103,7 @@ class PhoneContext:
         if header is not None:
             token = header.strip().partition(" ")[2].strip()
             account_id, token_hash = await self.accounts.authenticate(header)
-            caller = Caller(account_id, token_hash, token, by_cookie=False)
+            caller = Caller(account_id, token_hash, token)
         else:
             token = cookie_token(request, SESSION_COOKIE) or ""
             # Same 401 as a missing header: the message tells scripts what to send.
@@ -115,7 +114,7 @@ class PhoneContext:
                 check_cookie_request(request, token)
             except SessionRefused as err:
                 raise Forbidden(err.message) from None
-            caller = Caller(account_id, token_hash, token, by_cookie=True)
+            caller = Caller(account_id, token_hash, token)
         if limit and not self.rates.allow(caller.account_id):
             raise RateLimited("too many requests from this account; slow down and retry")
         return caller
