@@ -322,6 +322,31 @@ async def test_a_cached_yes_lasts_exactly_the_cache_time_on_one_node(
             await bob.close()
 
 
+async def test_one_node_keeps_a_cached_yes_for_each_hub_at_once(
+    tmp_path: Path, relay: RelayServer, relay_backend: str
+) -> None:
+    """The ownership cache holds every recent "yes", not only the last one asked: Alice's
+    yes for her first home still counts after she opened her second (shown by removing the
+    first claim behind the node's back, which a cached yes outlives until it expires)."""
+    async with (
+        linked_hub(tmp_path / "hub1", relay.url) as hub1,
+        linked_hub(tmp_path / "hub2", relay.url) as hub2,
+        contextlib.AsyncExitStack() as st,
+    ):
+        alice = await Phone.login(relay.url, "alice@example.org")
+        st.push_async_callback(alice.close)
+        first = await alice.claim(await claim_code(hub1))
+        second = await alice.claim(await claim_code(hub2))
+        alice_id = (await alice.client.get("/v1/sessions/current")).json()["account_id"]
+        assert (await alice.client.get(f"/v1/hubs/{first}/devices")).status_code == 200
+        assert (await alice.client.get(f"/v1/hubs/{second}/devices")).status_code == 200
+        assert await relay.store.remove_claim(alice_id, first)
+        # One node: both yeses are cached (OWNS_CACHE_S is far away); a cluster asks the store.
+        expected = 200 if relay_backend == "sqlite" else 404
+        assert (await alice.client.get(f"/v1/hubs/{first}/devices")).status_code == expected
+        assert (await alice.client.get(f"/v1/hubs/{second}/devices")).status_code == 200
+
+
 async def test_removal_from_one_hub_leaves_the_members_other_hub_sockets_open(
     tmp_path: Path, relay: RelayServer
 ) -> None:

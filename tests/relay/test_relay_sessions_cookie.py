@@ -136,6 +136,24 @@ async def test_bearer_clients_any_case_and_unaffected_by_csrf(relay: RelayServer
         await phone.close()
 
 
+async def test_the_csrf_token_is_the_sessions_whichever_way_it_is_asked(
+    relay: RelayServer,
+) -> None:
+    """The CSRF token belongs to the session: asked with the session as a bearer token the
+    relay answers the same token as for its cookie, and another session gets another one."""
+    async with httpx.AsyncClient(base_url=relay.url, timeout=15.0) as http:
+        answers = []
+        for _ in range(2):
+            r, token = await _cookie_login(http)
+            by_bearer = await http.get(
+                "/v1/sessions/current", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert by_bearer.status_code == 200, by_bearer.text
+            assert by_bearer.json()["csrf"] == r.json()["csrf"]
+            answers.append(r.json()["csrf"])
+        assert answers[0] != answers[1]
+
+
 async def test_a_claimed_hub_cannot_be_claimed_by_another_account(
     tmp_path: Path, relay: RelayServer
 ) -> None:
