@@ -347,44 +347,50 @@ async def test_one_node_keeps_a_cached_yes_for_each_hub_at_once(
         assert (await alice.client.get(f"/v1/hubs/{second}/devices")).status_code == 200
 
 
+async def _still_carries_events(ws: Any, hub: Any) -> None:
+    """The socket is open and delivers the hub's events (a closed one would say CLOSE)."""
+    for step in range(100):
+        await hub.virtual.sense("virtual-heater", {"temperature": 20.0 + step / 8})
+        msg = None
+        with contextlib.suppress(TimeoutError):
+            msg = await ws.receive(timeout=0.2)
+        if msg is None:
+            continue
+        assert msg.type == aiohttp.WSMsgType.TEXT, msg
+        if msg.json()["type"] == "state_changed":
+            break
+    else:
+        raise AssertionError("the kept hub's events never reached bob")
+    assert not ws.closed
+
+
 async def test_removal_from_one_hub_leaves_the_members_other_hub_sockets_open(
     tmp_path: Path, relay: RelayServer
 ) -> None:
-    """Bob is a member of two homes; removed from one, his socket of the other stays open."""
+    """Bob is a member of three homes; removed from one, his sockets of the others stay open
+    (removed from the one whose id sorts in the middle: one kept id is smaller, one greater)."""
     async with (
         linked_hub(tmp_path / "hub1", relay.url) as hub1,
         linked_hub(tmp_path / "hub2", relay.url) as hub2,
+        linked_hub(tmp_path / "hub3", relay.url) as hub3,
         contextlib.AsyncExitStack() as st,
     ):
         alice = await Phone.login(relay.url, "alice@example.org")
         st.push_async_callback(alice.close)
         bob = await Phone.login(relay.url, "bob@example.org")
         st.push_async_callback(bob.close)
-        ids = {await alice.claim(await claim_code(h)): h for h in (hub1, hub2)}
+        ids = {await alice.claim(await claim_code(h)): h for h in (hub1, hub2, hub3)}
         for hub_id in ids:
             await _join(alice, bob, hub_id, "bob@example.org")
         bob_id = (await bob.client.get("/v1/sessions/current")).json()["account_id"]
-        # Removed from the hub whose id sorts first: the other one's id is greater, too.
-        gone, kept = sorted(ids)
+        below, gone, above = sorted(ids)
         session = await st.enter_async_context(aiohttp.ClientSession())
         ws_gone = await _ws(session, relay.url, gone, bob)
-        ws_kept = await _ws(session, relay.url, kept, bob)
+        kept = {h: await _ws(session, relay.url, h, bob) for h in (below, above)}
         assert (await alice.client.delete(f"/v1/hubs/{gone}/members/{bob_id}")).status_code == 204
         await _closed_with(ws_gone, "removed you")
-        # The other socket still carries that hub's events (a closed one would say CLOSE).
-        for step in range(100):
-            await ids[kept].virtual.sense("virtual-heater", {"temperature": 20.0 + step / 8})
-            msg = None
-            with contextlib.suppress(TimeoutError):
-                msg = await ws_kept.receive(timeout=0.2)
-            if msg is None:
-                continue
-            assert msg.type == aiohttp.WSMsgType.TEXT, msg
-            if msg.json()["type"] == "state_changed":
-                break
-        else:
-            raise AssertionError("the kept hub's events never reached bob")
-        assert not ws_kept.closed
-        assert (await bob.client.get(f"/v1/hubs/{kept}/devices")).status_code == 200
+        for hub_id, ws in kept.items():
+            await _still_carries_events(ws, ids[hub_id])
+            assert (await bob.client.get(f"/v1/hubs/{hub_id}/devices")).status_code == 200
+            await ws.close()
         assert (await bob.client.get(f"/v1/hubs/{gone}/devices")).status_code == 404
-        await ws_kept.close()

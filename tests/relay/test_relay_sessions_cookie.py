@@ -234,3 +234,15 @@ async def test_push_key_is_public_and_503_until_loaded(relay: RelayServer) -> No
                 assert r.headers["Retry-After"]
                 assert "not ready" in r.json()["error"]["message"]
         assert (await http.get("/v1/push/key")).json() == {"public_key": key}
+
+
+def test_a_phone_part_must_mount_its_routes() -> None:
+    """A part of the phone API that forgets `add_routes` is refused when made, instead of
+    serving nothing in silence."""
+    from relay.phone.context import PhonePart
+
+    class Forgetful(PhonePart):
+        pass
+
+    with pytest.raises(TypeError, match="add_routes"):
+        Forgetful(None)  # type: ignore[abstract,arg-type]
