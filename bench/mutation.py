@@ -25,6 +25,7 @@ a test that skips would let mutants survive for no reason.
     python bench/mutation.py --quick
     python bench/mutation.py --module echonet.frame --module relay.protocol --show-survivors
     python bench/mutation.py --sample 60  # every module, 60 mutants each
+    python bench/mutation.py --sample 40 --sample-offset 5  # 40 others, beside the first 40
     python bench/mutation.py              # every mutant of every module below
 """
 
@@ -210,8 +211,10 @@ def _skip_annotations(session: Path, source: Path) -> None:
                                                        output=ANNOTATION))
 
 
-def _keep_sample(session: Path, size: int) -> None:
-    """Mark all but `size` evenly spread mutants as skipped (cosmic-ray then leaves them)."""
+def _keep_sample(session: Path, size: int, offset: int = 0) -> None:
+    """Mark all but `size` evenly spread mutants as skipped (cosmic-ray then leaves them);
+    `offset` shifts every pick by that many places (another sample, disjoint when it is
+    smaller than the spacing)."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
@@ -224,7 +227,8 @@ def _keep_sample(session: Path, size: int) -> None:
                                       w.mutations[0].occurrence))
         if size >= len(items):
             return
-        keep = {items[i * len(items) // size].job_id for i in range(size)}
+        keep = {items[(i * len(items) // size + offset) % len(items)].job_id
+                for i in range(size)}
         skip = [w.job_id for w in items if w.job_id not in keep]
         db.set_multiple_results(skip, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
                                                  output="not in the sample"))
@@ -267,7 +271,7 @@ def _tally(session: Path, show_survivors: bool, name: str) -> Tally:
 
 
 def run_target(target: Target, work: Path, fresh: bool, show_survivors: bool,
-               sample: int | None) -> Tally:
+               sample: int | None, offset: int = 0) -> Tally:
     """Mutate one module (continuing an earlier session unless `fresh`)."""
     copy = work / "src"
     session = work / f"{target.name}.sqlite"
@@ -285,7 +289,7 @@ def run_target(target: Target, work: Path, fresh: bool, show_survivors: bool,
                        check=True)
         _skip_annotations(session, copy / target.path)
         if sample:
-            _keep_sample(session, sample)
+            _keep_sample(session, sample, offset)
     subprocess.run([*cosmic, "exec", str(config), str(session)], cwd=copy, env=env, check=True)
     return _tally(session, show_survivors, target.name)
 
@@ -319,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="forget earlier sessions")
     parser.add_argument("--sample", type=int, default=None,
                         help="run only this many mutants per module, spread evenly (new sessions)")
+    parser.add_argument("--sample-offset", type=int, default=0,
+                        help="shift each sampled pick by this many mutants (another sample)")
     parser.add_argument("--show-survivors", action="store_true",
                         help="print each surviving mutant's diff to stderr")
     parser.add_argument("--min-score", type=float, default=None,
@@ -337,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     for target in chosen:
         sample = QUICK_SAMPLE if args.quick else args.sample
         tally = run_target(target, args.work, args.fresh or args.quick, args.show_survivors,
-                           sample)
+                           sample, 0 if args.quick else args.sample_offset)
         _print(target.name, tally)
         overall.add(tally)
     _print("overall", overall)
