@@ -246,3 +246,16 @@ def test_a_phone_part_must_mount_its_routes() -> None:
 
     with pytest.raises(TypeError, match="add_routes"):
         Forgetful(None)  # type: ignore[abstract,arg-type]
+
+
+def test_a_caller_cannot_be_changed_once_known() -> None:
+    """Who is asking is settled by authentication; nothing later may rewrite it (a handler
+    that swapped the account of a shared Caller would act for someone else)."""
+    import dataclasses
+
+    from relay.phone.context import Caller
+
+    caller = Caller("acct_1", "hash", "token")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        caller.account_id = "acct_2"  # type: ignore[misc]
+    assert caller.account_id == "acct_1"
