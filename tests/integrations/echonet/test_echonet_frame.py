@@ -229,6 +229,26 @@ def test_failure_answers_are_exactly_the_5x_services() -> None:
     assert Esv.SETI_SNA.is_failure and not Esv.SETI.is_failure
 
 
+def test_requests_are_exactly_the_services_a_controller_sends() -> None:
+    """A device answers SetI, SetC, Get, INF_REQ and SetGet; notifications (INF, INFC) and
+    every answer are not requests (the emulator ignores them, the controller routes them)."""
+    assert [e.name for e in Esv if e.is_request] == ["SETI", "SETC", "GET", "INF_REQ", "SETGET"]
+    assert Esv.GET.is_request is True and Esv.INFC.is_request is False
+
+
+@pytest.mark.parametrize("tid", [0, 1, 0xFFFF])
+def test_every_two_byte_tid_round_trips(tid: int) -> None:
+    frame = Frame(tid, Eoj(0x05, 0xFF, 0x01), Eoj(0x01, 0x30, 0x01), Esv.GET, (Property(0x80),))
+    assert decode(encode(frame)).tid == tid
+
+
+@pytest.mark.parametrize("tid", [0x10000, -1])
+def test_encoding_refuses_a_tid_outside_two_bytes(tid: int) -> None:
+    frame = Frame(tid, Eoj(0x05, 0xFF, 0x01), Eoj(0x01, 0x30, 0x01), Esv.GET, (Property(0x80),))
+    with pytest.raises(ValueError, match=f"TID {tid} does not fit 2 bytes"):
+        encode(frame)
+
+
 @pytest.mark.parametrize("epc", [0x7F, 0x100, -1])
 def test_encoding_refuses_an_epc_outside_one_byte_from_0x80(epc: int) -> None:
     frame = Frame(1, Eoj(0x05, 0xFF, 0x01), Eoj(0x01, 0x30, 0x01), Esv.GET, (Property(epc, b""),))
