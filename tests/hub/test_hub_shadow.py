@@ -81,8 +81,12 @@ def test_dropping_desired_keys_bumps_the_version_only_when_something_went() -> N
 def test_delta_compares_values_not_objects() -> None:
     s = Shadow("d")
     wanted, seen = float("24.5"), float("24.5")  # equal values, distinct objects
-    s.set_desired({"target_temperature": wanted, "name": "".join(["li", "ving"])}, "cmd_1",
-                  now=1.0, expires_at=None)
+    s.set_desired(
+        {"target_temperature": wanted, "name": "".join(["li", "ving"])},
+        "cmd_1",
+        now=1.0,
+        expires_at=None,
+    )
     s.reported["target_temperature"] = Reported(seen, 1.0, 1)
     s.reported["name"] = Reported("".join(["liv", "ing"]), 1.0, 1)
     assert s.delta == {}
@@ -149,12 +153,15 @@ async def test_idempotent_retry_applies_once(tmp_path: Path) -> None:
         await wait_until(lambda: lamp.values["brightness"] == 42)
         # A later write applied proves the device's writes drained (in order), so a duplicate
         # of the retried one would be in `applied` by now: no fixed sleep that a slow box outruns.
-        later = await rh.client.put("/api/v1/devices/virtual-lamp/desired",
-                                    json={"values": {"brightness": 44}})
+        later = await rh.client.put(
+            "/api/v1/devices/virtual-lamp/desired", json={"values": {"brightness": 44}}
+        )
         assert later.status_code == 202
         await wait_until(lambda: lamp.values["brightness"] == 44)
         assert [a for a in lamp.applied if "brightness" in a] == [
-            {"brightness": 42}, {"brightness": 44}]
+            {"brightness": 42},
+            {"brightness": 44},
+        ]
         reuse = await rh.client.put(
             "/api/v1/devices/virtual-lamp/desired",
             json={"values": {"brightness": 43}},
@@ -281,8 +288,9 @@ async def test_a_batch_of_devices_is_stored_in_one_commit(tmp_path: Path) -> Non
 
         registry.db.transaction = counting_transaction  # type: ignore[method-assign]
         renamed = dataclasses.replace(lamps[1].description(), model="v2")
-        await registry.add_devices([d.description() for d in lamps[2:]] + [renamed,
-                                                                           lamps[0].description()])
+        await registry.add_devices(
+            [d.description() for d in lamps[2:]] + [renamed, lamps[0].description()]
+        )
         assert commits == 1
         added = [e.device for e in seen if isinstance(e, DeviceAdded)]
         assert added == [f"batch-{i}" for i in range(2, 200)]
@@ -379,8 +387,9 @@ def test_commands_with_different_ids_do_not_confirm_each_other(first: str, secon
 def test_superseded_commands_are_named_whichever_way_the_ids_sort(older: str, newer: str) -> None:
     s = Shadow("d")
     s.set_desired({"power": True, "brightness": 10}, older, now=1.0, expires_at=None)
-    assert s.set_desired({"power": False, "brightness": 20}, newer, now=2.0,
-                         expires_at=None) == {older}
+    assert s.set_desired({"power": False, "brightness": 20}, newer, now=2.0, expires_at=None) == {
+        older
+    }
     assert s.pending_for(older) == {}
 
 
@@ -442,15 +451,22 @@ async def test_adopting_a_find_names_the_devices_whose_ids_extend_its_key(tmp_pa
         await rh.hub.wait_integrations()
         reg = rh.hub.registry
         key = make_device_id("virtual", "node", "7")
-        integ.on_adopt[key] = [_virtual(make_device_id("virtual", "node", "7"), "Main"),
-                               _virtual(make_device_id("virtual", "node", "7", "2"), "Night")]
-        await reg.discovered(DiscoveredDevice(key=key, integration="virtual", name="Node",
-                                              address=""))
+        integ.on_adopt[key] = [
+            _virtual(make_device_id("virtual", "node", "7"), "Main"),
+            _virtual(make_device_id("virtual", "node", "7", "2"), "Night"),
+        ]
+        await reg.discovered(
+            DiscoveredDevice(key=key, integration="virtual", name="Node", address="")
+        )
         await reg.adopt(key, "Ceiling", "Study", {})
         assert (reg.get("virtual-node-7").name, reg.get("virtual-node-7").room) == (
-            "Ceiling", "Study")
+            "Ceiling",
+            "Study",
+        )
         assert (reg.get("virtual-node-7-2").name, reg.get("virtual-node-7-2").room) == (
-            "Ceiling (Night)", "Study")
+            "Ceiling (Night)",
+            "Study",
+        )
         assert key not in reg.discovered_devices
 
 
@@ -466,16 +482,20 @@ async def test_a_find_known_by_address_names_only_the_device_at_that_address(
         await rh.hub.wait_integrations()
         reg = rh.hub.registry
         integ.on_adopt["virtual-find-1"] = []  # its devices arrive later
-        await reg.discovered(DiscoveredDevice(key="virtual-find-1", integration="virtual",
-                                              name="Aircon", address="192.0.2.7"))
+        await reg.discovered(
+            DiscoveredDevice(
+                key="virtual-find-1", integration="virtual", name="Aircon", address="192.0.2.7"
+            )
+        )
         await reg.adopt("virtual-find-1", "Bedroom aircon", "Bedroom", {})
         await reg.add_device(_virtual("virtual-elsewhere", "Fan", address="192.0.2.99"))
-        await reg.add_device(_virtual("virtual-0a0b0c", "Air conditioner",
-                                      address="192.0.2.7"))
+        await reg.add_device(_virtual("virtual-0a0b0c", "Air conditioner", address="192.0.2.7"))
         assert reg.get("virtual-elsewhere").name == "Fan"
         assert reg.get("virtual-elsewhere").room is None
         assert (reg.get("virtual-0a0b0c").name, reg.get("virtual-0a0b0c").room) == (
-            "Bedroom aircon", "Bedroom")
+            "Bedroom aircon",
+            "Bedroom",
+        )
 
 
 async def test_adopting_a_find_that_does_not_answer_is_unavailable_and_can_be_retried(
@@ -489,8 +509,11 @@ async def test_adopting_a_find_that_does_not_answer_is_unavailable_and_can_be_re
     async with running_hub(tmp_path, [integ]) as rh:
         await rh.hub.wait_integrations()
         reg = rh.hub.registry
-        await reg.discovered(DiscoveredDevice(key="virtual-plug", integration="virtual",
-                                              name="Plug", address="192.0.2.8"))
+        await reg.discovered(
+            DiscoveredDevice(
+                key="virtual-plug", integration="virtual", name="Plug", address="192.0.2.8"
+            )
+        )
         integ.on_adopt["virtual-plug"] = DeviceUnreachable("no reply in 3 s")
         with pytest.raises(Unavailable, match="Plug does not answer: no reply in 3 s; try again"):
             await reg.adopt("virtual-plug", "Kettle", None, {})
@@ -505,8 +528,13 @@ async def test_a_removed_device_in_a_batch_does_not_stop_the_rest(tmp_path: Path
         reg = rh.hub.registry
         await reg.add_device(_virtual("virtual-gone", "Gone"))
         await reg.remove("virtual-gone")
-        await reg.add_devices([_virtual("virtual-gone", "Gone"), _virtual("virtual-a", "A"),
-                               _virtual("virtual-b", "B")])
+        await reg.add_devices(
+            [
+                _virtual("virtual-gone", "Gone"),
+                _virtual("virtual-a", "A"),
+                _virtual("virtual-b", "B"),
+            ]
+        )
         assert "virtual-gone" not in reg.devices
         assert "virtual-gone" in reg.discovered_devices
         assert reg.get("virtual-a").online and reg.get("virtual-b").online
@@ -554,16 +582,20 @@ async def test_unknown_capabilities_and_properties_are_dropped_and_named(
 
     odd = dataclasses.replace(
         _virtual("virtual-odd", "Odd"),
-        properties={"power": spec_for("power"),
-                    "warp_factor": PropertySpec("warp_factor", ValueType.FLOAT)},
+        properties={
+            "power": spec_for("power"),
+            "warp_factor": PropertySpec("warp_factor", ValueType.FLOAT),
+        },
     )
-    no_caps = dataclasses.replace(_virtual("virtual-blaster", "Blaster"),
-                                  capabilities=("ir_send", "teleport"))
+    no_caps = dataclasses.replace(
+        _virtual("virtual-blaster", "Blaster"), capabilities=("ir_send", "teleport")
+    )
     async with running_hub(tmp_path, []) as rh:
         reg = rh.hub.registry
         caplog.set_level(logging.WARNING, logger="hub.core.registry")
-        await reg.add_device(dataclasses.replace(_virtual("virtual-ok", "Ok"),
-                                                 capabilities=("ir_send", "ir_learn")))
+        await reg.add_device(
+            dataclasses.replace(_virtual("virtual-ok", "Ok"), capabilities=("ir_send", "ir_learn"))
+        )
         assert not [r for r in caplog.records if "dropping" in r.getMessage()]
         await reg.add_devices([odd, no_caps])
         assert list(reg.get("virtual-odd").description.properties) == ["power"]
@@ -606,8 +638,9 @@ async def test_report_takes_the_hub_ports_keywords_and_keeps_the_reading_time(
         await rh.hub.wait_integrations()
         reg = rh.hub.registry
         read_at = clock.now() - 120.0
-        await reg.report(device_id="virtual-heater", values={"temperature": 19.5},
-                         timestamp=read_at)
+        await reg.report(
+            device_id="virtual-heater", values={"temperature": 19.5}, timestamp=read_at
+        )
         got = reg.get("virtual-heater").shadow.reported["temperature"]
         assert (got.value, got.ts) == (19.5, read_at)
 
@@ -617,8 +650,9 @@ async def test_named_commands_keep_their_params_and_need_none(tmp_path: Path) ->
     async with running_hub(tmp_path, [integ]) as rh:
         await rh.hub.wait_integrations()
         reg = rh.hub.registry
-        r = await rh.client.post("/api/v1/devices/virtual-lamp/commands/blink",
-                                 json={"params": {"times": 3}})
+        r = await rh.client.post(
+            "/api/v1/devices/virtual-lamp/commands/blink", json={"params": {"times": 3}}
+        )
         assert r.status_code == 202, r.text
         with_params = r.json()["command_id"]
         bare = (await reg.send_command("virtual-lamp", "toggle")).command_id
@@ -633,10 +667,11 @@ async def test_named_commands_keep_their_params_and_need_none(tmp_path: Path) ->
         first, second = await done(with_params), await done(bare)
         assert first["status"] == second["status"] == "confirmed"
         assert first["request"]["params"] == {"times": 3}
-        assert second["request"] == {"device_id": "virtual-lamp", "command": "toggle",
-                                     "params": {}}
-        assert integ.commands == [("virtual-lamp", "blink", {"times": 3}),
-                                  ("virtual-lamp", "toggle", None)]
+        assert second["request"] == {"device_id": "virtual-lamp", "command": "toggle", "params": {}}
+        assert integ.commands == [
+            ("virtual-lamp", "blink", {"times": 3}),
+            ("virtual-lamp", "toggle", None),
+        ]
 
 
 async def test_round_trip_counts_are_exact_per_outcome(tmp_path: Path) -> None:
@@ -671,8 +706,9 @@ async def test_close_leaves_no_background_work_running(tmp_path: Path) -> None:
         await rh.hub.wait_integrations()
         reg = rh.hub.registry
         await reg.write_desired("virtual-lamp", {"power": True})
-        await wait_until(lambda: any(t.get_name() == "apply-virtual-lamp"
-                                     for t in asyncio.all_tasks()))
+        await wait_until(
+            lambda: any(t.get_name() == "apply-virtual-lamp" for t in asyncio.all_tasks())
+        )
         await reg.flush()
         await reg.close()
         names = {"shadow-flush", "desired-expiry", "apply-virtual-lamp"}
@@ -688,3 +724,137 @@ def test_a_command_ack_is_a_value() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         ack.version = 5  # type: ignore[misc]
     assert {ack: "pending"}[CommandAck("cmd_1", 4)] == "pending"
+
+
+def test_a_repeated_value_is_compared_by_value_and_the_rest_of_the_report_applies() -> None:
+    """Devices report parsed values: an equal float is another object each time, and is no
+    change (no new version, no event); a report whose first key repeats still applies the rest."""
+    s = Shadow("d")
+    s.apply_reported({"temperature": float("21.5"), "humidity": 40}, now=1.0)
+    changed, _, _ = s.apply_reported({"temperature": float("21.5")}, now=2.0)
+    assert (changed, s.version, s.reported["temperature"].ts) == ({}, 1, 2.0)
+    changed, previous, _ = s.apply_reported({"temperature": float("21.5"), "humidity": 45}, now=3.0)
+    assert (changed, previous, s.version) == ({"humidity": 45}, {"humidity": 40}, 2)
+    assert s.reported_values() == {"temperature": 21.5, "humidity": 45}
+    assert s.reported["temperature"].ts == 3.0
+
+
+def test_delta_holds_a_desired_value_below_the_reported_one() -> None:
+    s = Shadow("d")
+    s.apply_reported({"brightness": 80, "power": True}, now=1.0)
+    s.set_desired({"brightness": 50, "power": False}, "cmd_1", now=2.0, expires_at=None)
+    assert s.delta == {"brightness": 50, "power": False}
+
+
+@pytest.mark.parametrize("reported", [80, 20])
+def test_a_reported_value_other_than_the_desired_one_does_not_confirm(reported: int) -> None:
+    """Above or below what was asked for is not what was asked for."""
+    s = Shadow("d")
+    s.set_desired({"brightness": 50}, "cmd_1", now=1.0, expires_at=None)
+    _, _, confirmed = s.apply_reported({"brightness": reported}, now=2.0)
+    assert confirmed == set()
+    assert s.delta == {"brightness": 50}
+    _, _, confirmed = s.apply_reported({"brightness": 50}, now=3.0)
+    assert confirmed == {"cmd_1"}
+
+
+def test_an_equal_value_confirms_though_it_is_another_object() -> None:
+    """The device's report is parsed apart from the client's write: equal, not identical."""
+    s = Shadow("d")
+    s.set_desired({"target_temperature": float("23.5")}, "cmd_1", now=1.0, expires_at=None)
+    _, _, confirmed = s.apply_reported({"target_temperature": float("23.5")}, now=2.0)
+    assert confirmed == {"cmd_1"}
+    assert s.desired == {}
+
+
+def test_a_client_version_at_or_past_the_keys_version_is_no_conflict() -> None:
+    """A client may send the document version it read for each key it writes (>= every key's
+    version); and versions arrive parsed from JSON, so equal numbers are other objects."""
+    import json
+
+    s = Shadow("d")
+    for n in range(300):  # versions past the small ints CPython keeps one object of
+        s.apply_reported({"temperature": 20.0 + n / 10}, now=float(n))
+    s.apply_reported({"power": True}, now=300.0)
+    s.apply_reported({"temperature": 1.0}, now=301.0)
+    read = json.loads(json.dumps(s.to_dict()))
+    assert (read["version"], read["reported"]["power"]["version"]) == (302, 301)
+    s.check_versions({"power": read["reported"]["power"]["version"]})
+    s.check_versions({"power": read["version"], "temperature": read["version"]})
+    with pytest.raises(Conflict) as err:
+        s.check_versions({"power": read["version"], "temperature": 301})
+    assert err.value.details == {"current_versions": {"temperature": 302}}
+
+
+def test_a_desired_value_expires_at_its_expiry_time() -> None:
+    s = Shadow("d")
+    s.set_desired({"power": True}, "cmd_1", now=1.0, expires_at=61.0)
+    s.set_desired({"brightness": 5}, "cmd_2", now=2.0, expires_at=62.0)
+    assert s.expired(60.9) == {}
+    assert s.expired(61.0) == {"cmd_1": ["power"]}
+    assert s.expired(62.0) == {"cmd_1": ["power"], "cmd_2": ["brightness"]}
+
+
+def test_shadow_entries_take_no_attributes_beyond_their_fields() -> None:
+    """Reported and Desired are updated in place (a report refreshes `ts`): a misspelt field is
+    an error, not a new attribute that leaves the real one stale. Slots, one per field."""
+    r = Reported(True, 1.0, 1)
+    with pytest.raises(AttributeError):
+        r.timestamp = 2.0  # type: ignore[attr-defined]
+    d = Shadow("d")
+    d.set_desired({"power": True}, "cmd_1", now=1.0, expires_at=None)
+    with pytest.raises(AttributeError):
+        d.desired["power"].expires = 5.0  # type: ignore[attr-defined]
+
+
+async def test_a_command_restored_after_a_restart_is_confirmed_by_all_its_keys(
+    tmp_path: Path,
+) -> None:
+    """After a restart a command's keys come back from JSON, each with its own copy of the
+    command id: reporting one of two keys as wanted does not confirm it; reporting both does."""
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual]) as rh:
+        await rh.hub.wait_integrations()
+        await virtual.unplug("virtual-lamp")
+        ack = await rh.hub.registry.write_desired("virtual-lamp", {"power": True, "brightness": 40})
+    async with running_hub(tmp_path, []) as rh:
+        reg = rh.hub.registry
+        await reg.report("virtual-lamp", {"power": True})
+        shadow = reg.get("virtual-lamp").shadow
+        assert shadow.pending_for(ack.command_id) == {"power": True, "brightness": 40}
+        await reg.report("virtual-lamp", {"brightness": 40})
+        assert shadow.desired == {}
+        status: dict[str, Any] = {}
+
+        async def confirmed() -> bool:
+            status.update(await reg.command_status(ack.command_id))
+            return status["status"] == "confirmed"
+
+        deadline = asyncio.get_running_loop().time() + 5
+        while not await confirmed():
+            assert asyncio.get_running_loop().time() < deadline, status
+            await asyncio.sleep(0.01)
+
+
+async def test_a_command_restored_after_a_restart_expires_with_all_its_keys(
+    tmp_path: Path,
+) -> None:
+    """Expiry drops every key of the command, though after a restart each key holds its own
+    copy of the command id (parsed from the stored JSON)."""
+    clock = ManualClock()
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual], clock=clock) as rh:
+        await rh.hub.wait_integrations()
+        await virtual.unplug("virtual-lamp")
+        ack = await rh.hub.registry.write_desired(
+            "virtual-lamp", {"power": True, "brightness": 40}, ttl_s=60
+        )
+    async with running_hub(tmp_path, [], clock=clock) as rh:
+        reg = rh.hub.registry
+        assert set(reg.get("virtual-lamp").shadow.desired) == {"power", "brightness"}
+        await clock.advance(61)
+        await reg.expire_desired()
+        assert reg.get("virtual-lamp").shadow.desired == {}
+        status = await reg.command_status(ack.command_id)
+        assert status["status"] == "expired"
+        assert "power, brightness" in status["reason"]
