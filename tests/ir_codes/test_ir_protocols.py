@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import ir_codes
 from ir_codes import DecodeError, EncodeError, IrCode, RawSignal
-from ir_codes.protocols.aeha import AEHA_CODEC, vendor_parity
+from ir_codes.codesets import Profile, parse_code
+from ir_codes.protocols.aeha import AEHA_CODEC, KASEIKYO_CODEC, vendor_parity
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -182,12 +183,23 @@ def test_nec_repeat_at_the_very_end_of_a_capture_counts() -> None:
     (8960, 2240, 560, 1000),   # ... followed by a short space: the start of something else
     (8960, 2240),              # cut off before its closing mark
     (8960, 4480, 560),         # a frame header, not a repeat
-])
+])  # fmt: skip
 def test_nec_malformed_repeat_tails_are_not_counted(tail: tuple[int, ...]) -> None:
     frame = ir_codes.encode("NEC", 0x04, 0x08).timings_us
     code = ir_codes.decode(RawSignal(38_000, (*frame, *tail)))
     assert (code.address, code.command) == (0x04, 0x08)
     assert "repeats" not in code.extras
+
+
+def test_nec_code_written_without_a_bit_count_is_the_32_bit_code_a_capture_decodes_to() -> None:
+    """A code set may leave `bits` out: NEC's default is its 32-bit frame, not another length."""
+    captured = ir_codes.decode(ir_codes.encode("NEC", 0x04, 0x08))
+    written = parse_code({"protocol": "NEC", "address": 4, "command": 8}, "commands.power")
+    assert written == captured == IrCode("NEC", 0x04, 0x08, 32)
+    # ... and a saved capture leaves it out again.
+    profile = Profile.new("tv", "tv")
+    profile.add_command("power", captured)
+    assert profile.to_dict()["commands"]["power"] == {"protocol": "NEC", "address": 4, "command": 8}
 
 
 def test_sony_repeats_are_whole_45ms_frames() -> None:
@@ -243,7 +255,7 @@ def test_raw_signal_validates_its_values() -> None:
     ("NEC", 38_000), ("SAMSUNG32", 38_000), ("JVC", 38_000), ("RC6", 36_000),
     ("RC5", 36_000), ("SONY", 40_000), ("SHARP", 38_000), ("KASEIKYO", 36_700),
     ("AEHA", 38_000),
-])
+])  # fmt: skip
 def test_each_protocol_is_sent_on_its_documented_carrier(protocol: str, carrier_hz: int) -> None:
     assert ir_codes.encode(protocol, 1, 2).carrier_hz == carrier_hz
 
@@ -254,7 +266,21 @@ def test_kaseikyo_vendor_keeps_all_16_bits(vendor: int) -> None:
     code = IrCode("KASEIKYO", 1 << 24 | vendor << 8 | 0x21, 0x155, 48)
     back = ir_codes.decode_any(ir_codes.encode_code(code))
     assert back is not None and (back.protocol, back.address, back.command) == (
-        "KASEIKYO", code.address, 0x155)
+        "KASEIKYO", code.address, 0x155)  # fmt: skip
+
+
+@pytest.mark.parametrize("parity", [0, 5, 7, 0xF])  # Mitsubishi 0xCB23's own parity is 6
+def test_kaseikyo_frame_with_another_vendors_parity_is_refused(parity: int) -> None:
+    """Only Panasonic frames are kept with a parity nibble that is not their vendor's."""
+    assert vendor_parity(0xCB23) == 6 and vendor_parity(0x2002) == 0
+    mitsubishi = ir_codes.encode(
+        "KASEIKYO", 1 << 24 | 0xCB23 << 8 | 0x21, 0x155, vendor_parity=parity
+    )
+    assert KASEIKYO_CODEC.decode(mitsubishi) is None
+    address = 1 << 24 | 0x2002 << 8 | 0x21
+    panasonic = ir_codes.encode("KASEIKYO", address, 0x155, vendor_parity=parity)
+    extras = {"vendor_parity": parity} if parity else {}
+    assert KASEIKYO_CODEC.decode(panasonic) == IrCode("KASEIKYO", address, 0x155, 48, extras)
 
 
 def test_aeha_is_sent_at_one_third_duty() -> None:
@@ -266,6 +292,23 @@ def test_aeha_code_without_a_bit_count_is_the_default_48_bit_frame() -> None:
     raw = ir_codes.encode_code(IrCode("AEHA", 0x1234, 0x56, 0))
     assert len(raw.timings_us) == 2 + 2 * 48 + 2  # header, 48 bits, trailer mark and gap
     assert raw == ir_codes.encode("AEHA", 0x1234, 0x56, bits=48)
+
+
+@pytest.mark.parametrize("bits", [24, 32, 48, 64])
+def test_aeha_command_fills_the_frame_after_customer_code_and_parity(bits: int) -> None:
+    """The command is the frame less 16 customer bits and the 4-bit parity nibble."""
+    widest = (1 << (bits - 20)) - 1
+    code = IrCode("AEHA", 0x1234, widest, bits)
+    assert AEHA_CODEC.decode(ir_codes.encode_code(code)) == code
+    with pytest.raises(EncodeError, match=rf"command must be 0\.\.{widest} \({bits - 20} bits\)"):
+        ir_codes.encode("AEHA", 0x1234, widest + 1, bits=bits)
+
+
+def test_aeha_frame_of_two_bytes_is_refused() -> None:
+    """Customer code alone (16 bits): no parity nibble, no data; not an AEHA frame."""
+    t = ir_codes.encode("AEHA", 0x2002, 0, bits=24).timings_us  # 0x2002's parity nibble is 0
+    short = (*t[: 2 + 2 * 16], 425, 10_000)  # header, 16 bits, trailer mark, gap
+    assert AEHA_CODEC.decode(RawSignal(38_000, short)) is None
 
 
 @pytest.mark.parametrize(("t_us", "ok"), [(299, False), (300, True), (600, True), (601, False)])

@@ -13,7 +13,7 @@ from ir_testdata import decode_cases, vectors
 
 import ir_codes
 from ir_codes.ac import BRANDS, AcState, decode_ac, state_bytes
-from ir_codes.protocols.aeha import kaseikyo_bytes
+from ir_codes.protocols.aeha import AEHA_CODEC, kaseikyo_bytes
 
 AC_BRANDS = {
     "DAIKIN": "daikin",
@@ -95,6 +95,19 @@ def test_kaseikyo_vector_encodes_and_decodes(vector: dict[str, Any]) -> None:
     raw = ir_codes.encode_code(code)
     assert raw.carrier_hz == vector["carrier_hz"]
     assert_timings_close(raw.timings_us, vector["timings_us"])
+
+
+@pytest.mark.parametrize("vector", vectors("PANASONIC_AC"))
+def test_panasonic_ac_first_section_is_our_aeha_frame_to_the_microsecond(
+    vector: dict[str, Any],
+) -> None:
+    """Panasonic A/C opens with an 8-byte AEHA frame (T = 432 µs) and a 10 ms section gap."""
+    end = 2 + 2 * 64 + 2  # header, 64 bits, trailer mark, gap
+    section = tuple(vector["timings_us"][:end])
+    code = AEHA_CODEC.decode(ir_codes.RawSignal(vector["carrier_hz"], section))
+    assert code is not None and (code.address, code.bits) == (0x2002, 64)
+    ours = ir_codes.encode("AEHA", code.address, code.command, bits=64, t_us=432)
+    assert ours.timings_us == section
 
 
 def effective_settings(vector: dict[str, Any]) -> AcState:
