@@ -227,6 +227,45 @@ def test_every_message_type_round_trips_and_is_frozen(cls: type[p.Message]) -> N
     assert not hasattr(message, "__dict__")
 
 
+def test_close_codes_are_the_registered_websocket_ones() -> None:
+    """Each close code means what RFC 6455 / IANA's registry says (taken from aiohttp, not
+    from us): a hub's WebSocket library reacts to the number, not to our name for it."""
+    assert p.CLOSE_GOING_AWAY == aiohttp.WSCloseCode.GOING_AWAY == 1001
+    assert p.CLOSE_POLICY == aiohttp.WSCloseCode.POLICY_VIOLATION == 1008
+    assert p.CLOSE_TRY_AGAIN == aiohttp.WSCloseCode.TRY_AGAIN_LATER == 1013
+
+
+def test_a_backup_ack_without_usage_reads_as_zero_used_and_zero_quota() -> None:
+    """A relay that does not report the account's usage (an older one) means nothing used."""
+    ack = p.decode(json.dumps({"t": "backup_ack", "id": 3, "seq": -1}))
+    assert isinstance(ack, p.BackupAck)
+    assert (ack.used_bytes, ack.quota_bytes, ack.object_id) == (0, 0, "")
+
+
+def test_only_a_responses_body_may_be_any_json_value() -> None:
+    """A response carries the hub's JSON answer as it is; a request's body is text, and any
+    other text field must be text too."""
+    response = p.decode(json.dumps({"t": "response", "id": 1, "status": 200, "body": {"a": 1}}))
+    assert isinstance(response, p.Response) and response.body == {"a": 1}
+    request = {"t": "request", "id": 1, "method": "PUT", "path": "/api/v1/x", "body": {"a": 1}}
+    with pytest.raises(p.ProtocolError, match="request.body must be a string"):
+        p.decode(json.dumps(request))
+    with pytest.raises(p.ProtocolError, match="request.path must be a string"):
+        p.decode(json.dumps({**request, "body": "", "path": 5}))
+
+
+def test_a_hub_id_is_hub_and_24_base32_letters_of_its_key_digest() -> None:
+    """120 bits of SHA-256 of the public key in lower-case base32, without padding (ids are
+    stored by relays in the field: the form may never change)."""
+    import base64
+    import hashlib
+
+    key = bytes(range(32))
+    hub_id = p.hub_id_for(key)
+    assert re.fullmatch(r"hub_[a-z2-7]{24}", hub_id), hub_id
+    assert base64.b32decode(hub_id[4:].upper()) == hashlib.sha256(key).digest()[:15]
+
+
 def test_record_digest_is_version_and_16_hex_digits_of_the_canonical_device() -> None:
     device = {"id": "lamp", "values": {"power": True, "brightness": 40}}
     digest = p.record_digest(3, device)
