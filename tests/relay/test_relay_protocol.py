@@ -235,11 +235,13 @@ def test_close_codes_are_the_registered_websocket_ones() -> None:
     assert p.CLOSE_TRY_AGAIN == aiohttp.WSCloseCode.TRY_AGAIN_LATER == 1013
 
 
-def test_a_backup_ack_without_usage_reads_as_zero_used_and_zero_quota() -> None:
+def test_fields_a_peer_may_leave_out_read_as_zero() -> None:
     """A relay that does not report the account's usage (an older one) means nothing used."""
     ack = p.decode(json.dumps({"t": "backup_ack", "id": 3, "seq": -1}))
     assert isinstance(ack, p.BackupAck)
     assert (ack.used_bytes, ack.quota_bytes, ack.object_id) == (0, 0, "")
+    # Likewise a heartbeat without its send time (only an echo reads it).
+    assert p.decode('{"t": "ping"}') == p.Ping(0.0)
 
 
 def test_only_a_responses_body_may_be_any_json_value() -> None:
