@@ -250,9 +250,9 @@ def test_only_a_responses_body_may_be_any_json_value() -> None:
     response = p.decode(json.dumps({"t": "response", "id": 1, "status": 200, "body": {"a": 1}}))
     assert isinstance(response, p.Response) and response.body == {"a": 1}
     request = {"t": "request", "id": 1, "method": "PUT", "path": "/api/v1/x", "body": {"a": 1}}
-    with pytest.raises(p.ProtocolError, match="request.body must be a string"):
+    with pytest.raises(p.ProtocolError, match=r"request\.body must be a string"):
         p.decode(json.dumps(request))
-    with pytest.raises(p.ProtocolError, match="request.path must be a string"):
+    with pytest.raises(p.ProtocolError, match=r"request\.path must be a string"):
         p.decode(json.dumps({**request, "body": "", "path": 5}))
 
 
