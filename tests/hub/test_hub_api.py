@@ -17,7 +17,7 @@ from hub.clock import ManualClock, SystemClock
 from hub.events import StateChanged
 from hub.store import Database
 from hub.testing import RunningHub, running_hub
-from integrations.virtual import VirtualIntegration
+from integrations.virtual import VirtualDevice, VirtualIntegration
 from integrations.virtual.integration import demo_devices
 
 
@@ -370,3 +370,48 @@ async def test_ttl_may_be_up_to_thirty_days_and_no_more(rh) -> None:
                             json={"values": {"brightness": 21}, "ttl_s": thirty_days + 1})
     assert r.status_code == 422, r.text
     assert r.json()["error"]["message"] == f"ttl_s must be between 0 and {thirty_days} seconds"
+
+
+async def test_a_write_to_an_unknown_property_names_the_ones_the_device_has(rh) -> None:
+    """The refusal lists the device's properties, sorted, so a client sees what it can write;
+    a device with none says so."""
+    bare = VirtualDevice("virtual-bare", "Bare box", {}, {})
+    await rh.hub.registry.add_device(bare.description())
+    r = await rh.client.put("/api/v1/devices/virtual-lamp/desired",
+                            json={"values": {"volume": 3}})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"] == (
+        "Reading lamp has no property 'volume' (it has: brightness, power)"
+    )
+    r = await rh.client.put("/api/v1/devices/virtual-bare/desired",
+                            json={"values": {"power": True}})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"] == "Bare box has no property 'power' (it has: none)"
+
+
+async def test_a_commands_updated_time_follows_its_status_and_created_stays(
+    tmp_path: Path,
+) -> None:
+    """GET /commands/{id}: `created` is when the write was accepted, `updated` when its status
+    last changed (here: confirmed 45 s later, when the unplugged lamp came back)."""
+    clock = ManualClock(start=1_800_000_000.0)
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual], clock=clock) as rh:
+        await rh.hub.wait_integrations()
+        await virtual.unplug("virtual-lamp")
+        written_at = clock.now()
+        r = await rh.client.put("/api/v1/devices/virtual-lamp/desired",
+                                json={"values": {"brightness": 15}})
+        assert r.status_code == 202, r.text
+        url = f"/api/v1/commands/{r.json()['command_id']}"
+        status = (await rh.client.get(url)).json()
+        assert (status["status"], status["created"], status["updated"]) == (
+            "pending", written_at, written_at
+        )
+        await clock.advance(45)
+        await virtual.plug_in("virtual-lamp")
+        deadline = asyncio.get_running_loop().time() + 5
+        while (status := (await rh.client.get(url)).json())["status"] != "confirmed":
+            assert asyncio.get_running_loop().time() < deadline, status
+            await asyncio.sleep(0.01)
+        assert (status["created"], status["updated"]) == (written_at, written_at + 45)

@@ -858,3 +858,90 @@ async def test_a_command_restored_after_a_restart_expires_with_all_its_keys(
         status = await reg.command_status(ack.command_id)
         assert status["status"] == "expired"
         assert "power, brightness" in status["reason"]
+
+
+async def _stored_reported(rh: Any, device_id: str) -> dict[str, Any]:
+    """The reported values of a device's shadow as the database holds them now."""
+    import json
+
+    rows = await rh.hub.db.fetchall("SELECT doc FROM shadows WHERE device_id=?", (device_id,))
+    return {k: v[0] for k, v in json.loads(rows[0][0])["reported"].items()}
+
+
+async def test_a_reported_change_is_stored_while_the_hub_runs(tmp_path: Path) -> None:
+    """Reports are written in small batches in the background, not only when the hub stops: a
+    power cut loses at most the last moments, and nobody has to call flush()."""
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual]) as rh:
+        await rh.hub.wait_integrations()
+        await virtual.sense("virtual-heater", {"temperature": 22.5})
+        deadline = asyncio.get_running_loop().time() + 5
+        while (stored := await _stored_reported(rh, "virtual-heater")).get("temperature") != 22.5:
+            assert asyncio.get_running_loop().time() < deadline, stored
+            await asyncio.sleep(0.01)
+
+
+async def test_a_reported_change_is_written_by_the_next_flush_and_kept(tmp_path: Path) -> None:
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual]) as rh:
+        await rh.hub.wait_integrations()
+        reg = rh.hub.registry
+        await reg.flush()
+        await virtual.sense("virtual-heater", {"temperature": 23.5})
+        await reg.flush()
+        assert (await _stored_reported(rh, "virtual-heater"))["temperature"] == 23.5
+    async with running_hub(tmp_path, []) as rh:
+        assert rh.hub.registry.get("virtual-heater").shadow.reported["temperature"].value == 23.5
+
+
+class _Restoring(VirtualIntegration):
+    """Reads its stored devices back first thing in setup, as Broadlink or ESPHome do to reach
+    what they had before a restart."""
+
+    def __init__(self, devices: list[VirtualDevice]) -> None:
+        super().__init__(devices)
+        self.stored: list[str] = []
+
+    async def setup(self, hub: Any, config: Any) -> None:
+        self.stored = sorted(d.id for d in hub.stored_devices(self.domain))
+        await super().setup(hub, config)
+
+
+async def test_an_integration_gets_its_stored_devices_back_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """After a restart the descriptions come from the database (their integration names parsed
+    from JSON, equal to the integration's own name but other objects): each integration gets
+    exactly its own devices, whoever asks and however the name was built."""
+    async with running_hub(tmp_path, [VirtualIntegration(demo_devices())]) as rh:
+        await rh.hub.wait_integrations()
+        other = dataclasses.replace(_virtual("esphome-kitchen", "Kitchen"), integration="esphome")
+        await rh.hub.registry.add_device(other)
+    restoring = _Restoring(demo_devices())
+    async with running_hub(tmp_path, [restoring]) as rh:
+        await rh.hub.wait_integrations()
+        ours = ["virtual-heater", "virtual-lamp", "virtual-motion"]
+        assert restoring.stored == ours
+        reg = rh.hub.registry
+        assert sorted(d.id for d in reg.stored_devices("".join(["vir", "tual"]))) == ours
+        assert [d.id for d in reg.stored_devices("esphome")] == ["esphome-kitchen"]
+
+
+async def test_a_device_added_again_while_offline_is_online_and_catches_up(tmp_path: Path) -> None:
+    """An offline device its integration finds again (adds it once more) is online again, and
+    what was desired meanwhile goes out to it."""
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual]) as rh:
+        await rh.hub.wait_integrations()
+        reg = rh.hub.registry
+        seen: list[tuple[bool, str]] = []
+        rh.hub.bus.subscribe(lambda e: seen.append((e.online, e.reason)), [DeviceAvailability])
+        await reg.set_available("virtual-lamp", False, "no answer")
+        await reg.write_desired("virtual-lamp", {"brightness": 33})
+        lamp = virtual.devices["virtual-lamp"]
+        await reg.add_device(lamp.description())
+        assert reg.get("virtual-lamp").online is True
+        assert seen == [(False, "no answer"), (True, "found again")]
+        await wait_until(lambda: lamp.values["brightness"] == 33)
+        dev = (await rh.client.get("/api/v1/devices/virtual-lamp")).json()
+        assert (dev["online"], dev["offline_reason"]) == (True, "")
