@@ -56,7 +56,7 @@ class Metrics:
     """The registry of one server, its request instruments and the `/metrics` handler.
 
     Without a token nobody can read the numbers, so none are kept: prometheus_client is not
-    even imported (about 1.5 MB of a hub that must fit a small board).
+    even imported (about 1.2 MB of a hub that must fit a small board).
     """
 
     def __init__(self, prefix: str, token: str | None) -> None:
