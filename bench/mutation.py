@@ -19,7 +19,7 @@ then each mutant runs them with `pytest -x` in a fresh process. Sessions are kep
 `--work` (default .mutation/), so a rerun continues where the last one stopped; `--fresh`
 starts over. `--sample N` runs N mutants per module spread evenly over it (an estimate, and
 says so: `<module>.sampled_of`). A full run takes hours on two cores; `--quick` runs a sample
-of 16 mutants of one small module (CI). The test data must be there (HOMEHUB_TESTDATA):
+of 12 mutants of one small module (CI). The test data must be there (HOMEHUB_TESTDATA):
 a test that skips would let mutants survive for no reason.
 
     python bench/mutation.py --quick
