@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+import inspect
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,3 +50,20 @@ async def running_hub(
             yield RunningHub(hub, hub.url, token, client)
     finally:
         await hub.stop()
+
+
+async def eventually(
+    check: Callable[[], Any], what: str = "the condition", timeout: float = 10.0
+) -> Any:
+    """Poll `check` (a function, or one returning an awaitable) until its answer is truthy;
+    return that answer, or fail after `timeout` seconds saying what was awaited."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        got = check()
+        if inspect.isawaitable(got):
+            got = await got
+        if got:
+            return got
+        assert loop.time() < deadline, f"timed out waiting for {what} (last: {got!r})"
+        await asyncio.sleep(0.01)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
@@ -16,7 +17,7 @@ from hub.auth import Auth
 from hub.clock import ManualClock, SystemClock
 from hub.events import StateChanged
 from hub.store import Database
-from hub.testing import RunningHub, running_hub
+from hub.testing import RunningHub, eventually, running_hub
 from integrations.virtual import VirtualDevice, VirtualIntegration
 from integrations.virtual.integration import demo_devices
 
@@ -278,14 +279,6 @@ async def _history_rows(rh: RunningHub) -> int:
     return int((await rh.hub.db.fetchall("SELECT COUNT(*) FROM history"))[0][0])
 
 
-async def _until_history_rows(rh: RunningHub, rows: int, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while (now := await _history_rows(rh)) != rows:
-        assert loop.time() < deadline, f"{now} history rows, not {rows}"
-        await asyncio.sleep(0.01)
-
-
 async def test_history_keeps_every_sample_of_a_burst(tmp_path: Path) -> None:
     """6,000 readings in one step of the loop (more than the old 5,000-sample buffer held):
     all are written, the burst without waiting for the once-a-second tick."""
@@ -296,7 +289,11 @@ async def test_history_keeps_every_sample_of_a_burst(tmp_path: Path) -> None:
                 StateChanged(ts=1_800_000_000.0 + i, device=f"d{i % 50}",
                              changes={"temperature": float(i)})
             )  # fmt: skip
-        await _until_history_rows(rh, before + 6000)
+
+        async def all_written() -> bool:
+            return await _history_rows(rh) == before + 6000
+
+        await eventually(all_written, "all 6,000 samples in the history table")
         assert rh.hub.history.dropped == 0
 
 
@@ -410,8 +407,10 @@ async def test_a_commands_updated_time_follows_its_status_and_created_stays(
         )
         await clock.advance(45)
         await virtual.plug_in("virtual-lamp")
-        deadline = asyncio.get_running_loop().time() + 5
-        while (status := (await rh.client.get(url)).json())["status"] != "confirmed":
-            assert asyncio.get_running_loop().time() < deadline, status
-            await asyncio.sleep(0.01)
+
+        async def confirmed() -> dict[str, Any] | None:
+            status = (await rh.client.get(url)).json()
+            return status if status["status"] == "confirmed" else None
+
+        status = await eventually(confirmed, "the command confirmed")
         assert (status["created"], status["updated"]) == (written_at, written_at + 45)

@@ -17,7 +17,7 @@ import pytest
 
 from hub.relay_link import ReconnectLogic, RelayLink
 from hub.rules import RulesEngine
-from hub.testing import RunningHub, running_hub
+from hub.testing import RunningHub, eventually, running_hub
 from integrations.virtual import VirtualIntegration
 from integrations.virtual.integration import demo_devices
 from relay import RelayConfig, RelayServer
@@ -45,21 +45,6 @@ async def home(
         assert (await rh.client.post("/api/v1/rules", json=AWAY_RULE)).status_code == 201
         assert (await rh.client.put("/api/v1/scenes/evening", json=SCENE)).status_code == 200
         yield rh, virtual
-
-
-async def eventually(check: Any, what: str, timeout: float = 10.0) -> Any:
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        got = check()
-        if asyncio.iscoroutine(got):
-            got = await got
-        if got:
-            return got
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 class Browser:

@@ -13,17 +13,9 @@ from hub.clock import ManualClock
 from hub.core.shadow import Reported, Shadow
 from hub.errors import Conflict, Invalid, ReadOnlyProperty
 from hub.events import DeviceAvailability
-from hub.testing import running_hub
+from hub.testing import eventually, running_hub
 from integrations.virtual import VirtualDevice, VirtualIntegration
 from integrations.virtual.integration import demo_devices
-
-
-async def wait_until(predicate, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 def test_delta_is_desired_minus_reported() -> None:
@@ -129,7 +121,7 @@ async def test_registry_rules(tmp_path: Path) -> None:
         # Another client changes brightness; a power write with the old power version is fine.
         await reg.write_desired("virtual-lamp", {"brightness": 30})
         await reg.write_desired("virtual-lamp", {"power": True}, versions={"power": v_power})
-        await wait_until(lambda: lamp.shadow.reported["power"].value is True)
+        await eventually(lambda: lamp.shadow.reported["power"].value is True)
         with pytest.raises(Conflict):
             await reg.write_desired("virtual-lamp", {"power": False}, versions={"power": v_power})
 
@@ -150,14 +142,14 @@ async def test_idempotent_retry_applies_once(tmp_path: Path) -> None:
         assert first.json()["command_id"] == second.json()["command_id"]
         assert second.json()["replayed"] is True
         lamp = virtual.devices["virtual-lamp"]
-        await wait_until(lambda: lamp.values["brightness"] == 42)
+        await eventually(lambda: lamp.values["brightness"] == 42)
         # A later write applied proves the device's writes drained (in order), so a duplicate
         # of the retried one would be in `applied` by now: no fixed sleep that a slow box outruns.
         later = await rh.client.put(
             "/api/v1/devices/virtual-lamp/desired", json={"values": {"brightness": 44}}
         )
         assert later.status_code == 202
-        await wait_until(lambda: lamp.values["brightness"] == 44)
+        await eventually(lambda: lamp.values["brightness"] == 44)
         assert [a for a in lamp.applied if "brightness" in a] == [
             {"brightness": 42},
             {"brightness": 44},
@@ -187,9 +179,9 @@ async def test_offline_device_keeps_desired_until_it_returns(tmp_path: Path) -> 
         assert virtual.devices["virtual-heater"].applied == []
         await virtual.plug_in("virtual-heater")
         heater = virtual.devices["virtual-heater"]
-        await wait_until(lambda: heater.values["power"] is True)
+        await eventually(lambda: heater.values["power"] is True)
         assert heater.values["target_temperature"] == 23.0
-        await wait_until(lambda: rh.hub.registry.get("virtual-heater").shadow.delta == {})
+        await eventually(lambda: rh.hub.registry.get("virtual-heater").shadow.delta == {})
         status = (await rh.client.get(f"/api/v1/commands/{command_id}")).json()
         assert status["status"] in ("sent", "confirmed")
 
@@ -240,7 +232,7 @@ async def test_desired_expires_for_a_device_that_never_returns(tmp_path: Path) -
         # power must not have gone out before it (a fixed sleep could end before either).
         await rh.hub.registry.write_desired("virtual-lamp", {"brightness": 10})
         lamp = virtual.devices["virtual-lamp"]
-        await wait_until(lambda: lamp.values["brightness"] == 10)
+        await eventually(lambda: lamp.values["brightness"] == 10)
         assert lamp.applied == [{"brightness": 10}]
 
 
@@ -326,10 +318,7 @@ async def test_a_refused_named_command_fails_with_the_devices_reason(tmp_path: P
             status.update((await rh.client.get(f"/api/v1/commands/{command_id}")).json())
             return status["status"] != "pending"
 
-        deadline = asyncio.get_running_loop().time() + 5
-        while not await final():
-            assert asyncio.get_running_loop().time() < deadline, status
-            await asyncio.sleep(0.01)
+        await eventually(final, "the command's final status")
         assert status["status"] == "failed"
         assert status["reason"] == "virtual devices have no named commands"
         assert rh.hub.registry.storage_dir("virtual") == tmp_path / "integrations" / "virtual"
@@ -658,11 +647,11 @@ async def test_named_commands_keep_their_params_and_need_none(tmp_path: Path) ->
         bare = (await reg.send_command("virtual-lamp", "toggle")).command_id
 
         async def done(command_id: str) -> dict[str, Any]:
-            deadline = asyncio.get_running_loop().time() + 5
-            while (status := await reg.command_status(command_id))["status"] == "pending":
-                assert asyncio.get_running_loop().time() < deadline, status
-                await asyncio.sleep(0.01)
-            return status
+            async def final() -> dict[str, Any] | None:
+                status = await reg.command_status(command_id)
+                return status if status["status"] != "pending" else None
+
+            return dict(await eventually(final, f"command {command_id} to finish"))
 
         first, second = await done(with_params), await done(bare)
         assert first["status"] == second["status"] == "confirmed"
@@ -685,10 +674,10 @@ async def test_round_trip_counts_are_exact_per_outcome(tmp_path: Path) -> None:
         lamp = virtual.devices["virtual-lamp"]
         for n, level in enumerate((10, 20, 30), start=1):
             await reg.write_desired("virtual-lamp", {"brightness": level})
-            await wait_until(lambda n=n: len(lamp.applied) == n)
+            await eventually(lambda n=n: len(lamp.applied) == n)
         await reg.write_desired("virtual-heater", {"power": True})
-        await wait_until(lambda: ("virtual", "failed") in reg.round_trips)
-        await wait_until(lambda: reg.round_trips[("virtual", "ok")][0] == 3)
+        await eventually(lambda: ("virtual", "failed") in reg.round_trips)
+        await eventually(lambda: reg.round_trips[("virtual", "ok")][0] == 3)
         assert reg.round_trips[("virtual", "ok")][0] == 3
         assert reg.round_trips[("virtual", "failed")][0] == 1
         assert reg.round_trips[("virtual", "ok")][1] >= 0.0
@@ -706,7 +695,7 @@ async def test_close_leaves_no_background_work_running(tmp_path: Path) -> None:
         await rh.hub.wait_integrations()
         reg = rh.hub.registry
         await reg.write_desired("virtual-lamp", {"power": True})
-        await wait_until(
+        await eventually(
             lambda: any(t.get_name() == "apply-virtual-lamp" for t in asyncio.all_tasks())
         )
         await reg.flush()
@@ -830,10 +819,7 @@ async def test_a_command_restored_after_a_restart_is_confirmed_by_all_its_keys(
             status.update(await reg.command_status(ack.command_id))
             return status["status"] == "confirmed"
 
-        deadline = asyncio.get_running_loop().time() + 5
-        while not await confirmed():
-            assert asyncio.get_running_loop().time() < deadline, status
-            await asyncio.sleep(0.01)
+        await eventually(confirmed, "the restored command confirmed")
 
 
 async def test_a_command_restored_after_a_restart_expires_with_all_its_keys(
@@ -875,10 +861,11 @@ async def test_a_reported_change_is_stored_while_the_hub_runs(tmp_path: Path) ->
     async with running_hub(tmp_path, [virtual]) as rh:
         await rh.hub.wait_integrations()
         await virtual.sense("virtual-heater", {"temperature": 22.5})
-        deadline = asyncio.get_running_loop().time() + 5
-        while (stored := await _stored_reported(rh, "virtual-heater")).get("temperature") != 22.5:
-            assert asyncio.get_running_loop().time() < deadline, stored
-            await asyncio.sleep(0.01)
+
+        async def stored() -> bool:
+            return (await _stored_reported(rh, "virtual-heater")).get("temperature") == 22.5
+
+        await eventually(stored, "the reading in the shadows table")
 
 
 async def test_a_reported_change_is_written_by_the_next_flush_and_kept(tmp_path: Path) -> None:
@@ -942,6 +929,6 @@ async def test_a_device_added_again_while_offline_is_online_and_catches_up(tmp_p
         await reg.add_device(lamp.description())
         assert reg.get("virtual-lamp").online is True
         assert seen == [(False, "no answer"), (True, "found again")]
-        await wait_until(lambda: lamp.values["brightness"] == 33)
+        await eventually(lambda: lamp.values["brightness"] == 33)
         dev = (await rh.client.get("/api/v1/devices/virtual-lamp")).json()
         assert (dev["online"], dev["offline_reason"]) == (True, "")
