@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from hub.rules.model import (
@@ -59,11 +60,17 @@ def same_value(expected: Any, actual: Any) -> bool:
 
 def in_range(value: Any, above: float | None, below: float | None) -> bool:
     """A number strictly above `above` and strictly below `below` (when given)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    kind = type(value)
+    if (
+        kind is not float
+        and kind is not int
+        and (kind is bool or not isinstance(value, int | float))
+    ):
         return False
     return (above is None or value > above) and (below is None or value < below)
 
 
+@lru_cache(maxsize=4096)  # every numeric trigger and condition says it on every run
 def describe_range(above: float | None, below: float | None) -> str:
     """'above 25', 'below 10', 'between 10 and 25'."""
     if above is not None and below is not None:
@@ -71,65 +78,102 @@ def describe_range(above: float | None, below: float | None) -> str:
     return f"above {above:g}" if above is not None else f"below {below:g}"
 
 
+Check = Callable[[Any, Facts], tuple[bool, str]]
+
+
+def _state(cond: StateCondition, facts: Facts) -> tuple[bool, str]:
+    value = facts.value(cond.device, cond.property)
+    where = f"{cond.device}.{cond.property}"
+    if value is MISSING:
+        return False, f"{where} has no reported value"
+    wanted = [cond.is_] if cond.in_ is None else list(cond.in_)
+    ok = any(same_value(w, value) for w in wanted)
+    shown = wanted[0] if len(wanted) == 1 else wanted
+    return ok, f"{where} is {value!r} ({'=' if ok else '≠'} {shown!r})"
+
+
+def _numeric(cond: NumericCondition, facts: Facts) -> tuple[bool, str]:
+    value = facts.value(cond.device, cond.property)
+    if value is MISSING:
+        return False, f"{cond.device}.{cond.property} has no reported value"
+    ok = in_range(value, cond.above, cond.below)
+    verb = "is" if ok else "is not"
+    return ok, (
+        f"{cond.device}.{cond.property} = {value!r} {verb} {describe_range(cond.above, cond.below)}"
+    )
+
+
+def _time(cond: TimeCondition, facts: Facts) -> tuple[bool, str]:
+    local = datetime.fromtimestamp(facts.now(), facts.place.zone).time()
+    after, before = cond.after, cond.before
+    if after is not None and before is not None and after > before:
+        ok = local >= after or local < before  # wraps midnight
+    else:
+        ok = (after is None or local >= after) and (before is None or local < before)
+    span = f"{after or '00:00'}-{before or '24:00'}"
+    return ok, f"local time {local:%H:%M:%S} {'is' if ok else 'is not'} in {span}"
+
+
+def _weekday(cond: WeekdayCondition, facts: Facts) -> tuple[bool, str]:
+    today = WEEKDAYS[datetime.fromtimestamp(facts.now(), facts.place.zone).weekday()]
+    ok = today in cond.days
+    return ok, f"today is {today} ({'in' if ok else 'not in'} {', '.join(cond.days)})"
+
+
+def _presence(cond: PresenceCondition, facts: Facts) -> tuple[bool, str]:
+    people = facts.people()
+    home = sorted(p for p, h in people.items() if h)
+    if cond.state == "someone_home":
+        return bool(home), f"home: {', '.join(home) or 'nobody'}"
+    if cond.state == "everyone_away":
+        return not home, f"home: {', '.join(home) or 'nobody'}"
+    is_home = bool(people.get(cond.person or "", False))
+    ok = is_home == (cond.state == "home")
+    return ok, f"{cond.person} is {'home' if is_home else 'away'}"
+
+
+def _and(cond: AndCondition, facts: Facts) -> tuple[bool, str]:
+    return _all(cond.conditions, facts)
+
+
+def _or(cond: OrCondition, facts: Facts) -> tuple[bool, str]:
+    reasons = []
+    for sub in cond.conditions:
+        ok, why = check(sub, facts)
+        if ok:
+            return True, why
+        reasons.append(why)
+    return False, "none held: " + "; ".join(reasons)
+
+
+def _not(cond: NotCondition, facts: Facts) -> tuple[bool, str]:
+    for sub in cond.conditions:
+        ok, why = check(sub, facts)
+        if ok:
+            return False, f"not: {why}"
+    return True, "none of the negated conditions held"
+
+
+# By exact type: one lookup instead of a chain of isinstance() calls through pydantic's
+# metaclass (every run checks its rule's conditions).
+_CHECKS: dict[type, Check] = {
+    StateCondition: _state,
+    NumericCondition: _numeric,
+    TimeCondition: _time,
+    WeekdayCondition: _weekday,
+    PresenceCondition: _presence,
+    AndCondition: _and,
+    OrCondition: _or,
+    NotCondition: _not,
+}
+
+
 def check(cond: Condition, facts: Facts) -> tuple[bool, str]:
     """(holds, why) for one condition."""
-    if isinstance(cond, StateCondition):
-        value = facts.value(cond.device, cond.property)
-        where = f"{cond.device}.{cond.property}"
-        if value is MISSING:
-            return False, f"{where} has no reported value"
-        wanted = [cond.is_] if cond.in_ is None else list(cond.in_)
-        ok = any(same_value(w, value) for w in wanted)
-        shown = wanted[0] if len(wanted) == 1 else wanted
-        return ok, f"{where} is {value!r} ({'=' if ok else '≠'} {shown!r})"
-    if isinstance(cond, NumericCondition):
-        value = facts.value(cond.device, cond.property)
-        where = f"{cond.device}.{cond.property}"
-        if value is MISSING:
-            return False, f"{where} has no reported value"
-        ok = in_range(value, cond.above, cond.below)
-        verb = "is" if ok else "is not"
-        return ok, f"{where} = {value!r} {verb} {describe_range(cond.above, cond.below)}"
-    if isinstance(cond, TimeCondition):
-        local = datetime.fromtimestamp(facts.now(), facts.place.zone).time()
-        after, before = cond.after, cond.before
-        if after is not None and before is not None and after > before:
-            ok = local >= after or local < before  # wraps midnight
-        else:
-            ok = (after is None or local >= after) and (before is None or local < before)
-        span = f"{after or '00:00'}-{before or '24:00'}"
-        return ok, f"local time {local:%H:%M:%S} {'is' if ok else 'is not'} in {span}"
-    if isinstance(cond, WeekdayCondition):
-        today = WEEKDAYS[datetime.fromtimestamp(facts.now(), facts.place.zone).weekday()]
-        ok = today in cond.days
-        return ok, f"today is {today} ({'in' if ok else 'not in'} {', '.join(cond.days)})"
-    if isinstance(cond, PresenceCondition):
-        people = facts.people()
-        home = sorted(p for p, h in people.items() if h)
-        if cond.state == "someone_home":
-            return bool(home), f"home: {', '.join(home) or 'nobody'}"
-        if cond.state == "everyone_away":
-            return not home, f"home: {', '.join(home) or 'nobody'}"
-        is_home = bool(people.get(cond.person or "", False))
-        ok = is_home == (cond.state == "home")
-        return ok, f"{cond.person} is {'home' if is_home else 'away'}"
-    if isinstance(cond, AndCondition):
-        return _all(cond.conditions, facts)
-    if isinstance(cond, OrCondition):
-        reasons = []
-        for sub in cond.conditions:
-            ok, why = check(sub, facts)
-            if ok:
-                return True, why
-            reasons.append(why)
-        return False, "none held: " + "; ".join(reasons)
-    if isinstance(cond, NotCondition):
-        for sub in cond.conditions:
-            ok, why = check(sub, facts)
-            if ok:
-                return False, f"not: {why}"
-        return True, "none of the negated conditions held"
-    raise TypeError(f"unknown condition {cond!r}")
+    how = _CHECKS.get(type(cond))
+    if how is None:
+        raise TypeError(f"unknown condition {cond!r}")
+    return how(cond, facts)
 
 
 def _all(conds: Sequence[Condition], facts: Facts) -> tuple[bool, str]:
@@ -144,6 +188,9 @@ def _all(conds: Sequence[Condition], facts: Facts) -> tuple[bool, str]:
 
 def check_all(conds: Sequence[Condition], facts: Facts) -> tuple[int | None, str]:
     """(index of the first failing condition or None, why)."""
+    if len(conds) == 1:  # the usual rule: no list of reasons to join
+        ok, why = check(conds[0], facts)
+        return (None if ok else 0), why
     reasons = []
     for i, cond in enumerate(conds):
         ok, why = check(cond, facts)

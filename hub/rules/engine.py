@@ -328,7 +328,7 @@ class RulesEngine:
         old = self.rules.get(rule.id)
         if old is not None:
             self._retire(old, "the rule was changed")
-            old.rule = rule
+            old.replace_rule(rule)
             state = old
         else:
             state = RuleState(rule)

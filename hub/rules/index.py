@@ -18,13 +18,15 @@ from hub.rules.model import (
 )
 
 Entry = tuple[str, int]  # (rule id, trigger index)
+# State entries carry their trigger too: the hot path tests it without finding the rule.
+StateEntry = tuple[str, int, StateTrigger | NumericTrigger]
 
 
 class TriggerIndex:
     """Event-driven triggers of the enabled rules, by device/property, device, event name."""
 
     def __init__(self) -> None:
-        self.state: dict[tuple[str, str], list[Entry]] = {}
+        self.state: dict[tuple[str, str], list[StateEntry]] = {}
         self.availability: dict[str, list[Entry]] = {}
         self.event: dict[str, list[Entry]] = {}
         self.presence: list[Entry] = []
@@ -34,7 +36,7 @@ class TriggerIndex:
         for i, trig in enumerate(rule.triggers):
             entry = (rule.id, i)
             if isinstance(trig, StateTrigger | NumericTrigger):
-                self.state.setdefault((trig.device, trig.property), []).append(entry)
+                self.state.setdefault((trig.device, trig.property), []).append((rule.id, i, trig))
             elif isinstance(trig, AvailabilityTrigger):
                 self.availability.setdefault(trig.device, []).append(entry)
             elif isinstance(trig, EventTrigger):
@@ -45,7 +47,7 @@ class TriggerIndex:
     def remove(self, rule: Rule) -> None:
         """Take the rule out of every list `add` put it in."""
 
-        def drop(index: dict[Any, list[Entry]], key: Any) -> None:
+        def drop(index: dict[Any, list[Any]], key: Any) -> None:
             entries = [e for e in index.get(key, ()) if e[0] != rule.id]
             if entries:
                 index[key] = entries

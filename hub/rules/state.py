@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.rules.model import Rule
+from hub.rules.model import EventAction, Rule
 
 TRACES_PER_RULE = 20
 
@@ -36,12 +36,26 @@ class RuleState:
     active: list[Run] = field(default_factory=list)
     queue: list[tuple[Context, Trace]] = field(default_factory=list)
     traces: list[Trace] = field(default_factory=list)
+    # Every action is an `event`: a run cannot wait, so it runs without a coroutine.
+    instant: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.instant = _instant(self.rule)
+
+    def replace_rule(self, rule: Rule) -> None:
+        """The rule was changed; its runs, queue and traces stay with it."""
+        self.rule = rule
+        self.instant = _instant(rule)
 
     def keep_trace(self, trace: Trace) -> None:
         """Remember a trace, forgetting the oldest beyond TRACES_PER_RULE."""
         self.traces.append(trace)
         if len(self.traces) > TRACES_PER_RULE:
             del self.traces[0]
+
+
+def _instant(rule: Rule) -> bool:
+    return all(type(action) is EventAction for action in rule.actions)
 
 
 Rules = dict[str, RuleState]

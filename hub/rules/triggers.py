@@ -85,33 +85,37 @@ class Triggers:
         if ev.device in self.waits.by_device:
             self.waits.device_changed(ev.device)
         index = self.index.state
+        device = ev.device
         for key, new in ev.changes.items():
-            entries = index.get((ev.device, key))
+            entries = index.get((device, key))
             if not entries:
                 continue
             old = ev.previous.get(key)
-            for rule_id, i in entries:
-                trig = self.rules[rule_id].rule.triggers[i]
-                if isinstance(trig, NumericTrigger):
+            for rule_id, i, trig in entries:
+                if type(trig) is NumericTrigger:
                     inside = in_range(new, trig.above, trig.below)
                     crossed = inside and not in_range(old, trig.above, trig.below)
-                    ctx_extra = {"range": describe_range(trig.above, trig.below)}
-                else:
-                    assert isinstance(trig, StateTrigger)
-                    inside = True if trig.to is None else same_value(trig.to, new)
+                elif type(trig) is StateTrigger:
+                    to = trig.to
+                    inside = True if to is None else same_value(to, new)
                     crossed = inside and (trig.from_ is None or same_value(trig.from_, old))
-                    ctx_extra = {}
+                else:  # the index holds only these two kinds
+                    raise TypeError(f"not a state trigger: {trig!r}")
+                hold = trig.for_
+                if hold is None and not crossed:
+                    continue  # nothing fires and no countdown to arm or cancel
                 ctx = {
                     "trigger": i,
                     "type": trig.type,
                     "ts": ev.ts,
-                    "device": ev.device,
+                    "device": device,
                     "property": key,
                     "value": new,
                     "previous": old,
-                    **ctx_extra,
                 }
-                self._edge(rule_id, i, trig.for_, inside, crossed, ctx)
+                if type(trig) is NumericTrigger:
+                    ctx["range"] = describe_range(trig.above, trig.below)
+                self._edge(rule_id, i, hold, inside, crossed, ctx)
 
     def _edge(
         self,
