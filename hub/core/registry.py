@@ -42,7 +42,7 @@ from hub.model import (
 )
 from hub.model.errors import CommandFailed, DeviceUnreachable
 from hub.model.vocabulary import spec_for
-from hub.store import Database
+from hub.store import Database, json_text
 
 _LOG = logging.getLogger(__name__)
 #: A command whose every key a newer command took over (it will never be confirmed).
@@ -748,7 +748,7 @@ class DeviceRegistry:
             (
                 dev_id,
                 self.devices[dev_id].shadow.version,
-                json.dumps(self.devices[dev_id].shadow.to_doc()),
+                json_text.dumps(self.devices[dev_id].shadow.to_doc()),
             )
             for dev_id in dirty
             if dev_id in self.devices

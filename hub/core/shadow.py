@@ -116,6 +116,8 @@ class Shadow:
             previous[key] = current.value if current else None
             changed[key] = value
             self.reported[key] = Reported(value, now, self.version)
+        if not self.desired:  # nothing waits to be confirmed (most reports)
+            return changed, previous, set()
         # A command is confirmed when every key it still wants is reported as wanted.
         touched = {self.desired[k].command_id for k in values if k in self.desired}
         confirmed: set[str] = set()

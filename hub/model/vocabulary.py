@@ -66,8 +66,11 @@ class PropertySpec:
             if isinstance(value, str) and value.lower() in ("on", "off", "true", "false"):
                 return value.lower() in ("on", "true")
             raise PropertyValueError(f'{self.name} takes true/false (or "on"/"off"), got {value!r}')
-        if t in (ValueType.INT, ValueType.FLOAT):
-            if isinstance(value, bool) or not isinstance(value, int | float):
+        if t is ValueType.FLOAT or t is ValueType.INT:
+            kind = type(value)  # the usual two first: every report comes through here
+            if (kind is not float and kind is not int) and (
+                kind is bool or not isinstance(value, int | float)
+            ):
                 raise PropertyValueError(f"{self.name} takes a number, got {value!r}")
             if isinstance(value, float) and not math.isfinite(value):
                 raise PropertyValueError(f"{self.name} takes a finite number, got {value!r}")

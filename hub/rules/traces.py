@@ -7,6 +7,7 @@ rule's last TRACES_PER_RULE are deleted in the same transaction.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import random
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from hub.rules.state import Rules, RuleState, Trace
 from hub.rules.timers import Timer
+from hub.store import json_text
 
 if TYPE_CHECKING:
     from hub.clock import Clock
@@ -22,17 +24,25 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger(__name__)
 
 # Run ids name a run in traces and durable timers: unique, not secret. secrets.token_hex()
-# read the kernel's random device on every run (a tenth of a run's cost in the profile).
-_IDS = random.Random()  # seeded from os.urandom once
+# read the kernel's random device on every run (a tenth of a run's cost in the profile), and
+# formatting a random number per run still cost twice what counting does. So each process
+# counts up from a random start in [2**47, 2**48 - 2**40): twelve hex digits for the next
+# 2**40 runs, and two hub processes' ranges are unlikely to meet.
+_IDS = itertools.count(2**47 + random.SystemRandom().randrange(2**47 - 2**40))
 
 
 def new_run_id() -> str:
-    """Twelve hex digits, as before (48 random bits)."""
-    return f"{_IDS.getrandbits(48):012x}"
+    """Twelve hex digits, as before."""
+    return hex(next(_IDS))[2:]
 
 
 TRACE_FLUSH_S = 1.0
 _ALL = 2**62  # above every trace number: a rule without kept traces loses all its rows
+
+
+def _kept(traces: list[Trace], trace: Trace) -> bool:
+    """Is this trace (this very dict) still kept? Newest first: a changed one usually is."""
+    return any(kept is trace for kept in reversed(traces))
 
 
 class TraceBook:
@@ -94,12 +104,12 @@ class TraceBook:
         rows: list[tuple[str, int, float, str]] = []
         for rule_id, changed in dirty.items():
             state = self.rules.get(rule_id)
-            live = {t["seq"] for t in state.traces} if state is not None else set()
-            aged_out.append((rule_id, min(live, default=_ALL)))
+            kept = state.traces if state is not None else []
+            aged_out.append((rule_id, kept[0]["seq"] if kept else _ALL))
             rows.extend(
-                (rule_id, seq, t["ts"], json.dumps(t, default=str))
+                (rule_id, seq, t["ts"], json_text.dumps(t))
                 for seq, t in changed.items()
-                if seq in live
+                if _kept(kept, t)
             )
         async with self.db.transaction() as conn:
             await conn.executemany("DELETE FROM rule_traces WHERE rule_id=? AND seq<?", aged_out)
