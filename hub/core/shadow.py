@@ -113,9 +113,15 @@ class Shadow:
                 continue
             if not changed:
                 self.version += 1
-            previous[key] = current.value if current else None
             changed[key] = value
-            self.reported[key] = Reported(value, now, self.version)
+            if current is None:
+                previous[key] = None
+                self.reported[key] = Reported(value, now, self.version)
+            else:  # in place: nothing keeps a Reported beyond reading it
+                previous[key] = current.value
+                current.value = value
+                current.ts = now
+                current.version = self.version
         if not self.desired:  # nothing waits to be confirmed (most reports)
             return changed, previous, set()
         # A command is confirmed when every key it still wants is reported as wanted.

@@ -89,7 +89,10 @@ class TraceBook:
         """A kept trace changed: write it with the next flush."""
         seq = trace.get("seq")
         if isinstance(seq, int):
-            self._dirty.setdefault(rule_id, {})[seq] = trace
+            changed = self._dirty.get(rule_id)
+            if changed is None:
+                changed = self._dirty[rule_id] = {}
+            changed[seq] = trace
 
     async def flush(self) -> None:
         """Write the traces that changed since the last flush; drop those that aged out."""

@@ -15,14 +15,17 @@ import pytest
 
 from hub.app import Hub
 from hub.config import HubConfig
+from hub.long_lived import YOUNG_BUDGET
 from hub.rules import Rule, RulesEngine
 
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
     gc.unfreeze()
+    threshold = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
 def _rules(count: int) -> list[Rule]:
@@ -67,9 +70,11 @@ async def test_a_bulk_import_in_the_daemon_leaves_the_rules_out_of_collections(
 
 
 async def test_a_hub_in_a_test_process_freezes_nothing(tmp_path: Path, unfrozen: None) -> None:
+    threshold = gc.get_threshold()
     newly_frozen, still_walked = await _import(tmp_path, settle_gc=False, count=150)
     assert newly_frozen == 0
     assert still_walked == 150
+    assert gc.get_threshold() == threshold
 
 
 async def test_a_small_change_does_not_pay_for_a_collection(
@@ -110,7 +115,10 @@ async def test_a_stopping_daemon_hands_its_state_back_to_the_collector(
     cfg = HubConfig(data_dir=tmp_path, api_host="127.0.0.1", api_port=0, advertise=False)
     daemon = Hub(cfg, integrations=[], components=[engine], settle_gc=True)
     await daemon.start()
+    default = gc.get_threshold()
     await engine.save_many(_rules(150))
     assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == (YOUNG_BUDGET, *default[1:])  # young objects die young
     await daemon.stop()
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == default
