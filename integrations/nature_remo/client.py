@@ -27,6 +27,7 @@ from integrations.errors import CommandFailed, DeviceUnreachable, ProtocolError
 from integrations.nature_remo.signal import RemoSignal, parse_body
 
 DEFAULT_PORT = 80
+RETRY_AFTER_MARGIN_S = 0.05
 RETRY_STATUSES = {429: "rate-limited (429)", 503: "busy (503)"}
 # The header the local API insists on (any value); without it a Remo answers 400.
 HEADERS = {"X-Requested-With": "homehub", "Accept": "application/json"}
@@ -89,6 +90,15 @@ class RemoClient:
             return parse_body(json.loads(text) if text.strip() else None)
         except (ValueError, ProtocolError) as err:
             raise CommandFailed(f"{self.label} answered GET /messages oddly: {err}") from err
+
+    async def probe(self) -> int:
+        """One GET, never retried: the HTTP status (a busy or throttled Remo is still there).
+
+        A reachability check must not retry: a throttled probe that retried would hold the
+        device's one-at-a-time lock and spend the request budget a waiting command needs."""
+        async with self._lock:
+            status, _, _ = await self._once("GET", None)
+            return status
 
     async def learn(
         self, timeout_s: float = 30.0, progress: ProgressCallback | None = None
@@ -162,7 +172,8 @@ class RemoClient:
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(retry_after, self.max_backoff_s)
+            # a little past the moment given: arriving on the boundary risks one more refusal
+            return min(retry_after + RETRY_AFTER_MARGIN_S, self.max_backoff_s)
         cap = min(self.max_backoff_s, self.backoff_s * 2**attempt)
         return random.uniform(cap / 2, cap)  # jitter: two hubs do not retry in step
 

@@ -25,6 +25,7 @@ import collections
 import contextlib
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Iterable, Sequence
@@ -151,7 +152,8 @@ class RemoEmulator:
             while self._recent and now - self._recent[0] > window:
                 self._recent.popleft()
             if len(self._recent) >= limit:
-                retry = max(0.0, window - (now - self._recent[0]))
+                # rounded up: a client that waits what it is told must then be let in
+                retry = math.ceil(max(0.0, window - (now - self._recent[0])) * 100) / 100
                 return web.Response(status=429, text="too many requests\n",
                                     headers={"Retry-After": f"{retry:.2f}"})
             self._recent.append(now)

@@ -317,13 +317,13 @@ class NatureRemoIntegration(Integration):
     async def _check(self, remo: _Remo) -> None:
         """Ask the Remo something harmless; its answer (or not) is its availability."""
         try:
-            await remo.client.last_received()
+            status = await remo.client.probe()
         except DeviceUnreachable as err:
             await self._mark(remo, False, str(err))
-        except CommandFailed as err:  # it answered, only oddly or busily: it is there
-            _LOG.info("%s", err)
-            await self._mark(remo, True)
-        else:
+        else:  # any answer, even a busy or odd one, means it is there
+            if status != 200:
+                _LOG.info("%s answered the reachability check with HTTP %d", remo.client.label,
+                          status)
             await self._mark(remo, True)
 
     async def _mark(self, remo: _Remo, online: bool, reason: str = "") -> None:

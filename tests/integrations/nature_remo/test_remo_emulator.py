@@ -135,7 +135,19 @@ async def test_client_honours_retry_after_then_succeeds(remo: RemoEmulator) -> N
         started = time.monotonic()
         await client.send(nec(0x04, 0x08))
         assert time.monotonic() - started >= 0.3  # it waited for the window to pass
-        assert ("POST", 429) in remo.requests and remo.requests[-1] == ("POST", 200)
+        # told when to come back, it comes back then and is let in: one refusal, not several
+        assert remo.requests[1:] == [("POST", 429), ("POST", 200)], remo.requests
+    finally:
+        await client.close()
+
+
+async def test_probe_asks_once_and_a_throttled_remo_counts_as_there(remo: RemoEmulator) -> None:
+    remo.rate_limit = (1, 5.0)
+    client = RemoClient(HOST, remo.port)
+    try:
+        assert await client.probe() == 200
+        assert await client.probe() == 429  # at once: no backoff spent on a reachability check
+        assert remo.requests == [("GET", 200), ("GET", 429)]
     finally:
         await client.close()
 
