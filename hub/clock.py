@@ -28,9 +28,9 @@ class Clock(Protocol):
 class SystemClock:
     """The real clock."""
 
-    def now(self) -> float:
-        """Epoch seconds."""
-        return time.time()
+    # time.time itself, not a method wrapping it: every report, rule run and event asks the
+    # clock, and the extra Python frame was a tenth of a microsecond each time.
+    now = staticmethod(time.time)
 
     async def sleep_until(self, when: float) -> None:
         """Sleep in bounded steps so a changed system time is noticed within a minute."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from hub.errors import HubError
 from hub.events import RuleFired
 from hub.rules.actions import Actions
-from hub.rules.conditions import Facts, check_all
+from hub.rules.conditions import Facts
 from hub.rules.model import DelayAction, EventAction, RunMode, WaitAction
 from hub.rules.state import Context, Rules, RuleState, Run, Trace
 from hub.rules.traces import TraceBook, new_run_id
@@ -85,8 +85,9 @@ class Runner:
             "result": "",
             "steps": [],
         }
-        if rule.conditions:
-            failed, why = check_all(rule.conditions, self.facts)
+        conditions = state.conditions
+        if conditions is not None:
+            failed, why = conditions(self.facts)
             if failed is not None:
                 trace["result"] = "condition_failed"
                 trace["condition"] = {"index": failed, "reason": why}
@@ -210,8 +211,9 @@ class Runner:
         trace = run.trace
         trace["finished"] = self.hub.clock.now()
         self.traces.mark(rule_id, trace)
-        with contextlib.suppress(ValueError):
-            state.active.remove(run)
+        active = state.active
+        if run in active:  # not contextlib.suppress: a context manager per run cost more
+            active.remove(run)
         if (
             state.queue
             and not state.active

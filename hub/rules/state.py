@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.rules.conditions import AllTest, compile_conditions
 from hub.rules.model import EventAction, Rule
 
 TRACES_PER_RULE = 20
@@ -38,14 +39,17 @@ class RuleState:
     traces: list[Trace] = field(default_factory=list)
     # Every action is an `event`: a run cannot wait, so it runs without a coroutine.
     instant: bool = field(init=False, default=False)
+    # The rule's conditions ready to test (None: it has none); see compile_conditions.
+    conditions: AllTest | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.instant = _instant(self.rule)
+        self.replace_rule(self.rule)
 
     def replace_rule(self, rule: Rule) -> None:
         """The rule was changed; its runs, queue and traces stay with it."""
         self.rule = rule
         self.instant = _instant(rule)
+        self.conditions = compile_conditions(rule.conditions)
 
     def keep_trace(self, trace: Trace) -> None:
         """Remember a trace, forgetting the oldest beyond TRACES_PER_RULE."""

@@ -95,6 +95,45 @@ async def test_condition(env: Env, condition: dict, holds: bool) -> None:
         assert trace["condition"]["reason"]
 
 
+async def test_condition_texts_in_traces_and_an_edited_rule_checks_its_new_conditions(
+    env: Env,
+) -> None:
+    # A rule's conditions are put into words when it is saved (compile_conditions); the trace
+    # must read exactly as check() words each one, and an edit must bring its own conditions.
+    heater = {"device": "heater", "property": "temperature"}
+    conditions = [
+        {"type": "numeric", **heater, "above": 19.5, "below": 20.5},
+        {"type": "state", "device": "lamp", "property": "brightness", "in": [10, 50]},
+        {"type": "weekday", "days": ["tue"]},
+    ]
+    rule = {"id": "c", "triggers": [LAMP_ON], "conditions": conditions, "actions": NOTIFY}
+    await env.rule(rule)
+    await fire_and_wait(env, "c", 1)
+    await wait_for(lambda: results(env, "c") == ["done"])
+    assert env.traces("c")[0]["conditions"] == (
+        "heater.temperature = 20.0 is between 19.5 and 20.5; "
+        "lamp.brightness is 50 (= [10, 50]); today is tue (in tue)"
+    )
+    edited = [conditions[0], {"type": "numeric", **heater, "above": 20}]
+    resp = await env.client.put("/api/v1/rules/c", json={**rule, "conditions": edited})
+    assert resp.status_code == 200, resp.text
+    await fire_and_wait(env, "c", 2)
+    await wait_for(lambda: results(env, "c") == ["done", "condition_failed"])
+    assert env.traces("c")[1]["condition"] == {
+        "index": 1,
+        "reason": "heater.temperature = 20.0 is not above 20",
+    }
+    never_reported = {"type": "state", "device": "door", "property": "temperature", "is": 20}
+    resp = await env.client.put("/api/v1/rules/c", json={**rule, "conditions": [never_reported]})
+    assert resp.status_code == 200, resp.text
+    await fire_and_wait(env, "c", 3)
+    await wait_for(lambda: len(results(env, "c")) == 3 and results(env, "c")[2] != "running")
+    assert env.traces("c")[2]["condition"] == {
+        "index": 0,
+        "reason": "door.temperature has no reported value",
+    }
+
+
 async def test_presence_condition_follows_api(env: Env) -> None:
     await env.rule(
         {
