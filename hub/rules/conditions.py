@@ -252,4 +252,3 @@ def compile_conditions(conds: Sequence[Condition]) -> AllTest | None:
         return None, "; ".join(reasons)
 
     return every
-
