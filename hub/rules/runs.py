@@ -86,6 +86,8 @@ class Runner:
             "steps": [],
         }
         conditions = state.conditions
+        if conditions is None and rule.conditions:
+            conditions = state.prepare_conditions()
         if conditions is not None:
             failed, why = conditions(self.facts)
             if failed is not None:
