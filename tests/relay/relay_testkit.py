@@ -112,6 +112,18 @@ class Phone:
         assert r.status_code == 201, r.text
         return str(r.json()["hub_id"])
 
+    async def read(self, path: str) -> Any:
+        """GET a phone API document, waiting as a 429 says (Retry-After) as the app does.
+
+        Checks that poll every 20 ms spend the account's request budget (20/s per node) in a
+        few seconds; reading the 429's error body as the document was a flaky KeyError."""
+        while True:
+            r = await self.client.get(path)
+            if r.status_code != 429:
+                assert r.status_code == 200, f"GET {path}: {r.status_code} {r.text}"
+                return r.json()
+            await asyncio.sleep(float(r.headers["Retry-After"]))
+
     async def close(self) -> None:
         """Close the client."""
         await self.client.aclose()

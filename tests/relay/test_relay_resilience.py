@@ -84,7 +84,7 @@ async def test_relay_restart_and_offline_queue_applied_exactly_once(
                 await eventually(lambda: lamp.values["brightness"] == 80, what="queue applied")
 
                 async def all_delivered() -> bool:
-                    q = (await phone.client.get(f"/v1/hubs/{hub_id}/queue")).json()["queue"]
+                    q = (await phone.read(f"/v1/hubs/{hub_id}/queue"))["queue"]
                     return [i["status"] for i in q] == ["delivered"] * 3
 
                 await eventually(all_delivered, what="queue marked delivered")
@@ -238,8 +238,8 @@ async def test_cache_resyncs_after_a_gap(tmp_path: Path, relay_backend: str) -> 
                 hub_id = await phone.claim(await claim_code(hub))
 
                 async def cached() -> dict:
-                    r = await phone.client.get(f"/v1/hubs/{hub_id}/devices")
-                    return {d["id"]: d for d in r.json()["devices"]}
+                    doc = await phone.read(f"/v1/hubs/{hub_id}/devices")
+                    return {d["id"]: d for d in doc["devices"]}
 
                 await eventually(lambda: _has(cached(), "virtual-motion"), what="first sync")
                 await client.stop()
@@ -301,7 +301,7 @@ async def test_queued_write_past_its_ttl_is_never_applied(
                 await eventually(lambda: lamp.values["brightness"] == 5, what="live write applied")
 
                 async def statuses() -> list[str]:
-                    q = (await phone.client.get(f"/v1/hubs/{hub_id}/queue")).json()["queue"]
+                    q = (await phone.read(f"/v1/hubs/{hub_id}/queue"))["queue"]
                     return [i["status"] for i in q]
 
                 await eventually(
