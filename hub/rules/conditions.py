@@ -79,53 +79,28 @@ def describe_range(above: float | None, below: float | None) -> str:
 
 
 Check = Callable[[Any, Facts], tuple[bool, str]]
-# A condition made ready to test: facts -> (`held` if it holds else `failed`, why).
-Test = Callable[[Facts], tuple[Any, str]]
 
 
-def _state(cond: StateCondition, held: Any, failed: Any) -> Test:
-    device, prop = cond.device, cond.property
+def _state(cond: StateCondition, facts: Facts) -> tuple[bool, str]:
+    value = facts.value(cond.device, cond.property)
+    where = f"{cond.device}.{cond.property}"
+    if value is MISSING:
+        return False, f"{where} has no reported value"
     wanted = [cond.is_] if cond.in_ is None else list(cond.in_)
+    ok = any(same_value(w, value) for w in wanted)
     shown = wanted[0] if len(wanted) == 1 else wanted
-    missing = f"{device}.{prop} has no reported value"
-    head = f"{device}.{prop} is "
-    equal, unequal = f" (= {shown!r})", f" (≠ {shown!r})"
-
-    def test(facts: Facts) -> tuple[Any, str]:
-        value = facts.value(device, prop)
-        if value is MISSING:
-            return failed, missing
-        if any(same_value(w, value) for w in wanted):
-            return held, f"{head}{value!r}{equal}"
-        return failed, f"{head}{value!r}{unequal}"
-
-    return test
+    return ok, f"{where} is {value!r} ({'=' if ok else '≠'} {shown!r})"
 
 
-def _numeric(cond: NumericCondition, held: Any, failed: Any) -> Test:
-    device, prop, above, below = cond.device, cond.property, cond.above, cond.below
-    span = describe_range(above, below)
-    missing = f"{device}.{prop} has no reported value"
-    head = f"{device}.{prop} = "
-    inside, outside = f" is {span}", f" is not {span}"
-
-    def test(facts: Facts) -> tuple[Any, str]:
-        value = facts.value(device, prop)
-        if value is MISSING:
-            return failed, missing
-        if in_range(value, above, below):
-            return held, f"{head}{value!r}{inside}"
-        return failed, f"{head}{value!r}{outside}"
-
-    return test
-
-
-# Conditions on one reported value: what a rule's run checks most. Their text is made once
-# per rule (compile_conditions), not on every run; check() builds the same test on the spot.
-_PREPARED: dict[type, Callable[[Any, Any, Any], Test]] = {
-    StateCondition: _state,
-    NumericCondition: _numeric,
-}
+def _numeric(cond: NumericCondition, facts: Facts) -> tuple[bool, str]:
+    device, prop = cond.device, cond.property
+    value = facts.value(device, prop)
+    if value is MISSING:
+        return False, f"{device}.{prop} has no reported value"
+    above, below = cond.above, cond.below
+    ok = in_range(value, above, below)
+    verb = "is" if ok else "is not"
+    return ok, f"{device}.{prop} = {value!r} {verb} {describe_range(above, below)}"
 
 
 def _time(cond: TimeCondition, facts: Facts) -> tuple[bool, str]:
@@ -180,8 +155,10 @@ def _not(cond: NotCondition, facts: Facts) -> tuple[bool, str]:
 
 
 # By exact type: one lookup instead of a chain of isinstance() calls through pydantic's
-# metaclass.
+# metaclass (every run checks its rule's conditions).
 _CHECKS: dict[type, Check] = {
+    StateCondition: _state,
+    NumericCondition: _numeric,
     TimeCondition: _time,
     WeekdayCondition: _weekday,
     PresenceCondition: _presence,
@@ -193,9 +170,6 @@ _CHECKS: dict[type, Check] = {
 
 def check(cond: Condition, facts: Facts) -> tuple[bool, str]:
     """(holds, why) for one condition."""
-    prepare = _PREPARED.get(type(cond))
-    if prepare is not None:
-        return prepare(cond, True, False)(facts)  # type: ignore[no-any-return]
     how = _CHECKS.get(type(cond))
     if how is None:
         raise TypeError(f"unknown condition {cond!r}")
@@ -212,43 +186,17 @@ def _all(conds: Sequence[Condition], facts: Facts) -> tuple[bool, str]:
     return True, "; ".join(reasons)
 
 
-def _test(cond: Condition, held: Any, failed: Any) -> Test:
-    prepare = _PREPARED.get(type(cond))
-    if prepare is not None:
-        return prepare(cond, held, failed)
-    if type(cond) not in _CHECKS:
-        raise TypeError(f"unknown condition {cond!r}")
-
-    def test(facts: Facts) -> tuple[Any, str]:
+def check_all(conds: Sequence[Condition], facts: Facts) -> tuple[int | None, str]:
+    """(index of the first failing condition or None, why)."""
+    if len(conds) == 1:  # the usual rule: no list of reasons to join
+        cond = conds[0]
+        how = _CHECKS.get(type(cond))
+        ok, why = check(cond, facts) if how is None else how(cond, facts)
+        return (None if ok else 0), why
+    reasons = []
+    for i, cond in enumerate(conds):
         ok, why = check(cond, facts)
-        return (held if ok else failed), why
-
-    return test
-
-
-AllTest = Callable[[Facts], tuple[int | None, str]]
-
-
-def compile_conditions(conds: Sequence[Condition]) -> AllTest | None:
-    """A rule's conditions made ready to test on every run (None: it has none).
-
-    The test gives (index of the first failing condition or None, why), the text exactly as
-    check() words it. A rule's conditions never change (the models are frozen; an edited
-    rule is compiled again), so names and ranges are put into words once, here.
-    """
-    if not conds:
-        return None
-    if len(conds) == 1:  # the usual rule: its one test answers in the final form directly
-        return _test(conds[0], None, 0)
-    tests = [_test(cond, True, False) for cond in conds]
-
-    def every(facts: Facts) -> tuple[int | None, str]:
-        reasons = []
-        for i, test in enumerate(tests):
-            ok, why = test(facts)
-            if not ok:
-                return i, why
-            reasons.append(why)
-        return None, "; ".join(reasons)
-
-    return every
+        if not ok:
+            return i, why
+        reasons.append(why)
+    return None, "; ".join(reasons)

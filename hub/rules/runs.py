@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from hub.errors import HubError
 from hub.events import RuleFired
 from hub.rules.actions import Actions
-from hub.rules.conditions import Facts
+from hub.rules.conditions import Facts, check_all
 from hub.rules.model import DelayAction, EventAction, RunMode, WaitAction
 from hub.rules.state import Context, Rules, RuleState, Run, Trace
 from hub.rules.traces import TraceBook, new_run_id
@@ -85,11 +85,8 @@ class Runner:
             "result": "",
             "steps": [],
         }
-        conditions = state.conditions
-        if conditions is None and rule.conditions:
-            conditions = state.prepare_conditions()
-        if conditions is not None:
-            failed, why = conditions(self.facts)
+        if rule.conditions:
+            failed, why = check_all(rule.conditions, self.facts)
             if failed is not None:
                 trace["result"] = "condition_failed"
                 trace["condition"] = {"index": failed, "reason": why}

@@ -6,7 +6,6 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.rules.conditions import AllTest, compile_conditions
 from hub.rules.model import EventAction, Rule
 
 TRACES_PER_RULE = 20
@@ -39,24 +38,14 @@ class RuleState:
     traces: list[Trace] = field(default_factory=list)
     # Every action is an `event`: a run cannot wait, so it runs without a coroutine.
     instant: bool = field(init=False, default=False)
-    # The rule's conditions ready to test, made on its first run (see compile_conditions):
-    # None until then, and for a rule without conditions. Not at load: most rules of a big
-    # home seldom run, and their prepared texts would be memory held for nothing.
-    conditions: AllTest | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.replace_rule(self.rule)
+        self.instant = _instant(self.rule)
 
     def replace_rule(self, rule: Rule) -> None:
         """The rule was changed; its runs, queue and traces stay with it."""
         self.rule = rule
         self.instant = _instant(rule)
-        self.conditions = None
-
-    def prepare_conditions(self) -> AllTest | None:
-        """The rule's conditions ready to test (None: it has none); kept for the next run."""
-        self.conditions = compile_conditions(self.rule.conditions)
-        return self.conditions
 
     def keep_trace(self, trace: Trace) -> None:
         """Remember a trace, forgetting the oldest beyond TRACES_PER_RULE."""
