@@ -51,7 +51,8 @@ class HistoryRecorder:
 
     def _on_state(self, event: StateChanged) -> None:
         for key, value in event.changes.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            kind = type(value)  # the usual two first: every state change comes through here
+            if kind is not float and (kind is bool or not isinstance(value, int | float)):
                 continue
             self._buffer.append((event.device, key, event.ts, float(value)))
         if len(self._buffer) < FLUSH_AT:

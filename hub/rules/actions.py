@@ -37,6 +37,7 @@ class Actions:
         reminders: Reminders,
     ) -> None:
         self.hub = hub
+        self._bus, self._now = hub.bus, hub.clock.now  # fire_event runs on every event action
         self.scenes = scenes
         self.notifier = notifier
         self.reminders = reminders
@@ -63,8 +64,7 @@ class Actions:
 
     def fire_event(self, action: EventAction) -> str:
         """Publish the action's named event on the hub's bus."""
-        hub = self.hub
-        hub.bus.publish(NamedEvent(ts=hub.clock.now(), name=action.name, data=action.data))
+        self._bus.publish(NamedEvent(self._now(), action.name, action.data))
         return "fired"
 
     async def run_scene(self, name: str) -> dict[str, Any]:

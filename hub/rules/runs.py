@@ -66,6 +66,7 @@ class Runner:
         self.traces = traces
         self.actions = actions
         self.waits = waits
+        self._now = hub.clock.now  # bound once: every run asks it two or three times
         self.stopping = False
         self.started = 0  # runs started since the hub started (for the metrics)
         self._ready: list[tuple[RuleState, Run, int]] = []
@@ -80,7 +81,7 @@ class Runner:
         trace: Trace = {
             "run_id": new_run_id(),
             "rule_id": rule_id,
-            "ts": self.hub.clock.now(),
+            "ts": self._now(),
             "trigger": ctx,
             "result": "",
             "steps": [],
@@ -130,7 +131,7 @@ class Runner:
         if bus.wants(RuleFired):
             bus.publish(
                 RuleFired(
-                    ts=self.hub.clock.now(), rule_id=state.rule.id, run_id=run.id, trigger=ctx
+                    ts=self._now(), rule_id=state.rule.id, run_id=run.id, trigger=ctx
                 )
             )
         state.active.append(run)
@@ -208,7 +209,7 @@ class Runner:
         """A run ended: its trace is final, and the next queued run may start."""
         rule_id = state.rule.id
         trace = run.trace
-        trace["finished"] = self.hub.clock.now()
+        trace["finished"] = self._now()
         self.traces.mark(rule_id, trace)
         active = state.active
         if run in active:  # not contextlib.suppress: a context manager per run cost more

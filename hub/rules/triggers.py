@@ -115,7 +115,10 @@ class Triggers:
                 }
                 if type(trig) is NumericTrigger:
                     ctx["range"] = describe_range(trig.above, trig.below)
-                self._edge(rule_id, i, hold, inside, crossed, ctx)
+                if hold is None:  # crossed, as tested above: fire (what _edge would do)
+                    self.fire(rule_id, ctx)
+                else:
+                    self._edge(rule_id, i, hold, inside, crossed, ctx)
 
     def _edge(
         self,
