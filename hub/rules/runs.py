@@ -130,9 +130,7 @@ class Runner:
         bus = self.hub.bus
         if bus.wants(RuleFired):
             bus.publish(
-                RuleFired(
-                    ts=self._now(), rule_id=state.rule.id, run_id=run.id, trigger=ctx
-                )
+                RuleFired(ts=self._now(), rule_id=state.rule.id, run_id=run.id, trigger=ctx)
             )
         state.active.append(run)
         # Started on the next loop turn, as a task's first step would be; see _start_ready.
