@@ -52,8 +52,10 @@ class TraceBook:
         self.rules = rules
         self.db = db
         self.clock = clock
-        # rule id -> seq -> trace: only traces that changed since the last write are written.
-        self._dirty: dict[str, dict[int, Trace]] = {}
+        # seq -> (rule id, trace): only traces that changed since the last write are written.
+        # Flat, by the trace's number (unique across rules): every run marks its trace twice,
+        # and a dict per rule made and filled on each was half of what keeping a trace cost.
+        self._dirty: dict[int, tuple[str, Trace]] = {}
         self.seq = 0
 
     async def load(self) -> None:
@@ -89,30 +91,32 @@ class TraceBook:
         """A kept trace changed: write it with the next flush."""
         seq = trace.get("seq")
         if isinstance(seq, int):
-            changed = self._dirty.get(rule_id)
-            if changed is None:
-                changed = self._dirty[rule_id] = {}
-            changed[seq] = trace
+            self._dirty[seq] = (rule_id, trace)
 
     async def flush(self) -> None:
         """Write the traces that changed since the last flush; drop those that aged out."""
         if not self._dirty:
             return
         dirty, self._dirty = self._dirty, {}
+        by_rule: dict[str, list[Trace]] = {}
+        for rule_id, trace in dirty.values():
+            changed = by_rule.get(rule_id)
+            if changed is None:
+                by_rule[rule_id] = [trace]
+            else:
+                changed.append(trace)
         # A rule's kept traces are its newest, in numbering order (numbers only grow and
         # keep_trace drops the oldest), so what aged out is everything numbered below the
         # oldest kept one. Two statements for all rules: after a burst thousands of rules
         # changed, and a round trip to the database thread per rule held the loop for a second.
         aged_out: list[tuple[str, int]] = []
         rows: list[tuple[str, int, float, str]] = []
-        for rule_id, changed in dirty.items():
+        for rule_id, changed in by_rule.items():
             state = self.rules.get(rule_id)
             kept = state.traces if state is not None else []
             aged_out.append((rule_id, kept[0]["seq"] if kept else _ALL))
             rows.extend(
-                (rule_id, seq, t["ts"], json_text.dumps(t))
-                for seq, t in changed.items()
-                if _kept(kept, t)
+                (rule_id, t["seq"], t["ts"], json_text.dumps(t)) for t in changed if _kept(kept, t)
             )
         async with self.db.transaction() as conn:
             await conn.executemany("DELETE FROM rule_traces WHERE rule_id=? AND seq<?", aged_out)
