@@ -52,9 +52,11 @@ class TraceBook:
         self.rules = rules
         self.db = db
         self.clock = clock
-        # seq -> (rule id, trace): only traces that changed since the last write are written.
-        # Flat, by the trace's number (unique across rules): every run marks its trace twice,
-        # and a dict per rule made and filled on each was half of what keeping a trace cost.
+        # id(trace) -> (rule id, trace): only traces that changed since the last write are
+        # written. One flat map: every run marks its trace twice, and a map per rule made and
+        # filled on each was half of what keeping a trace cost. Keyed by the dict's identity
+        # (held here, so unique), not its number: numbers from before they were counted
+        # across all rules may repeat between rules.
         self._dirty: dict[int, tuple[str, Trace]] = {}
         self.seq = 0
 
@@ -89,9 +91,8 @@ class TraceBook:
 
     def mark(self, rule_id: str, trace: Trace) -> None:
         """A kept trace changed: write it with the next flush."""
-        seq = trace.get("seq")
-        if isinstance(seq, int):
-            self._dirty[seq] = (rule_id, trace)
+        if isinstance(trace.get("seq"), int):
+            self._dirty[id(trace)] = (rule_id, trace)
 
     async def flush(self) -> None:
         """Write the traces that changed since the last flush; drop those that aged out."""
