@@ -189,9 +189,7 @@ def _all(conds: Sequence[Condition], facts: Facts) -> tuple[bool, str]:
 def check_all(conds: Sequence[Condition], facts: Facts) -> tuple[int | None, str]:
     """(index of the first failing condition or None, why)."""
     if len(conds) == 1:  # the usual rule: no list of reasons to join
-        cond = conds[0]
-        how = _CHECKS.get(type(cond))
-        ok, why = check(cond, facts) if how is None else how(cond, facts)
+        ok, why = check(conds[0], facts)
         return (None if ok else 0), why
     reasons = []
     for i, cond in enumerate(conds):
