@@ -7,11 +7,13 @@ saw; it conflicts only when one of *those keys* changed since, never because ano
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
 from hub.errors import Conflict
+
+_NONE_CONFIRMED: frozenset[str] = frozenset()  # most reports: shared, not a new set each
 
 
 @dataclass(slots=True)
@@ -101,7 +103,7 @@ class Shadow:
 
     def apply_reported(
         self, values: Mapping[str, Any], now: float
-    ) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
+    ) -> tuple[dict[str, Any], dict[str, Any], Set[str]]:
         """Merge reported values. Returns (changed new values, their previous values, command ids
         whose every desired key is now confirmed)."""
         changed: dict[str, Any] = {}
@@ -123,7 +125,7 @@ class Shadow:
                 current.ts = now
                 current.version = self.version
         if not self.desired:  # nothing waits to be confirmed (most reports)
-            return changed, previous, set()
+            return changed, previous, _NONE_CONFIRMED
         # A command is confirmed when every key it still wants is reported as wanted.
         touched = {self.desired[k].command_id for k in values if k in self.desired}
         confirmed: set[str] = set()

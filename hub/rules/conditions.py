@@ -81,26 +81,80 @@ def describe_range(above: float | None, below: float | None) -> str:
 Check = Callable[[Any, Facts], tuple[bool, str]]
 
 
-def _state(cond: StateCondition, facts: Facts) -> tuple[bool, str]:
+def _state_test(cond: StateCondition, facts: Facts) -> tuple[bool, Any]:
     value = facts.value(cond.device, cond.property)
+    if value is MISSING:
+        return False, value
+    if cond.in_ is None:
+        return same_value(cond.is_, value), value
+    return any(same_value(w, value) for w in cond.in_), value
+
+
+def _state_words(cond: StateCondition, value: Any) -> str:
     where = f"{cond.device}.{cond.property}"
     if value is MISSING:
-        return False, f"{where} has no reported value"
+        return f"{where} has no reported value"
     wanted = [cond.is_] if cond.in_ is None else list(cond.in_)
     ok = any(same_value(w, value) for w in wanted)
     shown = wanted[0] if len(wanted) == 1 else wanted
-    return ok, f"{where} is {value!r} ({'=' if ok else '≠'} {shown!r})"
+    return f"{where} is {value!r} ({'=' if ok else '≠'} {shown!r})"
+
+
+def _numeric_test(cond: NumericCondition, facts: Facts) -> tuple[bool, Any]:
+    value = facts.value(cond.device, cond.property)
+    return in_range(value, cond.above, cond.below), value  # MISSING is not in any range
+
+
+def _numeric_words(cond: NumericCondition, value: Any) -> str:
+    device, prop = cond.device, cond.property
+    if value is MISSING:
+        return f"{device}.{prop} has no reported value"
+    above, below = cond.above, cond.below
+    verb = "is" if in_range(value, above, below) else "is not"
+    return f"{device}.{prop} = {value!r} {verb} {describe_range(above, below)}"
+
+
+# Conditions on one reported value: whether it holds, and the value it was decided on, from
+# which the words follow (the same words whenever they are made).
+Test = Callable[[Any, Facts], tuple[bool, Any]]
+Words = Callable[[Any, Any], str]
+_TESTS: dict[type, tuple[Test, Words]] = {
+    StateCondition: (_state_test, _state_words),
+    NumericCondition: (_numeric_test, _numeric_words),
+}
+
+
+class Because:
+    """Why a condition on one value held or failed, put into words when someone reads it.
+
+    Every run's trace says why its conditions held, and almost none is ever read: in a burst of
+    10,000 runs the words (the value's repr, one f-string) were 0.8 of the 1.4 µs a condition
+    cost. So a run keeps the condition and the value it saw (a reported value is replaced, not
+    changed, by the next report), and the trace is put into words when it is read or written
+    (`traces.in_words`).
+    """
+
+    __slots__ = ("cond", "value")
+
+    def __init__(self, cond: StateCondition | NumericCondition, value: Any) -> None:
+        self.cond = cond
+        self.value = value
+
+    def __str__(self) -> str:
+        return _TESTS[type(self.cond)][1](self.cond, self.value)
+
+    def __repr__(self) -> str:
+        return f"Because({self})"
+
+
+def _state(cond: StateCondition, facts: Facts) -> tuple[bool, str]:
+    ok, value = _state_test(cond, facts)
+    return ok, _state_words(cond, value)
 
 
 def _numeric(cond: NumericCondition, facts: Facts) -> tuple[bool, str]:
-    device, prop = cond.device, cond.property
-    value = facts.value(device, prop)
-    if value is MISSING:
-        return False, f"{device}.{prop} has no reported value"
-    above, below = cond.above, cond.below
-    ok = in_range(value, above, below)
-    verb = "is" if ok else "is not"
-    return ok, f"{device}.{prop} = {value!r} {verb} {describe_range(above, below)}"
+    ok, value = _numeric_test(cond, facts)
+    return ok, _numeric_words(cond, value)
 
 
 def _time(cond: TimeCondition, facts: Facts) -> tuple[bool, str]:
@@ -186,10 +240,16 @@ def _all(conds: Sequence[Condition], facts: Facts) -> tuple[bool, str]:
     return True, "; ".join(reasons)
 
 
-def check_all(conds: Sequence[Condition], facts: Facts) -> tuple[int | None, str]:
-    """(index of the first failing condition or None, why)."""
+def check_all(conds: Sequence[Condition], facts: Facts) -> tuple[int | None, str | Because]:
+    """(index of the first failing condition or None, why). A lone condition on one value says
+    why as a `Because`, put into words when read."""
     if len(conds) == 1:  # the usual rule: no list of reasons to join
-        ok, why = check(conds[0], facts)
+        cond = conds[0]
+        on_value = _TESTS.get(type(cond))
+        if on_value is not None:
+            ok, value = on_value[0](cond, facts)
+            return (None if ok else 0), Because(cond, value)  # type: ignore[arg-type]
+        ok, why = check(cond, facts)
         return (None if ok else 0), why
     reasons = []
     for i, cond in enumerate(conds):

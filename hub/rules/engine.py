@@ -49,7 +49,7 @@ from hub.rules.runs import Runner
 from hub.rules.schedule import NEEDS_LIBRARIES, Place, load_libraries
 from hub.rules.state import Context, Rules, RuleState, Run, Trace
 from hub.rules.timers import TimerStore, TimerWheel
-from hub.rules.traces import TraceBook
+from hub.rules.traces import TraceBook, in_words
 from hub.rules.triggers import Triggers
 from hub.rules.waits import Waits
 
@@ -233,7 +233,7 @@ class RulesEngine:
 
     def traces(self, rule_id: str) -> list[Trace]:
         """The last runs of a rule, newest last."""
-        return list(self._state(rule_id).traces)
+        return [in_words(trace) for trace in self._state(rule_id).traces]
 
     async def flush_traces(self) -> None:
         """Write the traces that changed since the last flush; drop those that aged out."""

@@ -69,7 +69,9 @@ class Runner:
         self._now = hub.clock.now  # bound once: every run asks it two or three times
         self.stopping = False
         self.started = 0  # runs started since the hub started (for the metrics)
-        self._ready: list[tuple[RuleState, Run, int]] = []
+        # Runs started since the last loop turn. The runs alone, not (state, run) pairs: each
+        # pair lived until the next turn, and young collections scanned every one.
+        self._ready: list[Run] = []
         self._ready_scheduled = False
 
     def fire(self, rule_id: str, ctx: Context) -> Run | None:
@@ -123,7 +125,7 @@ class Runner:
 
     def start(self, state: RuleState, ctx: Context, trace: Trace, first: int) -> Run:
         """Start a run at action `first` (0, or where a restored pause left off)."""
-        run = Run(trace["run_id"], state.rule.id, ctx, trace)
+        run = Run(trace["run_id"], state.rule.id, ctx, trace, first=first)
         self.started += 1  # for the metrics
         trace["result"] = "running"
         self.traces.keep(state, trace)
@@ -134,7 +136,7 @@ class Runner:
             )
         state.active.append(run)
         # Started on the next loop turn, as a task's first step would be; see _start_ready.
-        self._ready.append((state, run, first))
+        self._ready.append(run)
         if not self._ready_scheduled:
             self._ready_scheduled = True
             asyncio.get_running_loop().call_soon(self._start_ready)
@@ -153,13 +155,18 @@ class Runner:
         ready, self._ready = self._ready, []
         if self.stopping:
             return  # as cancelling not-yet-started tasks at stop did: they never run
-        for state, run, first in ready:
+        rules = self.rules
+        for run in ready:
             if run.trace["result"] != "running":
                 continue  # cancelled (mode restart, rule removed) before it began
-            if state.instant and first == 0:
+            # Its rule's state: a changed rule keeps its state, and removing one cancels its runs.
+            state = rules.get(run.rule_id)
+            if state is None:
+                continue
+            if state.instant and run.first == 0:
                 self._run_instant(state, run)
                 continue
-            coro = self._execute(state, run, first)
+            coro = self._execute(state, run, run.first)
             try:
                 yielded = coro.send(None)
             except StopIteration:
@@ -180,7 +187,7 @@ class Runner:
             self.waits.drop(run.delay_timer)
         run.trace["result"] = "cancelled"
         run.trace["reason"] = why
-        self.traces.mark(state.rule.id, run.trace)
+        self.traces.mark(run.trace)
         with contextlib.suppress(ValueError):
             state.active.remove(run)
 
@@ -208,7 +215,7 @@ class Runner:
         rule_id = state.rule.id
         trace = run.trace
         trace["finished"] = self._now()
-        self.traces.mark(rule_id, trace)
+        self.traces.mark(trace)
         active = state.active
         if run in active:  # not contextlib.suppress: a context manager per run cost more
             active.remove(run)

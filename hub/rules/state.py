@@ -24,6 +24,7 @@ class Run:
     trace: Trace
     task: asyncio.Task[None] | None = None
     delay_timer: str | None = None
+    first: int = 0  # the action it starts at: 0, or where a restored pause left off
 
 
 @dataclass(slots=True)

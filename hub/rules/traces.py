@@ -13,6 +13,7 @@ import logging
 import random
 from typing import TYPE_CHECKING
 
+from hub.rules.conditions import Because
 from hub.rules.state import Rules, RuleState, Trace
 from hub.rules.timers import Timer
 from hub.store import json_text
@@ -40,6 +41,18 @@ TRACE_FLUSH_S = 1.0
 _ALL = 2**62  # above every trace number: a rule without kept traces loses all its rows
 
 
+def in_words(trace: Trace) -> Trace:
+    """The trace with why its conditions held or failed in words (in place), as it is shown and
+    stored: a run keeps them as a `Because` until then."""
+    why = trace.get("conditions")
+    if type(why) is Because:
+        trace["conditions"] = str(why)
+    failed = trace.get("condition")
+    if failed is not None and type(failed.get("reason")) is Because:
+        failed["reason"] = str(failed["reason"])
+    return trace
+
+
 def _kept(traces: list[Trace], trace: Trace) -> bool:
     """Is this trace (this very dict) still kept? Newest first: a changed one usually is."""
     return any(kept is trace for kept in reversed(traces))
@@ -52,12 +65,14 @@ class TraceBook:
         self.rules = rules
         self.db = db
         self.clock = clock
-        # id(trace) -> (rule id, trace): only traces that changed since the last write are
-        # written. One flat map: every run marks its trace twice, and a map per rule made and
-        # filled on each was half of what keeping a trace cost. Keyed by the dict's identity
-        # (held here, so unique), not its number: numbers from before they were counted
-        # across all rules may repeat between rules.
-        self._dirty: dict[int, tuple[str, Trace]] = {}
+        # id(trace) -> trace: only traces that changed since the last write are written. One
+        # flat map: every run marks its trace twice, and a map per rule made and filled on
+        # each was half of what keeping a trace cost. Keyed by the dict's identity (held
+        # here, so unique), not its number: numbers from before they were counted across all
+        # rules may repeat between rules. The trace alone, not a (rule id, trace) pair: every
+        # pair outlived its run until the next write, and the young collections that scanned
+        # them were 7% of a burst (the rule id is in the trace).
+        self._dirty: dict[int, Trace] = {}
         self.seq = 0
 
     async def load(self) -> None:
@@ -87,12 +102,12 @@ class TraceBook:
             self.seq += 1
             trace["seq"] = self.seq
             state.keep_trace(trace)
-        self.mark(state.rule.id, trace)
+        self._dirty[id(trace)] = trace
 
-    def mark(self, rule_id: str, trace: Trace) -> None:
+    def mark(self, trace: Trace) -> None:
         """A kept trace changed: write it with the next flush."""
-        if isinstance(trace.get("seq"), int):
-            self._dirty[id(trace)] = (rule_id, trace)
+        if "seq" in trace:  # numbered: kept (every number is an int: see keep and load)
+            self._dirty[id(trace)] = trace
 
     async def flush(self) -> None:
         """Write the traces that changed since the last flush; drop those that aged out."""
@@ -100,7 +115,8 @@ class TraceBook:
             return
         dirty, self._dirty = self._dirty, {}
         by_rule: dict[str, list[Trace]] = {}
-        for rule_id, trace in dirty.values():
+        for trace in dirty.values():
+            rule_id = trace["rule_id"]
             changed = by_rule.get(rule_id)
             if changed is None:
                 by_rule[rule_id] = [trace]
@@ -117,7 +133,9 @@ class TraceBook:
             kept = state.traces if state is not None else []
             aged_out.append((rule_id, kept[0]["seq"] if kept else _ALL))
             rows.extend(
-                (rule_id, t["seq"], t["ts"], json_text.dumps(t)) for t in changed if _kept(kept, t)
+                (rule_id, t["seq"], t["ts"], json_text.dumps(in_words(t)))
+                for t in changed
+                if _kept(kept, t)
             )
         async with self.db.transaction() as conn:
             await conn.executemany("DELETE FROM rule_traces WHERE rule_id=? AND seq<?", aged_out)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -37,8 +39,16 @@ async def fire_and_wait(env: Env, rule_id: str, n: int) -> None:
         # The heater reads exactly 20.0: both bounds are strict.
         ({"type": "numeric", "device": "heater", "property": "temperature", "above": 20}, False),
         ({"type": "numeric", "device": "heater", "property": "temperature", "below": 20}, False),
-        ({"type": "numeric", "device": "heater", "property": "temperature", "above": 19.5,
-          "below": 20.5}, True),
+        (
+            {
+                "type": "numeric",
+                "device": "heater",
+                "property": "temperature",
+                "above": 19.5,
+                "below": 20.5,
+            },
+            True,
+        ),
         (
             {
                 "type": "numeric",
@@ -98,8 +108,8 @@ async def test_condition(env: Env, condition: dict, holds: bool) -> None:
 async def test_condition_texts_in_traces_and_an_edited_rule_checks_its_new_conditions(
     env: Env,
 ) -> None:
-    # A rule's conditions are put into words when it is saved (compile_conditions); the trace
-    # must read exactly as check() words each one, and an edit must bring its own conditions.
+    # The trace must read exactly as check() words each condition (a lone one on a value is
+    # worded only when read: see the next test), and an edit must bring its own conditions.
     heater = {"device": "heater", "property": "temperature"}
     conditions = [
         {"type": "numeric", **heater, "above": 19.5, "below": 20.5},
@@ -132,6 +142,39 @@ async def test_condition_texts_in_traces_and_an_edited_rule_checks_its_new_condi
         "index": 0,
         "reason": "door.temperature has no reported value",
     }
+
+
+async def test_a_lone_condition_is_worded_from_the_value_its_run_saw(tmp_path: Path) -> None:
+    """A run keeps the value its lone condition was decided on and words it only when the
+    trace is read or written: the words must be those of that value, not of a later report,
+    in the stored row, in the API and after a restart."""
+    above = {"type": "numeric", "device": "heater", "property": "temperature", "above": 19.5}
+    held = "heater.temperature = 20.0 is above 19.5"
+    failed = {"index": 0, "reason": "heater.temperature = 19.0 is not above 19.5"}
+    async with make_env(tmp_path) as env:
+        await env.rule({"id": "c", "triggers": [LAMP_ON], "conditions": [above], "actions": NOTIFY})
+        await fire_and_wait(env, "c", 1)
+        await wait_for(lambda: results(env, "c") == ["done"])
+        await env.sense("heater", temperature=19.0)
+        await fire_and_wait(env, "c", 2)
+        await wait_for(lambda: results(env, "c") == ["done", "condition_failed"])
+        await env.sense("heater", temperature=25.0)
+        await env.engine.flush_traces()  # before anything reads them: the write words them
+        with sqlite3.connect(tmp_path / "homehub.db") as conn:
+            docs = [
+                json.loads(doc)
+                for (doc,) in conn.execute(
+                    "SELECT doc FROM rule_traces WHERE rule_id='c' ORDER BY seq"
+                )
+            ]
+        assert [d.get("conditions") for d in docs] == [held, None]
+        assert docs[1]["condition"] == failed
+        api = (await env.client.get("/api/v1/rules/c/traces")).json()["traces"]
+        assert [t.get("conditions") for t in reversed(api)] == [held, None]
+        assert api[0]["condition"] == failed
+    async with make_env(tmp_path) as env:
+        assert [t.get("conditions") for t in env.traces("c")] == [held, None]
+        assert env.traces("c")[1]["condition"] == failed
 
 
 async def test_presence_condition_follows_api(env: Env) -> None:
