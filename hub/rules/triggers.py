@@ -91,34 +91,33 @@ class Triggers:
             if not entries:
                 continue
             old = ev.previous.get(key)
-            for rule_id, i, trig in entries:
-                if type(trig) is NumericTrigger:
-                    inside = in_range(new, trig.above, trig.below)
-                    crossed = inside and not in_range(old, trig.above, trig.below)
-                elif type(trig) is StateTrigger:
-                    to = trig.to
+            for watch in entries:
+                if watch.numeric:
+                    above, below = watch.above, watch.below
+                    inside = in_range(new, above, below)
+                    crossed = inside and not in_range(old, above, below)
+                else:
+                    to, from_ = watch.to, watch.from_
                     inside = True if to is None else same_value(to, new)
-                    crossed = inside and (trig.from_ is None or same_value(trig.from_, old))
-                else:  # the index holds only these two kinds
-                    raise TypeError(f"not a state trigger: {trig!r}")
-                hold = trig.for_
+                    crossed = inside and (from_ is None or same_value(from_, old))
+                hold = watch.for_
                 if hold is None and not crossed:
                     continue  # nothing fires and no countdown to arm or cancel
                 ctx = {
-                    "trigger": i,
-                    "type": trig.type,
+                    "trigger": watch.index,
+                    "type": watch.kind,
                     "ts": ev.ts,
                     "device": device,
                     "property": key,
                     "value": new,
                     "previous": old,
                 }
-                if type(trig) is NumericTrigger:
-                    ctx["range"] = describe_range(trig.above, trig.below)
+                if watch.numeric:
+                    ctx["range"] = watch.range
                 if hold is None:  # crossed, as tested above: fire (what _edge would do)
-                    self.fire(rule_id, ctx)
+                    self.fire(watch.rule_id, ctx)
                 else:
-                    self._edge(rule_id, i, hold, inside, crossed, ctx)
+                    self._edge(watch.rule_id, watch.index, hold, inside, crossed, ctx)
 
     def _edge(
         self,
