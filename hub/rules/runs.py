@@ -214,7 +214,6 @@ class Runner:
 
     def _finish(self, state: RuleState, run: Run) -> None:
         """A run ended: its trace is final, and the next queued run may start."""
-        rule_id = state.rule.id
         trace = run.trace
         trace["finished"] = self._now()
         self.traces.mark(trace)
@@ -223,9 +222,9 @@ class Runner:
             active.remove(run)
         if (
             state.queue
-            and not state.active
+            and not active
             and not self.stopping
-            and self.rules.get(rule_id) is state
+            and self.rules.get(run.rule_id) is state
         ):
             ctx, queued_trace = state.queue.pop(0)
             self.start(state, ctx, queued_trace, 0)

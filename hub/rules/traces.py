@@ -69,9 +69,10 @@ class TraceBook:
         # flat map: every run marks its trace twice, and a map per rule made and filled on
         # each was half of what keeping a trace cost. Keyed by the dict's identity (held
         # here, so unique), not its number: numbers from before they were counted across all
-        # rules may repeat between rules. The trace alone, not a (rule id, trace) pair: every
-        # pair outlived its run until the next write, and the young collections that scanned
-        # them were 7% of a burst (the rule id is in the trace).
+        # rules may repeat between rules. The trace alone, not a (rule id, trace) pair (the
+        # rule id is in the trace): every pair outlived its run until the next write, and
+        # young collections, which scanned each, took 7% of a 10,000-run burst with them and
+        # 3% without.
         self._dirty: dict[int, Trace] = {}
         self.seq = 0
 
