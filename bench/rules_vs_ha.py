@@ -8,7 +8,7 @@ Workload (both sides, one process, one event loop, N = 10,000 rules loaded):
     `{type: event, name: bench_done}`). Each rule runs in mode single and keeps traces (both
     engines' defaults: HA keeps 5 per automation in memory; homehub keeps 20 in memory and
     writes them to SQLite once a second, so part of that write may fall after the timed burst).
-    What a trace records about the condition: HA keeps its result and the entity it read;
+    What a trace records about the condition: HA keeps its result and the value it compared;
     homehub keeps the condition and the value it saw, and words them ("s.temperature = 20.5 is
     above 10") when the trace is read or written.
   * Throughput: N state changes in one burst, one per entity, every value different (HA
