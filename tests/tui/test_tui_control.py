@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.widgets import DataTable, Input, Label, Select, Static, Switch
-from tui_testkit import laid_out, wait_for
+from tui_testkit import click, laid_out, wait_for
 
 from hub.model import spec_for
 from hub.testing import RunningHub, running_hub
@@ -56,18 +56,18 @@ async def test_device_screen_controls_follow_types(
         aircon = virtual.devices["virtual-aircon"]
 
         # bool -> a switch
-        await pilot.click("#ctl-power")
+        await click(pilot, "#ctl-power")
         await wait_for(lambda: aircon.values["power"] is True, "the aircon to switch on")
         await wait_for(lambda: screen.query_one("#ctl-power", Switch).value, "switch on")
 
         # temperature -> +/- in steps of 0.5
-        await pilot.click("#inc-target_temperature")
+        await click(pilot, "#inc-target_temperature")
         await wait_for(lambda: aircon.values["target_temperature"] == 26.5, "26.5 °C")
         await wait_for(
             lambda: "26.5" in str(screen.query_one("#val-target_temperature", Label).content),
             "the new set point on screen",
         )
-        await pilot.click("#dec-target_temperature")
+        await click(pilot, "#dec-target_temperature")
         await wait_for(lambda: aircon.values["target_temperature"] == 26.0, "26 °C again")
 
         # enum -> a Select of the choices
@@ -130,7 +130,7 @@ async def test_suffixed_properties_get_working_controls(tmp_path: Path) -> None:
             app.push_screen(DeviceScreen("virtual-node"))
             key = widget_key("power.lamp")
             await wait_for(lambda: laid_out(app, f"#ctl-{key}"), "the node's controls")
-            await pilot.click(f"#ctl-{key}")
+            await click(pilot, f"#ctl-{key}")
             await wait_for(lambda: node.values["power.lamp"] is True, "the lamp output on")
             slider = app.screen.query_one(f"#ctl-{widget_key('brightness.lamp')}", Slider)
             slider.focus()
@@ -151,7 +151,7 @@ async def test_rename_and_move_from_device_screen(hub: RunningHub) -> None:
         await wait_for(lambda: laid_out(app, "#dlg-name"), "the dialog")
         app.screen.query_one("#dlg-name", Input).value = "Desk lamp"
         app.screen.query_one("#dlg-room", Input).value = "Office"
-        await pilot.click("#dlg-ok")
+        await click(pilot, "#dlg-ok")
         await wait_for(lambda: app.devices["virtual-lamp"].room == "Office", "the move")
         body = (await hub.client.get("/api/v1/devices/virtual-lamp")).json()
         assert (body["name"], body["room"]) == ("Desk lamp", "Office")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input
-from tui_testkit import FindingVirtual, home_devices, wait_for
+from tui_testkit import FindingVirtual, click, home_devices, wait_for
 
 from hub.testing import RunningHub, running_hub
 from tui import HubClient
@@ -43,7 +43,7 @@ async def test_adopt_with_name_and_room(
         assert name.value == "Smart plug 3F2A"
         name.value = "Desk plug"
         app.screen.query_one("#dlg-room", Input).value = "Office"
-        await pilot.click("#dlg-ok")
+        await click(pilot, "#dlg-ok")
 
         await wait_for(lambda: "virtual-plug" in app.devices, "the adopted plug in the TUI")
         plug = app.devices["virtual-plug"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input, Label, Select
-from tui_testkit import laid_out, wait_for
+from tui_testkit import click, laid_out, wait_for
 
 from hub.testing import RunningHub, running_hub
 from integrations.echonet.emulator import EchonetNode
@@ -68,7 +68,7 @@ async def test_toggle_echonet_aircon(echonet_home: tuple[RunningHub, EchonetNode
         app.screen.query_one("#ctl-mode", Select).value = "heat"
         await wait_for(lambda: emulated.values[0xB0] == b"\x43", "heat mode (0x43) at the unit")
         setpoint = emulated.values[0xB3][0]
-        await pilot.click("#inc-target_temperature")
+        await click(pilot, "#inc-target_temperature")
         await wait_for(lambda: emulated.values[0xB3] == bytes([setpoint + 1]),
                        "one degree more at the unit")  # ECHONET set points are whole degrees
         label = app.screen.query_one("#val-target_temperature", Label)
@@ -98,7 +98,7 @@ async def test_adopt_an_announced_node_with_name_and_room(tmp_path: Path) -> Non
                 await wait_for(lambda: isinstance(app.screen, NameRoomDialog), "the dialog")
                 app.screen.query_one("#dlg-name", Input).value = "Porch light"
                 app.screen.query_one("#dlg-room", Input).value = "Porch"
-                await pilot.click("#dlg-ok")
+                await click(pilot, "#dlg-ok")
                 light = await wait_for(
                     lambda: next((d for d in app.devices.values() if d.name == "Porch light"),
                                  None),

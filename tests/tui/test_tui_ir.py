@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Button, Input, Select, Static
-from tui_testkit import laid_out, wait_for
+from tui_testkit import click, laid_out, wait_for
 
 from hub.testing import RunningHub, running_hub
 from integrations.broadlink import captures
@@ -66,7 +66,7 @@ async def test_ir_buttons_and_learning_wizard(
         # a remote button on the device screen sends its code through the blaster
         app.push_screen(DeviceScreen("living-tv"))
         await wait_for(lambda: laid_out(app, "#ir-power"), "the IR buttons")
-        await pilot.click("#ir-power")
+        await click(pilot, "#ir-power")
         await wait_for(lambda: blaster.sent == [TV_POWER], "the power code sent")
         await pilot.press("escape")
 
@@ -77,7 +77,7 @@ async def test_ir_buttons_and_learning_wizard(
         blasters = screen.query_one("#blaster", Select)
         blasters.value = blaster_id
         screen.query_one("#timeout", Input).value = "30"
-        await pilot.click("#start")
+        await click(pilot, "#start")
         status = screen.query_one("#ir-status", Static)
         await wait_for(lambda: blaster.learning, "the blaster listening")
         await wait_for(lambda: "Waiting for the button" in str(status.content), "the countdown")
@@ -90,7 +90,7 @@ async def test_ir_buttons_and_learning_wizard(
         screen.query_one("#target", Select).value = "living-tv"
         screen.query_one("#command", Input).value = "netflix"
         await clickable(app, "#save")
-        await pilot.click("#save")
+        await click(pilot, "#save")
         await wait_for(lambda: "Saved 'netflix' to Living room TV" in str(status.content), "saved")
 
         # the new button appears on the device screen and sends exactly the learned code
@@ -110,7 +110,7 @@ async def test_ir_buttons_and_learning_wizard(
         await rh.client.post(f"/api/v1/ir/learn/{session.id}/save",
                              json={"device_id": "living-tv", "command": "power_again"})
         await wait_for(lambda: laid_out(app, "#ir-power_again"), "the button on the open screen")
-        await pilot.click("#ir-netflix")
+        await click(pilot, "#ir-netflix")
         await wait_for(lambda: blaster.sent[-1:] == [LEARNED], "the learned code sent")
 
 
@@ -126,7 +126,7 @@ async def test_learning_timeout_is_explained(
         screen = app.screen
         screen.query_one("#blaster", Select).value = blaster_device_id(blaster.mac_text)
         screen.query_one("#timeout", Input).value = "1"
-        await pilot.click("#start")
+        await click(pilot, "#start")
         status = screen.query_one("#ir-status", Static)
         await wait_for(lambda: "No button press arrived in time" in str(status.content), "timeout")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 from textual.widgets import DataTable, Input, RichLog, Select, Static
-from tui_testkit import wait_for
+from tui_testkit import click, wait_for
 
 from hub.testing import RunningHub
 from integrations.virtual import VirtualIntegration
@@ -93,12 +93,12 @@ async def test_ir_learning_on_a_device_that_is_no_blaster(hub: RunningHub) -> No
         await wait_for(lambda: isinstance(app.screen, IrLearnScreen), "the IR screen")
         screen = app.screen
         status = screen.query_one("#ir-status", Static)
-        await pilot.click("#start")
+        await click(pilot, "#start")
         await wait_for(lambda: "Choose the blaster" in str(status.content), "a blaster prompt")
         screen.query_one("#blaster", Select).value = "virtual-lamp"
         start = screen.query_one("#start")
         await wait_for(lambda: not start.has_class("-active"), "the button to be clickable")
-        await pilot.click("#start")
+        await click(pilot, "#start")
         await wait_for(lambda: "cannot learn IR codes" in str(status.content), "the hub's reason")
 
 

@@ -122,3 +122,16 @@ def laid_out(app: Any, selector: str) -> bool:
     """The widget exists on the current screen and has a place on it (so a click lands)."""
     found = app.screen.query(selector)
     return bool(found) and found.first().region.width > 0
+
+
+async def click(pilot: Any, selector: str) -> None:
+    """Click a widget once the screen has settled, and fail if the click landed elsewhere.
+
+    Pilot aims at the widget's region as laid out when the click starts. Right after a change
+    (a section shown, a value set) that layout can be stale, and the click lands on whatever is
+    there instead: it is lost, and the test only times out later waiting for what it should
+    have done (seen once in CI, on the IR wizard's Save).
+    """
+    await wait_for(lambda: laid_out(pilot.app, selector), f"{selector} on the screen")
+    await pilot.pause()
+    assert await pilot.click(selector), f"the click on {selector} landed elsewhere"
