@@ -136,7 +136,7 @@ class Because:
 
     __slots__ = ("cond", "value")
 
-    def __init__(self, cond: StateCondition | NumericCondition, value: Any) -> None:
+    def __init__(self, cond: Condition, value: Any) -> None:  # a kind listed in _TESTS
         self.cond = cond
         self.value = value
 
@@ -145,16 +145,6 @@ class Because:
 
     def __repr__(self) -> str:
         return f"Because({self})"
-
-
-def _state(cond: StateCondition, facts: Facts) -> tuple[bool, str]:
-    ok, value = _state_test(cond, facts)
-    return ok, _state_words(cond, value)
-
-
-def _numeric(cond: NumericCondition, facts: Facts) -> tuple[bool, str]:
-    ok, value = _numeric_test(cond, facts)
-    return ok, _numeric_words(cond, value)
 
 
 def _time(cond: TimeCondition, facts: Facts) -> tuple[bool, str]:
@@ -209,10 +199,8 @@ def _not(cond: NotCondition, facts: Facts) -> tuple[bool, str]:
 
 
 # By exact type: one lookup instead of a chain of isinstance() calls through pydantic's
-# metaclass (every run checks its rule's conditions).
+# metaclass (every run checks its rule's conditions). Conditions on one value are in _TESTS.
 _CHECKS: dict[type, Check] = {
-    StateCondition: _state,
-    NumericCondition: _numeric,
     TimeCondition: _time,
     WeekdayCondition: _weekday,
     PresenceCondition: _presence,
@@ -224,6 +212,11 @@ _CHECKS: dict[type, Check] = {
 
 def check(cond: Condition, facts: Facts) -> tuple[bool, str]:
     """(holds, why) for one condition."""
+    on_value = _TESTS.get(type(cond))
+    if on_value is not None:
+        test, words = on_value
+        ok, value = test(cond, facts)
+        return ok, words(cond, value)
     how = _CHECKS.get(type(cond))
     if how is None:
         raise TypeError(f"unknown condition {cond!r}")
@@ -248,7 +241,7 @@ def check_all(conds: Sequence[Condition], facts: Facts) -> tuple[int | None, str
         on_value = _TESTS.get(type(cond))
         if on_value is not None:
             ok, value = on_value[0](cond, facts)
-            return (None if ok else 0), Because(cond, value)  # type: ignore[arg-type]
+            return (None if ok else 0), Because(cond, value)
         ok, why = check(cond, facts)
         return (None if ok else 0), why
     reasons = []

@@ -6,6 +6,8 @@ there; nothing scans all rules.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from hub.rules.conditions import describe_range
@@ -95,12 +97,10 @@ class TriggerIndex:
     def remove(self, rule: Rule) -> None:
         """Take the rule out of every list `add` put it in."""
 
-        def drop(index: dict[Any, list[Any]], key: Any) -> None:
-            entries = [
-                e
-                for e in index.get(key, ())
-                if (e.rule_id if type(e) is StateWatch else e[0]) != rule.id
-            ]
+        def drop(
+            index: dict[Any, list[Any]], key: Any, rule_of: Callable[[Any], str] = itemgetter(0)
+        ) -> None:
+            entries = [e for e in index.get(key, ()) if rule_of(e) != rule.id]
             if entries:
                 index[key] = entries
             else:
@@ -108,7 +108,7 @@ class TriggerIndex:
 
         for trig in rule.triggers:
             if isinstance(trig, StateTrigger | NumericTrigger):
-                drop(self.state, (trig.device, trig.property))
+                drop(self.state, (trig.device, trig.property), attrgetter("rule_id"))
             elif isinstance(trig, AvailabilityTrigger):
                 drop(self.availability, trig.device)
             elif isinstance(trig, EventTrigger):
