@@ -166,6 +166,10 @@ class DeviceRegistry:
         self.round_trips: dict[tuple[str, str], list[float]] = {}
         self._appliers: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
+        # Devices whose shadow may hold a desired value with a time-to-live: the once-a-second
+        # expiry looks at these alone. Scanning every device took 3-5 ms a second with 10,000
+        # devices, at a random moment in whatever was arriving.
+        self._expiring: set[str] = set()
         self._flush_task: asyncio.Task[None] | None = None
         self._expiry_task: asyncio.Task[None] | None = None
         self._warned: set[tuple[str, str]] = set()
@@ -186,6 +190,8 @@ class DeviceRegistry:
             shadow = shadows.get(dev_id) or Shadow(dev_id)
             # Nothing is known to be reachable until its integration says so.
             self.devices[dev_id] = DeviceRecord(desc, name, room, False, shadow)
+            if shadow.expiring():
+                self._expiring.add(dev_id)
         self._removed = {r[0] for r in await self.db.fetchall("SELECT id FROM removed_devices")}
         self._flush_task = asyncio.create_task(self._flush_loop(), name="shadow-flush")
         self._expiry_task = asyncio.create_task(self._expiry_loop(), name="desired-expiry")
@@ -518,6 +524,8 @@ class DeviceRegistry:
         command_id = new_id("cmd")
         expires_at = now + ttl_s if ttl_s is not None else None
         superseded = rec.shadow.set_desired(clean, command_id, now, expires_at)
+        if expires_at is not None:
+            self._expiring.add(device_id)
         try:
             async with self.db.transaction() as conn:
                 await conn.execute(
@@ -767,7 +775,11 @@ class DeviceRegistry:
     async def expire_desired(self) -> None:
         """Drop desired values whose time-to-live passed; their commands expire."""
         now = self.clock.now()
-        for rec in list(self.devices.values()):
+        for device_id in list(self._expiring):
+            rec = self.devices.get(device_id)
+            if rec is None:
+                self._expiring.discard(device_id)
+                continue
             for command_id, keys in rec.shadow.expired(now).items():
                 rec.shadow.drop_desired(keys, command_id)
                 self._dirty.add(rec.id)
@@ -777,6 +789,8 @@ class DeviceRegistry:
                     "expired",
                     f"{rec.name} did not take {', '.join(keys)} before the time-to-live ran out",
                 )
+            if not rec.shadow.expiring():
+                self._expiring.discard(device_id)
 
     def _warn_once(self, device_id: str, key: str, text: str) -> None:
         # Devices repeat themselves every poll; one line per device and property is enough.

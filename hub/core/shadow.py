@@ -159,6 +159,10 @@ class Shadow:
                 out.setdefault(d.command_id, []).append(key)
         return out
 
+    def expiring(self) -> bool:
+        """Whether any desired value has a time-to-live."""
+        return any(d.expires_at is not None for d in self.desired.values())
+
     def pending_for(self, command_id: str) -> dict[str, Any]:
         """The desired values still owned by one command."""
         return {k: d.value for k, d in self.desired.items() if d.command_id == command_id}
