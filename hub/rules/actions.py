@@ -64,7 +64,11 @@ class Actions:
 
     def fire_event(self, action: EventAction) -> str:
         """Publish the action's named event on the hub's bus."""
-        self._bus.publish(NamedEvent(self._now(), action.name, action.data))
+        return self.fire_named(action.name, action.data)
+
+    def fire_named(self, name: str, data: dict[str, Any]) -> str:
+        """Publish a named event on the hub's bus (an `event` action's step result)."""
+        self._bus.publish(NamedEvent(self._now(), name, data))
         return "fired"
 
     async def run_scene(self, name: str) -> dict[str, Any]:

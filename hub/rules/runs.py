@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from hub.errors import HubError
 from hub.events import RuleFired
 from hub.rules.actions import Actions
-from hub.rules.conditions import Facts, check_all
+from hub.rules.conditions import Because, Facts, check_all
 from hub.rules.model import DelayAction, EventAction, RunMode, WaitAction
 from hub.rules.state import Context, Rules, RuleState, Run, Trace
 from hub.rules.traces import TraceBook, new_run_id
@@ -77,9 +77,11 @@ class Runner:
     def fire(self, rule_id: str, ctx: Context) -> Run | None:
         """A trigger fired: check conditions, then start a run as the rule's mode says."""
         state = self.rules.get(rule_id)
-        if state is None or not state.rule.enabled:
+        if state is None:
             return None
-        rule = state.rule
+        plan = state.plan or state.make_plan()
+        if not plan.enabled:
+            return None
         trace: Trace = {
             "run_id": new_run_id(),
             "rule_id": rule_id,
@@ -88,16 +90,26 @@ class Runner:
             "result": "",
             "steps": [],
         }
-        if rule.conditions:
-            failed, why = check_all(rule.conditions, self.facts)
+        lone = plan.lone
+        if lone is not None:
+            # Kept as the condition and the value it saw, put into words when read.
+            value = self.facts.value(lone.device, lone.prop)
+            if not lone.holds(value):
+                trace["result"] = "condition_failed"
+                trace["condition"] = {"index": 0, "reason": Because(lone, value)}
+                self.traces.keep(state, trace)
+                return None
+            trace["conditions"] = Because(lone, value)
+        elif plan.conditions:
+            failed, why = check_all(plan.conditions, self.facts)
             if failed is not None:
                 trace["result"] = "condition_failed"
                 trace["condition"] = {"index": failed, "reason": why}
                 self.traces.keep(state, trace)
                 return None
             trace["conditions"] = why
-        mode = rule.mode
         if state.active:
+            mode, max_runs = plan.mode, plan.max_runs
             if mode is RunMode.SINGLE:
                 trace["result"] = "skipped"
                 trace["reason"] = "already running (mode single)"
@@ -107,18 +119,18 @@ class Runner:
                 for old in list(state.active):
                     self.cancel(state, old, "restarted by a new trigger")
             elif mode is RunMode.QUEUED:
-                if len(state.queue) >= rule.max_runs:
+                if len(state.queue) >= max_runs:
                     trace["result"] = "skipped"
-                    trace["reason"] = f"queue full ({rule.max_runs} waiting)"
+                    trace["reason"] = f"queue full ({max_runs} waiting)"
                     self.traces.keep(state, trace)
                     return None
                 trace["result"] = "queued"
                 state.queue.append((ctx, trace))
                 self.traces.keep(state, trace)
                 return None
-            elif len(state.active) >= rule.max_runs:
+            elif len(state.active) >= max_runs:
                 trace["result"] = "skipped"
-                trace["reason"] = f"{rule.max_runs} runs already going (mode parallel)"
+                trace["reason"] = f"{max_runs} runs already going (mode parallel)"
                 self.traces.keep(state, trace)
                 return None
         return self.start(state, ctx, trace, 0)
@@ -133,9 +145,7 @@ class Runner:
         self.traces.keep(state, trace)
         bus = self.hub.bus
         if bus.wants(RuleFired):
-            bus.publish(
-                RuleFired(ts=self._now(), rule_id=state.rule.id, run_id=run.id, trigger=ctx)
-            )
+            bus.publish(RuleFired(ts=self._now(), rule_id=run.rule_id, run_id=run.id, trigger=ctx))
         state.active.append(run)
         # Started on the next loop turn, as a task's first step would be; see _start_ready.
         self._ready.append(run)
@@ -158,15 +168,33 @@ class Runner:
         if self.stopping:
             return  # as cancelling not-yet-started tasks at stop did: they never run
         rules = self.rules
+        fire_named = self.actions.fire_named
         for run in ready:
-            if run.trace["result"] != "running":
+            trace = run.trace
+            if trace["result"] != "running":
                 continue  # cancelled (mode restart, rule removed) before it began
             # Its rule's state: a changed rule keeps its state, and removing one cancels its runs.
             state = rules.get(run.rule_id)
             if state is None:
                 continue
-            if state.instant and run.first == 0:
-                self._run_instant(state, run)
+            events = (state.plan or state.make_plan()).events
+            if events is not None and run.first == 0:
+                # Only `event` actions: nothing in the run waits, so it runs here, without a
+                # coroutine (the most common rule; making, starting and finishing a coroutine
+                # was a twentieth of its run).
+                steps = trace["steps"]
+                try:
+                    for index, (name, data) in enumerate(events):
+                        step: dict[str, Any] = {"action": index, "type": "event"}
+                        steps.append(step)
+                        step["result"] = fire_named(name, data)
+                    trace["result"] = "done"
+                except Exception as err:  # as in _execute
+                    _LOG.exception("rule %s: action %d failed", run.rule_id, len(steps) - 1)
+                    steps[-1]["error"] = f"internal error: {err}"
+                    trace["result"] = "error"
+                finally:
+                    self._finish(state, run)
                 continue
             coro = self._execute(state, run, run.first)
             try:
@@ -192,25 +220,6 @@ class Runner:
         self.traces.mark(run.trace)
         with contextlib.suppress(ValueError):
             state.active.remove(run)
-
-    def _run_instant(self, state: RuleState, run: Run) -> None:
-        """A run of `event` actions only: nothing in it waits, so no coroutine (the most
-        common rule; making, starting and finishing a coroutine was a twentieth of its run)."""
-        trace = run.trace
-        steps = trace["steps"]
-        fire_event = self.actions.fire_event
-        try:
-            for index, action in enumerate(state.rule.actions):
-                step: dict[str, Any] = {"action": index, "type": action.type}
-                steps.append(step)
-                step["result"] = fire_event(action)  # type: ignore[arg-type]
-            trace["result"] = "done"
-        except Exception as err:  # as in _execute
-            _LOG.exception("rule %s: action %d failed", run.rule_id, len(steps) - 1)
-            steps[-1]["error"] = f"internal error: {err}"
-            trace["result"] = "error"
-        finally:
-            self._finish(state, run)
 
     def _finish(self, state: RuleState, run: Run) -> None:
         """A run ended: its trace is final, and the next queued run may start."""

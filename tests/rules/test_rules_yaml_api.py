@@ -475,6 +475,42 @@ async def test_stored_traces_follow_the_kept_ones_as_old_ones_age_out(tmp_path: 
         assert stored("b") == first_b
 
 
+async def test_a_deleted_rules_run_is_not_stored_under_the_rule_made_again(
+    tmp_path: Path,
+) -> None:
+    """A run cancelled by deleting its rule changes its trace after the rule is gone; once a
+    rule with the same id is made again, only the new rule's traces are stored under it."""
+    import sqlite3
+
+    clock = ManualClock(T0)
+    paused = {
+        "id": "again",
+        "triggers": [{"type": "event", "name": "go"}],
+        "actions": [{"type": "delay", "for": "5m"}, {"type": "notify", "message": "late"}],
+    }
+    async with make_env(tmp_path, clock) as env:
+        await env.rule(paused)
+        await env.client.post("/api/v1/events/go", json={})
+        await wait_for(lambda: any(t.kind == "delay" for t, _ in env.engine.wheel.armed.values()))
+        await env.engine.flush_traces()
+        old = env.traces("again")[-1]
+        assert old["result"] == "running"
+        assert (await env.client.delete("/api/v1/rules/again")).status_code == 204
+        assert old["result"] == "cancelled"  # changed after its rule was deleted
+        await env.rule({**paused, "actions": [{"type": "notify", "message": "now"}]})
+        await env.client.post("/api/v1/events/go", json={})
+        await wait_for(lambda: [n.message for n in env.sink.notices] == ["now"])
+        await wait_for(lambda: env.traces("again")[-1]["result"] == "done")
+        new = [t["seq"] for t in env.traces("again")]
+        await env.engine.flush_traces()
+        with sqlite3.connect(tmp_path / "homehub.db") as conn:
+            rows = conn.execute(
+                "SELECT seq FROM rule_traces WHERE rule_id='again' ORDER BY seq"
+            ).fetchall()
+        assert [r[0] for r in rows] == new
+        assert old["seq"] not in new
+
+
 async def test_traces_persist_across_restart_last_20(tmp_path: Path) -> None:
     import sqlite3
 
