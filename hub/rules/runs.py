@@ -137,7 +137,7 @@ class Runner:
 
     def start(self, state: RuleState, ctx: Context, trace: Trace, first: int) -> Run:
         """Start a run at action `first` (0, or where a restored pause left off)."""
-        run = Run(trace["run_id"], state.rule.id, ctx, trace)
+        run = Run(trace["run_id"], (state.plan or state.make_plan()).rule_id, ctx, trace)
         if first:  # a restored pause (a keyword argument per run cost 0.1 µs)
             run.first = first
         self.started += 1  # for the metrics

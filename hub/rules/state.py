@@ -37,8 +37,9 @@ class Plan:
     loaded: a hub starts with all its rules in memory and most of them run rarely.
     """
 
-    __slots__ = ("conditions", "enabled", "events", "lone", "max_runs", "mode")
+    __slots__ = ("conditions", "enabled", "events", "lone", "max_runs", "mode", "rule_id")
 
+    rule_id: str
     enabled: bool
     conditions: list[Condition]
     lone: ValueCheck | None  # the only condition, when it is on one value (the usual rule)
@@ -49,6 +50,7 @@ class Plan:
     events: tuple[tuple[str, dict[str, Any]], ...] | None
 
     def __init__(self, rule: Rule) -> None:
+        self.rule_id = rule.id
         self.enabled = rule.enabled
         self.conditions = rule.conditions
         self.lone = lone_check(rule.conditions)
