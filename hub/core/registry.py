@@ -167,7 +167,7 @@ class DeviceRegistry:
         self._appliers: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
         # Devices whose shadow may hold a desired value with a time-to-live: the once-a-second
-        # expiry looks at these alone. Scanning every device took 3-5 ms a second with 10,000
+        # expiry looks at these alone. Scanning every device took 2.8-4.6 ms a second with 10,000
         # devices, at a random moment in whatever was arriving.
         self._expiring: set[str] = set()
         self._flush_task: asyncio.Task[None] | None = None

@@ -144,9 +144,6 @@ class ValueCheck:
         return f"{self.where} is {value!r} ({'=' if ok else '≠'} {self.shown})"
 
 
-_ON_VALUE = (StateCondition, NumericCondition)
-
-
 class Because:
     """Why a condition on one value held or failed, put into words when someone reads it.
 
@@ -221,8 +218,8 @@ def _not(cond: NotCondition, facts: Facts) -> tuple[bool, str]:
     return True, "none of the negated conditions held"
 
 
-# By exact type: one lookup instead of a chain of isinstance() calls through pydantic's
-# metaclass. Conditions on one value are ValueChecks.
+# By exact type (here and for ValueChecks): one lookup instead of a chain of isinstance() calls
+# through pydantic's metaclass.
 _CHECKS: dict[type, Check] = {
     TimeCondition: _time,
     WeekdayCondition: _weekday,
@@ -235,7 +232,7 @@ _CHECKS: dict[type, Check] = {
 
 def check(cond: Condition, facts: Facts) -> tuple[bool, str]:
     """(holds, why) for one condition."""
-    if isinstance(cond, _ON_VALUE):
+    if type(cond) is NumericCondition or type(cond) is StateCondition:
         on_value = ValueCheck(cond)
         ok, value = on_value.test(facts)
         return ok, on_value.words(value)
@@ -257,8 +254,11 @@ def _all(conds: Sequence[Condition], facts: Facts) -> tuple[bool, str]:
 
 def lone_check(conds: Sequence[Condition]) -> ValueCheck | None:
     """The ValueCheck of a rule whose only condition is on one value (the usual rule)."""
-    if len(conds) == 1 and isinstance(conds[0], _ON_VALUE):
-        return ValueCheck(conds[0])
+    if len(conds) != 1:
+        return None
+    cond = conds[0]
+    if type(cond) is NumericCondition or type(cond) is StateCondition:
+        return ValueCheck(cond)
     return None
 
 

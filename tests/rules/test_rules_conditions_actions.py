@@ -557,3 +557,35 @@ async def test_rule_fired_and_event_chains_reach_listeners(env: Env) -> None:
     assert named == ["go", "next"]
     assert env.traces("first")[0]["steps"] == [{"action": 0, "type": "event", "result": "fired"}]
     assert [n.message for n in env.sink.notices] == ["fired"]
+
+
+async def test_an_edited_or_disabled_rule_runs_as_it_now_reads(env: Env) -> None:
+    """A rule's runs read a plan made from it on its first run: an edit (event-only actions
+    to a notify, a new condition) and disabling must each take effect on the next trigger."""
+    await env.rule(
+        {
+            "id": "pong",
+            "triggers": [{"type": "event", "name": "ping"}],
+            "actions": [{"type": "notify", "message": "pong"}],
+        }
+    )
+    rule = {"id": "r", "triggers": [LAMP_ON], "actions": [{"type": "event", "name": "ping"}]}
+    await env.rule(rule)
+    await fire_and_wait(env, "r", 1)
+    await wait_for(lambda: [n.message for n in env.sink.notices] == ["pong"])
+    held = {"type": "numeric", "device": "heater", "property": "temperature", "above": 30}
+    edited = {**rule, "conditions": [held], "actions": NOTIFY}
+    resp = await env.client.put("/api/v1/rules/r", json=edited)
+    assert resp.status_code == 200, resp.text
+    await fire_and_wait(env, "r", 2)
+    await wait_for(lambda: results(env, "r") == ["done", "condition_failed"])
+    assert env.traces("r")[1]["condition"]["reason"] == "heater.temperature = 20.0 is not above 30"
+    resp = await env.client.put("/api/v1/rules/r", json={**edited, "conditions": []})
+    assert resp.status_code == 200, resp.text
+    await fire_and_wait(env, "r", 3)
+    await wait_for(lambda: [n.message for n in env.sink.notices] == ["pong", "fired"])
+    assert (await env.client.post("/api/v1/rules/r/disable")).status_code == 200
+    await env.sense("lamp", power=True)
+    await settle()
+    assert len(env.traces("r")) == 3
+    assert [n.message for n in env.sink.notices] == ["pong", "fired"]
