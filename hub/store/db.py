@@ -123,7 +123,16 @@ class Database:
             except asyncio.CancelledError:
                 # The BEGIN ran all the same: undo it, or the next writer finds the connection
                 # inside our transaction ("cannot start a transaction within a transaction").
-                await self._run_to_end("ROLLBACK")
+                # Unless its own task was cancelled before the database thread got it (the
+                # loop shutting down cancels every task at once): then there is nothing to
+                # undo, and the writer must still end cancelled. A trace writer that got the
+                # ROLLBACK's error instead took it for a failed write and went on, and the
+                # process never exited.
+                try:
+                    await self._run_to_end("ROLLBACK")
+                except sqlite3.OperationalError as err:
+                    if "no transaction is active" not in str(err):
+                        _LOG.error("undoing a cancelled BEGIN failed: %s", err)
                 raise
             try:
                 yield self.conn

@@ -47,3 +47,33 @@ async def test_a_writer_cancelled_anywhere_leaves_no_open_transaction(tmp_path: 
             assert 1000 + n in rows
     finally:
         await db.close()
+
+
+async def test_a_writer_whose_begin_never_ran_stays_cancelled(tmp_path: Path) -> None:
+    """When the loop shuts down (asyncio.run after the main task failed), every task is
+    cancelled at once, the writer's BEGIN statement among them, before the database thread got
+    it. The writer must end cancelled, not with the ROLLBACK's "no transaction is active": a
+    loop that catches Exception (the trace writer) took that for a failed write, went on, and
+    the process never exited."""
+    db = Database(tmp_path / "homehub.db")
+    await db.open()
+    try:
+        await db.execute("CREATE TABLE t (n INTEGER)")
+
+        async def write() -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO t VALUES (1)")
+
+        writer = asyncio.create_task(write())
+        await asyncio.sleep(0)  # the writer made its BEGIN task, which has not run yet
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert len(others) == 2, others  # the writer and its statement
+        for task in others:
+            task.cancel()
+        results = await asyncio.gather(*others, return_exceptions=True)
+        assert all(isinstance(r, asyncio.CancelledError) for r in results), results
+        async with db.transaction() as conn:  # and the connection is clean
+            await conn.execute("INSERT INTO t VALUES (2)")
+        assert [r[0] for r in await db.fetchall("SELECT n FROM t")] == [2]
+    finally:
+        await db.close()
