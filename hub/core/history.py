@@ -46,7 +46,9 @@ class HistoryRecorder:
         self._buffer: list[tuple[str, str, float, float]] = []
         self._unsubscribe = bus.subscribe(self._on_state, [StateChanged])
         self._task: asyncio.Task[None] | None = None
-        self._early: asyncio.Task[None] | None = None
+        # The write under way (periodic, or early for a burst): one at a time, never cancelled
+        # (its samples are out of the buffer while it runs), and stop() lets it land.
+        self._writing: asyncio.Task[None] | None = None
         self.dropped = 0  # samples given up because the disk did not keep up
 
     def _on_state(self, event: StateChanged) -> None:
@@ -57,10 +59,8 @@ class HistoryRecorder:
             self._buffer.append((event.device, key, event.ts, float(value)))
         if len(self._buffer) < FLUSH_AT:
             return
-        if self._task is not None and (self._early is None or self._early.done()):
-            self._early = asyncio.get_running_loop().create_task(
-                self._flush_logged(), name="history-burst"
-            )
+        if self._task is not None:
+            self._write_soon()
         self._cap()
 
     def _cap(self) -> None:
@@ -82,8 +82,8 @@ class HistoryRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._early is not None:
-            await self._early  # a burst's write under way: let it land (it logs its errors)
+        if self._writing is not None:
+            await self._writing  # a write under way: let it land (it logs its errors)
         await self.flush()
 
     async def flush(self) -> None:
@@ -100,6 +100,14 @@ class HistoryRecorder:
             self._cap()
             raise
 
+    def _write_soon(self) -> asyncio.Task[None]:
+        """The write under way, or a new one."""
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.get_running_loop().create_task(
+                self._flush_logged(), name="history-write"
+            )
+        return self._writing
+
     async def _flush_logged(self) -> None:
         try:
             await self.flush()
@@ -110,7 +118,9 @@ class HistoryRecorder:
         ticks = 0
         while True:
             await asyncio.sleep(FLUSH_INTERVAL_S)
-            await self._flush_logged()
+            # Shielded: stopping cancels this loop, and a write cancelled half way would lose
+            # the samples it took out of the buffer.
+            await asyncio.shield(self._write_soon())
             ticks += 1
             if ticks % 600 == 1:  # roll up every ten minutes (and once at start)
                 try:

@@ -746,18 +746,24 @@ class DeviceRegistry:
         if not self._dirty:
             return
         dirty, self._dirty = self._dirty, set()
-        rows = [
-            (
-                dev_id,
-                self.devices[dev_id].shadow.version,
-                json_text.dumps(self.devices[dev_id].shadow.to_doc()),
+        try:
+            rows = [
+                (
+                    dev_id,
+                    self.devices[dev_id].shadow.version,
+                    json_text.dumps(self.devices[dev_id].shadow.to_doc()),
+                )
+                for dev_id in dirty
+                if dev_id in self.devices
+            ]
+            await self.db.executemany(
+                "INSERT OR REPLACE INTO shadows(device_id, version, doc) VALUES(?,?,?)", rows
             )
-            for dev_id in dirty
-            if dev_id in self.devices
-        ]
-        await self.db.executemany(
-            "INSERT OR REPLACE INTO shadows(device_id, version, doc) VALUES(?,?,?)", rows
-        )
+        except BaseException:
+            # Failed, or cancelled (at stop) perhaps after it committed: written again by the
+            # next flush, from the shadows as they are then (a row written twice is one row).
+            self._dirty |= dirty
+            raise
 
     async def _flush_loop(self) -> None:
         while True:

@@ -110,6 +110,16 @@ class TraceBook:
         if not self._dirty:
             return
         dirty, self._dirty = self._dirty, {}
+        try:
+            await self._write(dirty)
+        except BaseException:
+            # Failed, or cancelled (at stop) perhaps after it committed: written again by the
+            # next flush as they are then (a trace written twice is one row).
+            dirty.update(self._dirty)
+            self._dirty = dirty
+            raise
+
+    async def _write(self, dirty: dict[int, Trace]) -> None:
         by_rule: dict[str, list[Trace]] = {}
         for trace in dirty.values():
             rule_id = trace["rule_id"]

@@ -322,6 +322,31 @@ async def test_history_samples_survive_a_failed_write(tmp_path: Path) -> None:
         assert await _history_rows(rh) == before + 4
 
 
+async def test_history_samples_in_a_write_under_way_at_stop_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping cancels the periodic writer. A write it had started holds samples taken out of
+    the buffer: it must land before the hub's last flush, not be cancelled with them."""
+    import hub.core.history
+
+    monkeypatch.setattr(hub.core.history, "FLUSH_INTERVAL_S", 0.01)
+    async with running_hub(tmp_path, []) as rh:
+        history, db = rh.hub.history, rh.hub.db
+        await history.flush()
+        before = await _history_rows(rh)
+        async with db._write_lock:  # every write waits here, holding what it took
+            for i in range(3):
+                rh.hub.bus.publish(
+                    StateChanged(ts=1_800_000_000.0 + i, device="d", changes={"temperature": i})
+                )
+            await eventually(lambda: not history._buffer, "the periodic write took the samples")
+            stopping = asyncio.create_task(history.stop())
+            for _ in range(5):
+                await asyncio.sleep(0)  # the stop cancels the periodic loop meanwhile
+        await stopping
+        assert await _history_rows(rh) == before + 3
+
+
 async def test_slow_websocket_client_gets_overflow_notice(rh) -> None:
     """Over the real socket: events published faster than the socket is fed overflow the
     per-socket queue; the client is told how many it lost, then gets the newest ones."""

@@ -881,6 +881,23 @@ async def test_a_reported_change_is_written_by_the_next_flush_and_kept(tmp_path:
         assert rh.hub.registry.get("virtual-heater").shadow.reported["temperature"].value == 23.5
 
 
+async def test_a_shadow_whose_write_failed_is_written_by_the_next_flush(tmp_path: Path) -> None:
+    """A failed write (here: the table is missing for a moment) keeps its shadows marked, so
+    the next flush writes them even if the device says nothing new."""
+    virtual = VirtualIntegration(demo_devices())
+    async with running_hub(tmp_path, [virtual]) as rh:
+        await rh.hub.wait_integrations()
+        reg, db = rh.hub.registry, rh.hub.db
+        await reg.flush()
+        await db.execute("ALTER TABLE shadows RENAME TO shadows_away")
+        await virtual.sense("virtual-heater", {"temperature": 24.5})
+        with pytest.raises(Exception, match="no such table"):
+            await reg.flush()
+        await db.execute("ALTER TABLE shadows_away RENAME TO shadows")
+        await reg.flush()
+        assert (await _stored_reported(rh, "virtual-heater"))["temperature"] == 24.5
+
+
 class _Restoring(VirtualIntegration):
     """Reads its stored devices back first thing in setup, as Broadlink or ESPHome do to reach
     what they had before a restart."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,7 @@ import yaml
 from rules_env import T0, Env, make_env, settle, wait_for
 
 from hub.clock import ManualClock
+from hub.events import NamedEvent
 from hub.rules import RuleValidationError, dump_rules_yaml, load_rules_yaml
 
 EXAMPLE = """\
@@ -509,6 +513,61 @@ async def test_a_deleted_rules_run_is_not_stored_under_the_rule_made_again(
             ).fetchall()
         assert [r[0] for r in rows] == new
         assert old["seq"] not in new
+
+
+async def test_traces_whose_write_failed_or_was_cut_by_a_stop_are_written_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed trace write is retried by the next flush, and one under way when the hub stops
+    is written by the stop's own flush: either way the traces are there after a restart."""
+    import sqlite3
+
+    import hub.rules.traces
+
+    def stored() -> list[str]:
+        with sqlite3.connect(tmp_path / "homehub.db") as conn:
+            try:
+                rows = conn.execute("SELECT doc FROM rule_traces WHERE rule_id='w'").fetchall()
+            except sqlite3.OperationalError:  # renamed away for the moment
+                return []
+        return [json.loads(doc)["run_id"] for (doc,) in rows]
+
+    monkeypatch.setattr(hub.rules.traces, "TRACE_FLUSH_S", 0.01)
+    # An event action: its runs never touch the database, which the test holds locked.
+    rule = {
+        "id": "w",
+        "triggers": [{"type": "event", "name": "x"}],
+        "actions": [{"type": "event", "name": "y"}],
+    }
+
+    def fire(env: Env) -> None:
+        env.rh.hub.bus.publish(NamedEvent(env.clock.now(), "x", {}))
+
+    async with make_env(tmp_path) as env:
+        await env.rule(rule)
+        db = env.rh.hub.db
+        await db.execute("ALTER TABLE rule_traces RENAME TO rule_traces_away")
+        fire(env)
+        await wait_for(lambda: "writing rule traces failed" in caplog.text)
+        await db.execute("ALTER TABLE rule_traces_away RENAME TO rule_traces")
+        first = env.traces("w")[0]["run_id"]
+        await wait_for(lambda: stored() == [first])  # the periodic writer tried again
+        writer = env.engine._flusher
+        assert writer is not None
+        async with db._write_lock:  # every write waits here, holding what it took
+            fire(env)
+            await wait_for(lambda: [t["result"] for t in env.traces("w")] == ["done", "done"])
+            await wait_for(lambda: not env.engine.trace_book._dirty)  # the writer took them
+            writer.cancel()  # as the engine's stop does, before its own last flush
+            for _ in range(5):
+                await asyncio.sleep(0)
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        kept = [t["run_id"] for t in env.traces("w")]
+        # Leaving the block stops the hub: its last flush must write the cut write's traces.
+    async with make_env(tmp_path) as env:
+        after = (await env.client.get("/api/v1/rules/w/traces")).json()["traces"]
+        assert [t["run_id"] for t in reversed(after)] == kept
 
 
 async def test_traces_persist_across_restart_last_20(tmp_path: Path) -> None:
