@@ -98,13 +98,21 @@ class ShadowCache:
         """Write dirty records now."""
         dirty, self._dirty = self._dirty, set()
         gone, self._gone = self._gone, set()
-        upserts = []
-        for hub_id, device_id in dirty:
-            c = self._hubs.get(hub_id, {}).get(device_id)
-            if c is not None:
-                upserts.append((hub_id, device_id, c.version, dict(c.device), c.updated))
-        if upserts or gone:
-            await self.store.write_shadows(upserts, list(gone))
+        try:
+            upserts = []
+            for hub_id, device_id in dirty:
+                c = self._hubs.get(hub_id, {}).get(device_id)
+                if c is not None:
+                    upserts.append((hub_id, device_id, c.version, dict(c.device), c.updated))
+            if upserts or gone:
+                await self.store.write_shadows(upserts, list(gone))
+        except BaseException:
+            # Failed, or cancelled (at stop) perhaps after it committed: the next flush writes
+            # them again as they are then. What changed meanwhile wins: a device put again is
+            # not deleted, one removed again is not written.
+            self._dirty |= dirty - self._gone
+            self._gone |= gone - self._dirty
+            raise
 
     async def _flush_loop(self) -> None:
         while True:

@@ -277,13 +277,19 @@ class TokenStore:
         dirty, self._dirty = self._dirty, {}
         if not dirty or self._db is None:
             return
-        await self._db.executemany(
-            "INSERT INTO oauth_tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(access_hash)"
-            " DO UPDATE SET revoked=excluded.revoked",
-            [(r.access_hash, r.refresh_hash, r.client_id, r.account, r.scope, r.issued,
-              r.expires_in, int(r.revoked)) for r in dirty.values()],
-        )
-        await self._db.commit()
+        try:
+            await self._db.executemany(
+                "INSERT INTO oauth_tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(access_hash)"
+                " DO UPDATE SET revoked=excluded.revoked",
+                [(r.access_hash, r.refresh_hash, r.client_id, r.account, r.scope, r.issued,
+                  r.expires_in, int(r.revoked)) for r in dirty.values()],
+            )
+            await self._db.commit()
+        except BaseException:
+            # Kept for the next commit: a revocation that was not stored would come back to
+            # life at the next start (and asking again finds nothing left to revoke).
+            self._dirty = {**dirty, **self._dirty}
+            raise
 
     def account_for(self, access_token: str) -> tuple[str, str]:
         """(account, client id) of a valid access token; TokenInvalid / TokenExpired otherwise."""

@@ -250,3 +250,30 @@ async def test_migrations_are_versioned_and_run_once(tmp_path: Path) -> None:
                 assert [int(v[0]) for v in versions] == list(range(1, latest + 2))
             finally:
                 await db.close()
+
+
+async def test_cached_shadows_whose_write_failed_are_written_by_the_next_flush(
+    store: RelayStore,
+) -> None:
+    """The shadow cache writes behind; a write that fails (here: the table is gone for a
+    moment) keeps what it took, and what changed meanwhile wins: a device removed while the
+    write failed stays removed, one put again stays."""
+    from relay.shadows import ShadowCache
+
+    cache = ShadowCache(store, flush_s=3600.0)
+    await cache.put("hub_1", "lamp", 1, {"power": True}, force=False)
+    await cache.put("hub_1", "fan", 1, {"power": False}, force=False)
+    await cache.flush()
+    await cache.put("hub_1", "lamp", 2, {"power": False}, force=False)
+    await cache.remove("hub_1", "fan")
+    await store.db.execute("ALTER TABLE shadows RENAME TO shadows_away")
+    with pytest.raises(Exception, match="shadows"):
+        await cache.flush()
+    await store.db.execute("ALTER TABLE shadows_away RENAME TO shadows")
+    await cache.put("hub_1", "heater", 1, {"power": True}, force=False)
+    await cache.flush()
+    stored = await store.shadows("hub_1")
+    assert {d: (v, doc) for d, (v, doc, _) in stored.items()} == {
+        "lamp": (2, {"power": False}),
+        "heater": (1, {"power": True}),
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,34 @@ def test_clients_from_settings() -> None:
                                           "secret_sha256": "plain-secret"}):
         with pytest.raises(ValueError, match="client"):
             clients_from_json([bad])
+
+
+async def test_a_revocation_whose_write_failed_is_stored_by_the_next_commit(
+    tmp_path: Path,
+) -> None:
+    """A revoked pair that could not be written must be written by the next commit: else it is
+    live again after a restart, and revoking again finds nothing left to revoke."""
+    from relay.voice.oauth import TokenRecord, TokenStore
+
+    store = TokenStore(tmp_path / "oauth.db", [])
+    await store.open()
+    record = TokenRecord("a_hash", "r_hash", "alexa", "acc_1", "smart_home", time.time(), 3600)
+    store.add(record)
+    await store.commit()
+    assert store._db is not None
+    await store._db.execute("ALTER TABLE oauth_tokens RENAME TO oauth_tokens_away")
+    store.revoke(record)
+    with pytest.raises(Exception, match="oauth_tokens"):
+        await store.commit()
+    assert store.revoke_grant("acc_1", "alexa") == 0  # nothing left to revoke in memory
+    await store._db.execute("ALTER TABLE oauth_tokens_away RENAME TO oauth_tokens")
+    await store._db.commit()  # the table is back for good
+    await store.close()
+    with sqlite3.connect(tmp_path / "oauth.db") as conn:
+        assert conn.execute("SELECT revoked FROM oauth_tokens").fetchall() == [(1,)]
+    again = TokenStore(tmp_path / "oauth.db", [])
+    await again.open()
+    try:
+        assert again.by_access == {}  # it loads live pairs only
+    finally:
+        await again.close()
