@@ -168,7 +168,7 @@ class HubTunnels:
                 )
             if touch:
                 await self.store.touch_hubs(touch, time.time())
-        except Exception:
+        except BaseException:  # failed, or cancelled at stop: both writes can be done again
             for hub_id, row in rows.items():
                 self._hub_rows.setdefault(hub_id, row)
             self._touch |= touch
