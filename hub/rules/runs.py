@@ -91,22 +91,20 @@ class Runner:
             "steps": [],
         }
         lone = plan.lone
+        why: str | Because | None = None
+        failed: int | None = None
         if lone is not None:
             # Kept as the condition and the value it saw, put into words when read.
             value = self.facts.value(lone.device, lone.prop)
-            if not lone.holds(value):
-                trace["result"] = "condition_failed"
-                trace["condition"] = {"index": 0, "reason": Because(lone, value)}
-                self.traces.keep(state, trace)
-                return None
-            trace["conditions"] = Because(lone, value)
+            failed, why = (None if lone.holds(value) else 0), Because(lone, value)
         elif plan.conditions:
             failed, why = check_all(plan.conditions, self.facts)
-            if failed is not None:
-                trace["result"] = "condition_failed"
-                trace["condition"] = {"index": failed, "reason": why}
-                self.traces.keep(state, trace)
-                return None
+        if failed is not None:
+            trace["result"] = "condition_failed"
+            trace["condition"] = {"index": failed, "reason": why}
+            self.traces.keep(state, trace)
+            return None
+        if why is not None:
             trace["conditions"] = why
         if state.active:
             mode, max_runs = plan.mode, plan.max_runs
