@@ -34,6 +34,12 @@ class ShadowCache:
         self._hubs: dict[str, dict[str, CachedDevice]] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._gone: set[tuple[str, str]] = set()
+        # Hubs gone offline, unloaded after the next write once none of their records is
+        # pending: a hub unloaded while a write of its records was under way had nothing left
+        # to write again when that write failed. What each write under way took is in
+        # _writing (put back into _dirty/_gone if it fails).
+        self._unload: set[str] = set()
+        self._writing: list[set[tuple[str, str]]] = []
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -50,6 +56,7 @@ class ShadowCache:
 
     async def devices(self, hub_id: str) -> dict[str, CachedDevice]:
         """The cached devices of a hub."""
+        self._unload.discard(hub_id)  # back online before its pending records were written
         cached = self._hubs.get(hub_id)
         if cached is None:
             rows = await self.store.shadows(hub_id)
@@ -90,14 +97,27 @@ class ShadowCache:
             await self.remove(hub_id, device_id)
 
     def unload(self, hub_id: str) -> None:
-        """Free memory for a hub that went offline (its rows stay in SQLite)."""
-        if not any(h == hub_id for h, _ in self._dirty | self._gone):
+        """Free memory for a hub that went offline (its rows stay in SQLite), after the next
+        write, once none of its records is waiting to be written."""
+        if hub_id in self._hubs:
+            self._unload.add(hub_id)  # not checked here: a storm of disconnects, each a scan
+
+    def _unload_written(self) -> None:
+        if not self._unload:
+            return
+        pending = {h for h, _ in self._dirty} | {h for h, _ in self._gone}
+        for taken in self._writing:
+            pending.update(h for h, _ in taken)
+        for hub_id in self._unload - pending:
             self._hubs.pop(hub_id, None)
+        self._unload &= pending
 
     async def flush(self) -> None:
         """Write dirty records now."""
         dirty, self._dirty = self._dirty, set()
         gone, self._gone = self._gone, set()
+        taken = dirty | gone
+        self._writing.append(taken)
         try:
             upserts = []
             for hub_id, device_id in dirty:
@@ -113,6 +133,9 @@ class ShadowCache:
             self._dirty |= dirty - self._gone
             self._gone |= gone - self._dirty
             raise
+        finally:
+            self._writing.remove(taken)
+            self._unload_written()
 
     async def _flush_loop(self) -> None:
         while True:

@@ -277,3 +277,31 @@ async def test_cached_shadows_whose_write_failed_are_written_by_the_next_flush(
         "lamp": (2, {"power": False}),
         "heater": (1, {"power": True}),
     }
+
+
+async def test_a_hub_gone_offline_during_a_failed_write_keeps_its_records_for_the_next(
+    store: RelayStore,
+) -> None:
+    """A hub whose tunnel ends while a write of its records is under way is unloaded only
+    once they are written: unloaded at once, a failed write had nothing to write again."""
+    from relay.shadows import ShadowCache
+
+    cache = ShadowCache(store, flush_s=3600.0)
+    await cache.put("hub_1", "lamp", 1, {"power": True}, force=False)
+    await store.db.execute("ALTER TABLE shadows RENAME TO shadows_away")
+    writing = asyncio.create_task(cache.flush())
+    await asyncio.sleep(0)  # the write took the records and waits for the database
+    cache.unload("hub_1")
+    with pytest.raises(Exception, match="shadows"):
+        await writing
+    await store.db.execute("ALTER TABLE shadows_away RENAME TO shadows")
+    await cache.flush()
+    stored = await store.shadows("hub_1")
+    assert {d: (v, doc) for d, (v, doc, _) in stored.items()} == {"lamp": (1, {"power": True})}
+    assert "hub_1" not in cache._hubs  # written, then unloaded
+    # Back online before a write: not unloaded under it.
+    await cache.put("hub_1", "lamp", 2, {"power": False}, force=False)
+    cache.unload("hub_1")
+    await cache.devices("hub_1")
+    await cache.flush()
+    assert cache._hubs["hub_1"]["lamp"].version == 2
