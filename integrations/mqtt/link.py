@@ -24,6 +24,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiomqtt
 
@@ -32,6 +33,19 @@ from integrations.mqtt.errors import BrokerUnavailable, PayloadError
 from integrations.mqtt.topics import Router
 
 _LOG = logging.getLogger(__name__)
+
+
+async def cancel_to_end(task: asyncio.Task[Any], tries: int = 15) -> bool:
+    """Cancel a task that talks through aiomqtt, again each second until it ends (up to
+    `tries` times); whether it ended. aiomqtt waits for the broker's answers (CONNACK, SUBACK,
+    PUBACK) with asyncio.wait_for, which on Python 3.11 swallows a cancel that lands as the
+    answer arrives: the task went on, and a stop that awaited it waited forever."""
+    for _ in range(tries):
+        if task.done():
+            return True
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    return task.done()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +167,11 @@ class MqttLink:
     async def close(self) -> None:
         """Disconnect (the will is not sent: this is an orderly stop) and stop reconnecting."""
         self.state = LinkState.CLOSED
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None and not await cancel_to_end(task):
+            _LOG.error("MQTT %s: the connection task did not stop; left behind", self.name)
+        elif task is not None and not task.cancelled() and task.exception() is not None:
+            _LOG.error("MQTT %s: the connection task failed", self.name, exc_info=task.exception())
         self._connected.clear()
 
     async def drop(self) -> None:
@@ -281,6 +295,8 @@ class MqttLink:
         filters = list(self._qos.items())
         if filters:
             await client.subscribe(filters)
+        if self.state is LinkState.CLOSED:
+            raise asyncio.CancelledError  # close() came while connecting, and its cancel was lost
         self._client = client
         self.state = LinkState.CONNECTED
         self.connections += 1

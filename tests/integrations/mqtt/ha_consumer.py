@@ -16,6 +16,8 @@ from typing import Any
 
 import aiomqtt
 
+from integrations.mqtt.link import cancel_to_end
+
 # A few of HA's documented abbreviations (homeassistant/components/mqtt/abbreviations.py).
 ABBREVIATIONS = {
     "avty": "availability", "avty_mode": "availability_mode", "avty_t": "availability_topic",
@@ -90,10 +92,13 @@ class HaConsumer:
 
     async def stop(self) -> None:
         """Disconnect."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                await self._task
+        task, self._task = self._task, None
+        if task is not None:
+            # Not a single cancel: the listener subscribes as entities appear, and a cancel
+            # that met the SUBACK was swallowed (Python 3.11's wait_for), so stop() hung.
+            assert await cancel_to_end(task), "the consumer's listener did not stop"
+            if not task.cancelled():
+                task.exception()  # retrieved: an MqttError when the broker went away first
         if self._client is not None:
             with contextlib.suppress(aiomqtt.MqttError):
                 await self._client.__aexit__(None, None, None)
