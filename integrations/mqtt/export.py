@@ -34,7 +34,7 @@ from integrations.mqtt.ha_discovery import (
     safe,
     state_payloads,
 )
-from integrations.mqtt.link import Backoff, Inbound, MqttLink
+from integrations.mqtt.link import Backoff, Inbound, MqttLink, cancel_to_end
 
 _LOG = logging.getLogger(__name__)
 
@@ -106,10 +106,8 @@ class HaExport:
         """Say offline (an orderly stop sends no will) and disconnect."""
         if self._unwatch is not None:
             self._unwatch()
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        if self._worker is not None and not await cancel_to_end(self._worker):
+            _LOG.error("MQTT export: the publishing task did not stop; left behind")
         with contextlib.suppress(BrokerUnavailable):
             await self.link.publish(self.status_topic, b"offline", retain=True)
         await self.link.close()

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from hub.model import DeviceDescription, DiscoveredDevice, HubPort, make_device_id
 from integrations.errors import DeviceUnreachable
 from integrations.mqtt.config import MqttConfig
-from integrations.mqtt.link import MqttLink
+from integrations.mqtt.link import MqttLink, cancel_to_end
 
 _LOG = logging.getLogger(__name__)
 
@@ -130,9 +130,8 @@ class Family(abc.ABC):
 
     async def shutdown(self) -> None:
         """Cancel background work."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        # Each until it ends: one cancel can be lost in aiomqtt (see cancel_to_end).
+        await asyncio.gather(*(cancel_to_end(task) for task in list(self._tasks)))
 
     @abc.abstractmethod
     async def start(self) -> None:
