@@ -34,12 +34,11 @@ class ShadowCache:
         self._hubs: dict[str, dict[str, CachedDevice]] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._gone: set[tuple[str, str]] = set()
-        # Hubs gone offline, unloaded after the next write once none of their records is
-        # pending: a hub unloaded while a write of its records was under way had nothing left
-        # to write again when that write failed. What each write under way took is in
-        # _writing (put back into _dirty/_gone if it fails).
+        # Hubs gone offline, unloaded at the end of the next write once none of their records
+        # is pending: a hub unloaded while a write of its records was under way had nothing
+        # left to write again when that write failed. (Writes never overlap: the loop's, then
+        # stop()'s after the loop ended.)
         self._unload: set[str] = set()
-        self._writing: list[set[tuple[str, str]]] = []
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -106,8 +105,6 @@ class ShadowCache:
         if not self._unload:
             return
         pending = {h for h, _ in self._dirty} | {h for h, _ in self._gone}
-        for taken in self._writing:
-            pending.update(h for h, _ in taken)
         for hub_id in self._unload - pending:
             self._hubs.pop(hub_id, None)
         self._unload &= pending
@@ -116,8 +113,6 @@ class ShadowCache:
         """Write dirty records now."""
         dirty, self._dirty = self._dirty, set()
         gone, self._gone = self._gone, set()
-        taken = dirty | gone
-        self._writing.append(taken)
         try:
             upserts = []
             for hub_id, device_id in dirty:
@@ -134,8 +129,7 @@ class ShadowCache:
             self._gone |= gone - self._dirty
             raise
         finally:
-            self._writing.remove(taken)
-            self._unload_written()
+            self._unload_written()  # after a failure, what it took is pending again
 
     async def _flush_loop(self) -> None:
         while True:
